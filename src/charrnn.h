@@ -1,0 +1,209 @@
+/*
+ * charrnn.h: the one public header of libcharrnn, a character-level recurrent
+ * language model (train on UTF-8 text, save compressed snapshots, sample).
+ *
+ * Conventions, for every function below:
+ *  - Functions that can fail return CRNN_OK (0) or a negative crnn_status, and
+ *    fill the caller's crnn_error (if not NULL) with one human-readable line.
+ *    Constructors return NULL on failure and fill the error the same way.
+ *  - The library never prints, never exits and never installs signal handlers.
+ *  - Objects returned by *_create / *_open / *_resume are owned by the caller and
+ *    released with the matching *_free (which accepts NULL).
+ *  - Not thread-safe per object; separate objects may be used from separate
+ *    threads.
+ */
+#ifndef CHARRNN_H
+#define CHARRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CRNN_VERSION_STRING "0.1.0"
+
+typedef enum crnn_status {
+    CRNN_OK = 0,
+    CRNN_ERR_IO = -1,       /* a file could not be read or written (errno in the message) */
+    CRNN_ERR_NOMEM = -2,    /* an allocation failed or would be larger than allowed */
+    CRNN_ERR_ARG = -3,      /* an argument or hyperparameter is out of range */
+    CRNN_ERR_UTF8 = -4,     /* invalid UTF-8 in a corpus or priming text */
+    CRNN_ERR_FORMAT = -5,   /* a snapshot is truncated, corrupted or not a snapshot */
+    CRNN_ERR_VERSION = -6,  /* a snapshot needs a newer charrnn */
+    CRNN_ERR_DATA = -7,     /* the corpus does not suit the request (too small, changed, ...) */
+    CRNN_ERR_NUMERIC = -8,  /* the loss or the gradients became NaN or infinite */
+    CRNN_ERR_VOCAB = -9,    /* a character is not in the model's vocabulary */
+    CRNN_ERR_NOSPACE = -10, /* the disk is full (ENOSPC, EDQUOT) */
+} crnn_status;
+
+/* One line describing the last failure; filled by the function that failed. */
+typedef struct crnn_error {
+    crnn_status status;
+    char message[512];
+} crnn_error;
+
+/* The short name of a status code, such as "io" or "format". */
+const char *crnn_status_name(int status);
+
+/* ------------------------------------------------------------------ training */
+
+typedef enum crnn_normalization {
+    CRNN_NORMALIZE_NONE = 0, /* learn the text as it is */
+    CRNN_NORMALIZE_NFC = 1,
+    CRNN_NORMALIZE_NFKC = 2,
+} crnn_normalization;
+
+/* Everything that defines a training run. Fill it with crnn_train_config_default()
+ * and change what you need. Sizes are checked by crnn_trainer_create. */
+typedef struct crnn_train_config {
+    int layers;          /* L, stacked LSTM layers (default 2) */
+    int hidden;          /* H, hidden units per layer (default 128) */
+    int embed;           /* E, embedding size (default 64) */
+    int batch;           /* B, parallel streams through the corpus (default 50) */
+    int seq;             /* T, time steps per chunk (default 50) */
+    float learning_rate; /* Adam step size (default 2e-3) */
+    float clip;          /* global gradient-norm clip, 0 = off (default 5) */
+    float val_fraction;  /* share of the corpus held out for validation (default 0.05) */
+    float test_fraction; /* share held out at the end for a final test (default 0.05) */
+    uint64_t seed;       /* initialisation and RNG seed (default 1) */
+    int lossy;           /* 1: replace invalid UTF-8 by U+FFFD instead of failing */
+    crnn_normalization normalize;
+} crnn_train_config;
+
+void crnn_train_config_default(crnn_train_config *config);
+
+typedef struct crnn_trainer crnn_trainer;
+
+/* Reads and tokenizes the corpus at corpus_path, builds the vocabulary, splits
+ * the text and initialises a model. */
+crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
+                                  crnn_error *err);
+
+/* Reopens a snapshot written by crnn_trainer_save and continues exactly where it
+ * stopped. corpus_path may be NULL to use the path recorded in the snapshot;
+ * the corpus must be the one the snapshot was trained on (its CRC is checked). */
+crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
+                                  crnn_error *err);
+
+void crnn_trainer_free(crnn_trainer *trainer);
+
+/* One optimisation step over the next B x T chunk of every stream. On success
+ * *loss is the chunk's mean cross-entropy in nats per character. If the loss or
+ * the gradients are not finite the step is refused (CRNN_ERR_NUMERIC) and the
+ * trainer is left as it was before the call. */
+int crnn_trainer_step(crnn_trainer *trainer, double *loss, crnn_error *err);
+
+/* Mean cross-entropy (nats per character) over the whole validation split,
+ * with dropout off; it does not disturb the training state. Also records the
+ * value as the trainer's last validation loss (and best, if lower). */
+int crnn_trainer_evaluate(crnn_trainer *trainer, double *val_loss, crnn_error *err);
+
+/* The same over the test split (held out, never used for selection). */
+int crnn_trainer_test(crnn_trainer *trainer, double *test_loss, crnn_error *err);
+
+/* Writes a snapshot of everything needed to continue exactly: configuration,
+ * vocabulary, weights, optimizer moments, step, RNG, cursors, hidden state.
+ * The file is written to a temporary name, synced and renamed, so the previous
+ * file at path stays intact if anything fails (disk full: CRNN_ERR_NOSPACE). */
+int crnn_trainer_save(crnn_trainer *trainer, const char *path, crnn_error *err);
+
+typedef struct crnn_trainer_status {
+    uint64_t step;             /* optimisation steps done */
+    double epoch;              /* passes over the training split, fractional */
+    uint64_t steps_per_epoch;
+    double last_val_loss;      /* NAN until the first evaluation */
+    double best_val_loss;      /* NAN until the first evaluation */
+    uint64_t best_val_step;
+    uint64_t train_chars, val_chars, test_chars; /* characters in each split */
+    int vocab_size;
+    size_t parameters;         /* number of weights */
+    crnn_train_config config;
+} crnn_trainer_status;
+
+void crnn_trainer_get_status(const crnn_trainer *trainer, crnn_trainer_status *status);
+
+/* Settings of a run that travel in the snapshot so a resumed run keeps them
+ * (the CLI stores its stopping rule and cadence here). The library only keeps
+ * them; 0 means unset. */
+typedef struct crnn_run_settings {
+    uint64_t max_iters;
+    uint64_t eval_every;
+    uint64_t save_every;
+    double max_epochs;
+} crnn_run_settings;
+
+void crnn_trainer_get_run_settings(const crnn_trainer *trainer, crnn_run_settings *settings);
+void crnn_trainer_set_run_settings(crnn_trainer *trainer, const crnn_run_settings *settings);
+
+/* Bytes a model of this configuration and vocabulary size would allocate for
+ * training (weights, gradients, moments, activations). Used to refuse absurd
+ * sizes before allocating. */
+uint64_t crnn_train_memory_estimate(const crnn_train_config *config, int vocab_size);
+
+/* ------------------------------------------------------------------ snapshots */
+
+typedef struct crnn_snapshot_info {
+    unsigned version_major, version_minor;
+    uint64_t file_bytes, payload_bytes;
+    crnn_train_config config;
+    int vocab_size;
+    size_t parameters;
+    uint64_t step;
+    double last_val_loss, best_val_loss;
+    char corpus_path[512];
+    uint64_t corpus_bytes;
+    uint32_t corpus_crc;
+} crnn_snapshot_info;
+
+/* Reads and fully validates a snapshot, and describes it. */
+int crnn_snapshot_read_info(const char *path, crnn_snapshot_info *info, crnn_error *err);
+
+/* ------------------------------------------------------------------ sampling */
+
+typedef struct crnn_sampler crnn_sampler;
+
+/* Loads the model of a snapshot for generation (batch 1), state zeroed. */
+crnn_sampler *crnn_sampler_open(const char *snapshot_path, crnn_error *err);
+void crnn_sampler_free(crnn_sampler *sampler);
+
+/* The random stream used by crnn_sampler_next; the same seed gives the same text. */
+void crnn_sampler_seed(crnn_sampler *sampler, uint64_t seed);
+
+/* Feeds UTF-8 text through the model (priming). A character outside the
+ * vocabulary is CRNN_ERR_VOCAB, naming it; invalid UTF-8 is CRNN_ERR_UTF8. */
+int crnn_sampler_prime(crnn_sampler *sampler, const char *utf8, size_t len, crnn_error *err);
+
+typedef struct crnn_sample_options {
+    float temperature; /* 0 = always the most likely character (default 1) */
+    int top_k;         /* keep the k most likely characters, 0 = all */
+    float top_p;       /* keep the smallest set whose probability reaches p, 1 = all */
+} crnn_sample_options;
+
+void crnn_sample_options_default(crnn_sample_options *options);
+
+/* Draws the next character (a Unicode code point), feeds it back into the model
+ * and returns it through *code_point. */
+int crnn_sampler_next(crnn_sampler *sampler, const crnn_sample_options *options,
+                      uint32_t *code_point, crnn_error *err);
+
+/* Zeroes the hidden state, for an independent sample. */
+void crnn_sampler_reset(crnn_sampler *sampler);
+
+/* Encodes one code point as UTF-8 into out (4 bytes room); returns its length. */
+int crnn_utf8_encode(uint32_t code_point, char out[4]);
+
+/* ------------------------------------------------------------------ machine */
+
+/* Threads used by the matrix products and element-wise loops (0 = all cores). */
+void crnn_set_threads(int threads);
+int crnn_get_threads(void);
+
+/* A short description of the compute back end, such as "OpenBLAS 0.3.21 (Zen)". */
+const char *crnn_backend_description(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

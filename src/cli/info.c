@@ -1,0 +1,53 @@
+/*
+ * info.c: `charrnn info`: describes a snapshot after validating all of it.
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char INFO_HELP[] =
+    "usage: charrnn info SNAP\n"
+    "\n"
+    "Checks a snapshot completely (checksums, sections) and prints its format version,\n"
+    "configuration, vocabulary size, step, losses and sizes.\n";
+
+int cmd_info(int argc, char **argv)
+{
+    cli_args a = {argc, argv, 0, "info", NULL};
+    const char *path = NULL, *arg;
+    while (cli_next(&a, &arg)) {
+        if (cli_is(&a, arg, "--help") || cli_is(&a, arg, "-h")) {
+            fputs(INFO_HELP, stdout);
+            return 0;
+        } else if (arg[0] == '-' && arg[1]) {
+            cli_usage_error(NULL, "unknown option '%s'", arg);
+        } else if (!path) {
+            path = arg;
+        } else {
+            cli_usage_error(NULL, "unexpected argument '%s'", arg);
+        }
+    }
+    if (!path)
+        cli_usage_error(NULL, "no snapshot given: charrnn info SNAP");
+    crnn_snapshot_info in;
+    crnn_error err = {0};
+    if (crnn_snapshot_read_info(path, &in, &err) != CRNN_OK)
+        cli_fail(&err);
+    const crnn_train_config *c = &in.config;
+    printf("file:        %s\n", path);
+    printf("format:      %u.%u\n", in.version_major, in.version_minor);
+    printf("size:        %llu bytes (%llu uncompressed)\n", (unsigned long long)in.file_bytes,
+           (unsigned long long)in.payload_bytes);
+    printf("model:       %d x %d LSTM, embedding %d, vocabulary %d, %zu weights\n", c->layers,
+           c->hidden, c->embed, in.vocab_size, in.parameters);
+    printf("training:    batch %d x seq %d, lr %g, clip %g, seed %llu\n", c->batch, c->seq,
+           (double)c->learning_rate, (double)c->clip, (unsigned long long)c->seed);
+    printf("step:        %llu\n", (unsigned long long)in.step);
+    if (!isnan(in.last_val_loss))
+        printf("validation:  %.4f nats/char (%.4f bits); best %.4f\n", in.last_val_loss,
+               in.last_val_loss / log(2.0), in.best_val_loss);
+    printf("corpus:      %s (%llu bytes, CRC %08x)\n", in.corpus_path,
+           (unsigned long long)in.corpus_bytes, in.corpus_crc);
+    return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * main.c: the charrnn program: dispatches to the subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char MAIN_HELP[] =
+    "usage: charrnn COMMAND [options]\n"
+    "\n"
+    "A character-level recurrent language model: train on UTF-8 text, sample from it.\n"
+    "\n"
+    "Commands:\n"
+    "  train CORPUS -o SNAP   train a model (charrnn train --resume SNAP continues one)\n"
+    "  sample SNAP            generate text\n"
+    "  info SNAP              describe and verify a snapshot\n"
+    "\n"
+    "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(MAIN_HELP, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(MAIN_HELP, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("charrnn %s\n", CRNN_VERSION_STRING);
+        return 0;
+    }
+    cli_command_name = cmd;
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sample"))
+        return cmd_sample(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    cli_command_name = NULL;
+    fprintf(stderr, "charrnn: unknown command '%s' (see: charrnn --help)\n", cmd);
+    return EXIT_USAGE;
+}

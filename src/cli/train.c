@@ -1,0 +1,381 @@
+/*
+ * train.c: `charrnn train`: parses options, drives the trainer (when to
+ * evaluate, save and stop), shows progress and handles Ctrl-C by saving.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char TRAIN_HELP[] =
+    "usage: charrnn train CORPUS -o SNAP [options]\n"
+    "       charrnn train --resume SNAP [--corpus CORPUS] [-o SNAP] [stopping options]\n"
+    "\n"
+    "Trains a character-level LSTM on a UTF-8 text file. A snapshot is written at\n"
+    "every evaluation, at the end and on Ctrl-C; the best by validation loss is kept\n"
+    "next to it as NAME.best.crnn. Any snapshot can be resumed exactly.\n"
+    "\n"
+    "Model:\n"
+    "  --layers L         stacked LSTM layers (default 2)\n"
+    "  --hidden H         hidden units per layer (default 128)\n"
+    "  --embed E          embedding size (default 64)\n"
+    "Training:\n"
+    "  --batch B          parallel streams through the corpus (default 50)\n"
+    "  --seq T            time steps per chunk, truncated BPTT (default 50)\n"
+    "  --lr X             Adam learning rate (default 0.002)\n"
+    "  --clip X           clip the gradient's global norm to X, 0 = off (default 5)\n"
+    "  --seed S           random seed (default 1)\n"
+    "  --val-fraction F   share of the text held out for validation (default 0.05)\n"
+    "  --test-fraction F  share held out at the end for the final test (default 0.05)\n"
+    "  --threads N        compute threads (default: all cores)\n"
+    "Corpus:\n"
+    "  --lossy            replace invalid UTF-8 with U+FFFD instead of stopping\n"
+    "  --normalize FORM   nfc or nfkc Unicode normalization (default: none)\n"
+    "Stopping and saving (a resumed run keeps these unless given again):\n"
+    "  --max-iters N      stop at step N, counted from the start of training\n"
+    "  --epochs N         stop after N passes over the training split (default 10)\n"
+    "  --time SECONDS     stop after this many seconds of this run\n"
+    "  --eval-every N     validation loss and snapshot every N steps (default 200)\n"
+    "  --save-every N     also write a snapshot every N steps\n"
+    "  -o, --output SNAP  snapshot to write (default model.crnn)\n"
+    "  -q, --quiet        print only the final summary\n"
+    "\n"
+    "Exit status: 0 done, 1 error, 2 usage error, 130 interrupted (snapshot saved).\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* "model.crnn" -> "model.best.crnn"; other names get ".best" appended. */
+static char *best_path_for(const char *path)
+{
+    size_t n = strlen(path);
+    char *out = malloc(n + 8);
+    if (!out)
+        return NULL;
+    const char *ext = n > 5 && !strcmp(path + n - 5, ".crnn") ? path + n - 5 : NULL;
+    if (ext)
+        snprintf(out, n + 8, "%.*s.best.crnn", (int)(ext - path), path);
+    else
+        snprintf(out, n + 8, "%s.best", path);
+    return out;
+}
+
+static void format_duration(double s, char *out, size_t len)
+{
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(out, len, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(out, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(out, len, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(out, len, "%lds", t);
+}
+
+typedef struct run_limits {
+    uint64_t max_iters;
+    double max_epochs;
+    double max_seconds;
+} run_limits;
+
+/* Fraction of the run done, by whichever limit is nearest. */
+static double progress_fraction(const crnn_trainer_status *st, const run_limits *lim,
+                                uint64_t start_step, double elapsed)
+{
+    double f = 0;
+    if (lim->max_iters > start_step)
+        f = fmax(f, (double)(st->step - start_step) / (double)(lim->max_iters - start_step));
+    if (lim->max_epochs > 0)
+        f = fmax(f, st->epoch / lim->max_epochs);
+    if (lim->max_seconds > 0)
+        f = fmax(f, elapsed / lim->max_seconds);
+    return f;
+}
+
+static void print_progress(const crnn_trainer_status *st, double train_loss, double rate,
+                           double elapsed, double left, int final_line, int tty)
+{
+    char el[32], lf[32], val[48];
+    format_duration(elapsed, el, sizeof el);
+    format_duration(left, lf, sizeof lf);
+    if (isnan(st->last_val_loss))
+        snprintf(val, sizeof val, "val -");
+    else
+        snprintf(val, sizeof val, "val %.4f (best %.4f)", st->last_val_loss, st->best_val_loss);
+    fprintf(stderr, "%sstep %llu | epoch %.2f | train %.4f | %s | %.1fk chars/s | %s elapsed, %s left%s",
+            tty ? "\r\033[K" : "", (unsigned long long)st->step, st->epoch, train_loss, val,
+            rate / 1000.0, el, lf, final_line || !tty ? "\n" : "");
+    fflush(stderr);
+}
+
+static void save_or_die(crnn_trainer *t, const char *path, const char *what)
+{
+    crnn_error err = {0};
+    if (crnn_trainer_save(t, path, &err) != CRNN_OK) {
+        fprintf(stderr, "charrnn: error: could not write the %s snapshot: %s\n", what, err.message);
+        fprintf(stderr, "charrnn: the previous %s is unchanged\n", path);
+        crnn_trainer_free(t);
+        exit(1);
+    }
+}
+
+int cmd_train(int argc, char **argv)
+{
+    cli_args a = {argc, argv, 0, "train", NULL};
+    crnn_train_config cfg;
+    crnn_train_config_default(&cfg);
+    const char *corpus = NULL, *resume = NULL, *output = NULL;
+    uint64_t max_iters = 0, eval_every = 0, save_every = 0;
+    double max_epochs = -1, max_seconds = 0;
+    int threads = 0, quiet = 0, model_option_given = 0;
+    const char *arg;
+    while (cli_next(&a, &arg)) {
+        if (cli_is(&a, arg, "--help") || cli_is(&a, arg, "-h")) {
+            fputs(TRAIN_HELP, stdout);
+            return 0;
+        } else if (cli_is(&a, arg, "-o") || cli_is(&a, arg, "--output")) {
+            output = cli_value(&a, "--output");
+        } else if (cli_is(&a, arg, "--resume")) {
+            resume = cli_value(&a, "--resume");
+        } else if (cli_is(&a, arg, "--corpus")) {
+            corpus = cli_value(&a, "--corpus");
+        } else if (cli_is(&a, arg, "--layers")) {
+            cfg.layers = (int)cli_int(cli_value(&a, arg), "--layers", 1, 16);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--hidden")) {
+            cfg.hidden = (int)cli_int(cli_value(&a, arg), "--hidden", 1, 65536);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--embed")) {
+            cfg.embed = (int)cli_int(cli_value(&a, arg), "--embed", 1, 65536);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--batch")) {
+            cfg.batch = (int)cli_int(cli_value(&a, arg), "--batch", 1, 65536);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--seq")) {
+            cfg.seq = (int)cli_int(cli_value(&a, arg), "--seq", 1, 65536);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--lr")) {
+            cfg.learning_rate = (float)cli_double(cli_value(&a, arg), "--lr", 1e-12, 3e38);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--clip")) {
+            cfg.clip = (float)cli_double(cli_value(&a, arg), "--clip", 0, 1e30);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--seed")) {
+            cfg.seed = cli_u64(cli_value(&a, arg), "--seed");
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--val-fraction")) {
+            cfg.val_fraction = (float)cli_double(cli_value(&a, arg), "--val-fraction", 0, 0.49);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--test-fraction")) {
+            cfg.test_fraction = (float)cli_double(cli_value(&a, arg), "--test-fraction", 0, 0.49);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--lossy")) {
+            cfg.lossy = 1;
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--normalize")) {
+            const char *v = cli_value(&a, arg);
+            if (!strcmp(v, "nfc"))
+                cfg.normalize = CRNN_NORMALIZE_NFC;
+            else if (!strcmp(v, "nfkc"))
+                cfg.normalize = CRNN_NORMALIZE_NFKC;
+            else if (!strcmp(v, "none"))
+                cfg.normalize = CRNN_NORMALIZE_NONE;
+            else
+                cli_usage_error(NULL, "--normalize takes nfc, nfkc or none, not '%s'", v);
+            model_option_given = 1;
+        } else if (cli_is(&a, arg, "--threads")) {
+            threads = (int)cli_int(cli_value(&a, arg), "--threads", 0, 1024);
+        } else if (cli_is(&a, arg, "--max-iters")) {
+            max_iters = cli_u64(cli_value(&a, arg), "--max-iters");
+        } else if (cli_is(&a, arg, "--epochs")) {
+            max_epochs = cli_double(cli_value(&a, arg), "--epochs", 0, 1e9);
+        } else if (cli_is(&a, arg, "--time")) {
+            max_seconds = cli_double(cli_value(&a, arg), "--time", 0, 1e9);
+        } else if (cli_is(&a, arg, "--eval-every")) {
+            eval_every = (uint64_t)cli_int(cli_value(&a, arg), "--eval-every", 1, 1000000000);
+        } else if (cli_is(&a, arg, "--save-every")) {
+            save_every = (uint64_t)cli_int(cli_value(&a, arg), "--save-every", 1, 1000000000);
+        } else if (cli_is(&a, arg, "-q") || cli_is(&a, arg, "--quiet")) {
+            quiet = 1;
+        } else if (arg[0] == '-' && arg[1]) {
+            cli_usage_error(NULL, "unknown option '%s'", arg);
+        } else if (!corpus) {
+            corpus = arg;
+        } else {
+            cli_usage_error(NULL, "unexpected argument '%s'", arg);
+        }
+    }
+    if (!resume && !corpus)
+        cli_usage_error(NULL, "no corpus given: charrnn train CORPUS -o SNAP");
+    if (resume && model_option_given)
+        cli_usage_error(NULL, "a resumed run keeps its model and training options; only --corpus, "
+                              "-o and the stopping and saving options can be given with --resume");
+    crnn_set_threads(threads);
+
+    crnn_error err = {0};
+    crnn_trainer *t = resume ? crnn_trainer_resume(resume, corpus, &err)
+                             : crnn_trainer_create(corpus, &cfg, &err);
+    if (!t)
+        cli_fail(&err);
+    if (!output)
+        output = resume ? resume : "model.crnn";
+    char *best_path = best_path_for(output);
+    if (!best_path) {
+        crnn_trainer_free(t);
+        fprintf(stderr, "charrnn: error: out of memory\n");
+        return 1;
+    }
+
+    /* Settings given now win; otherwise a resumed run keeps its own. */
+    crnn_run_settings rs;
+    crnn_trainer_get_run_settings(t, &rs);
+    if (!resume) {
+        rs.eval_every = 200;
+        rs.max_epochs = max_iters || max_seconds > 0 ? 0 : 10;
+    }
+    if (max_iters)
+        rs.max_iters = max_iters;
+    if (max_epochs >= 0)
+        rs.max_epochs = max_epochs;
+    if (eval_every)
+        rs.eval_every = eval_every;
+    if (save_every)
+        rs.save_every = save_every;
+    crnn_trainer_set_run_settings(t, &rs);
+    run_limits lim = {rs.max_iters, rs.max_epochs, max_seconds};
+
+    crnn_trainer_status st;
+    crnn_trainer_get_status(t, &st);
+    if (!quiet) {
+        const crnn_train_config *c = &st.config;
+        fprintf(stderr,
+                "charrnn: %s %s: %llu train / %llu val / %llu test characters, vocabulary %d\n",
+                resume ? "resuming" : "training on", resume ? resume : corpus,
+                (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
+                (unsigned long long)st.test_chars, st.vocab_size);
+        fprintf(stderr,
+                "charrnn: %d x %d LSTM, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
+                "%llu steps per epoch; %d threads; %s\n",
+                c->layers, c->hidden, c->embed, st.parameters, c->batch, c->seq,
+                (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
+                crnn_get_threads(), crnn_backend_description());
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int tty = isatty(STDERR_FILENO);
+    uint64_t start_step = st.step;
+    double start = now_seconds(), last_draw = 0, rate = 0, loss = NAN, smooth = NAN;
+    double chars_per_step = (double)st.config.batch * st.config.seq;
+    int saved_at_step = 0;
+    for (;;) {
+        crnn_trainer_get_status(t, &st);
+        double elapsed = now_seconds() - start;
+        if ((lim.max_iters && st.step >= lim.max_iters) ||
+            (lim.max_epochs > 0 && st.epoch >= lim.max_epochs - 1e-9) ||
+            (lim.max_seconds > 0 && elapsed >= lim.max_seconds))
+            break;
+        if (interrupted) {
+            save_or_die(t, output, "interrupted run's");
+            if (tty && !quiet)
+                fputc('\n', stderr);
+            fprintf(stderr,
+                    "charrnn: interrupted at step %llu; snapshot saved to %s; continue with: "
+                    "charrnn train --resume %s\n",
+                    (unsigned long long)st.step, output, output);
+            free(best_path);
+            crnn_trainer_free(t);
+            return EXIT_INTERRUPTED;
+        }
+        if (crnn_trainer_step(t, &loss, &err) != CRNN_OK) {
+            if (tty && !quiet)
+                fputc('\n', stderr);
+            fprintf(stderr, "charrnn: error: %s\n", err.message);
+            fprintf(stderr, "charrnn: the last good snapshot is %s (if one was written)\n", output);
+            free(best_path);
+            crnn_trainer_free(t);
+            return 1;
+        }
+        smooth = isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
+        crnn_trainer_get_status(t, &st);
+        elapsed = now_seconds() - start;
+        rate = elapsed > 0 ? (double)(st.step - start_step) * chars_per_step / elapsed : 0;
+        int eval_now = rs.eval_every && st.step % rs.eval_every == 0;
+        if (eval_now) {
+            double v;
+            if (crnn_trainer_evaluate(t, &v, &err) != CRNN_OK)
+                cli_fail(&err);
+            crnn_trainer_get_status(t, &st);
+            save_or_die(t, output, "latest");
+            if (st.best_val_step == st.step)
+                save_or_die(t, best_path, "best");
+            saved_at_step = 1;
+        } else if (rs.save_every && st.step % rs.save_every == 0) {
+            save_or_die(t, output, "latest");
+            saved_at_step = 1;
+        } else {
+            saved_at_step = 0;
+        }
+        double f = progress_fraction(&st, &lim, start_step, elapsed);
+        double left = f > 0 ? elapsed * (1 - f) / f : NAN;
+        if (!quiet && (eval_now || (tty && now_seconds() - last_draw > 0.25))) {
+            print_progress(&st, smooth, rate, elapsed, left, eval_now, tty);
+            last_draw = now_seconds();
+        }
+    }
+    /* Final evaluation and snapshot, unless this step already had them. */
+    crnn_trainer_get_status(t, &st);
+    if (!saved_at_step || isnan(st.last_val_loss)) {
+        if (st.val_chars >= 2) {
+            if (crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
+                cli_fail(&err);
+            crnn_trainer_get_status(t, &st);
+            if (st.best_val_step == st.step)
+                save_or_die(t, best_path, "best");
+        }
+        save_or_die(t, output, "final");
+    }
+    double test = NAN;
+    if (st.test_chars >= 2 && crnn_trainer_test(t, &test, &err) != CRNN_OK)
+        cli_fail(&err);
+    if (tty && !quiet)
+        fputc('\n', stderr);
+    double elapsed = now_seconds() - start;
+    char el[32];
+    format_duration(elapsed, el, sizeof el);
+    fprintf(stderr,
+            "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; validation %.4f "
+            "nats/char (%.4f bits), best %.4f at step %llu; test %.4f nats/char\n",
+            (unsigned long long)st.step, st.epoch, el, rate / 1000.0, st.last_val_loss,
+            st.last_val_loss / log(2.0), st.best_val_loss, (unsigned long long)st.best_val_step,
+            test);
+    fprintf(stderr, "charrnn: snapshot %s, best %s\n", output, best_path);
+    free(best_path);
+    crnn_trainer_free(t);
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * data.h: the tokenized corpus, its contiguous train / validation / test
+ * splits, and B streams walking a split in chunks of T steps (truncated BPTT).
+ * Stream b reads the b-th of B equal contiguous pieces of the split; its cursor
+ * advances by T per chunk and wraps to 0 (a new epoch) when less than T+1
+ * tokens remain. Knows nothing of models or files.
+ */
+#ifndef CRNN_DATA_H
+#define CRNN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "charrnn.h"
+
+typedef struct crnn_split {
+    const uint32_t *tokens; /* (length) view into the corpus */
+    size_t length;
+} crnn_split;
+
+typedef struct crnn_splits {
+    crnn_split train, val, test;
+} crnn_splits;
+
+/* Cuts n tokens into train | val | test with the given fractions. Each
+ * non-zero fraction yields at least 2 tokens when the text allows. */
+void crnn_split_corpus(const uint32_t *tokens, size_t n, double val_fraction,
+                       double test_fraction, crnn_splits *splits);
+
+/* Length of each stream's piece of a split for B streams. */
+size_t crnn_stream_length(const crnn_split *split, int streams);
+
+/* Chunks of T steps per epoch for B streams (0 if the split is too small). */
+uint64_t crnn_chunks_per_epoch(const crnn_split *split, int streams, int steps);
+
+/* Fills inputs and targets (T,B) time-major with the chunk of each stream at
+ * its cursor (cursors (B)). The caller checked that the chunk fits. */
+void crnn_stream_chunk(const crnn_split *split, int streams, int steps, const uint64_t *cursors,
+                       uint32_t *inputs, uint32_t *targets);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * kernels.h: the compute behind the model. Matrix products go through CBLAS;
+ * every fused element-wise loop has the same contract as its plain reference,
+ * which the tests compare it with. Row-major throughout. Knows nothing of LSTMs'
+ * place in a model, vocabularies or files.
+ *
+ * Dimension legend: N rows (B*T or B), H hidden, V vocabulary.
+ */
+#ifndef CRNN_KERNELS_H
+#define CRNN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C, row-major. */
+void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+/* The same in plain C loops (the reference the tests check CBLAS against). */
+void crnn_gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* y (n) = A^T (m,n) x (m) + beta * y: one row vector times a matrix. */
+void crnn_vecmat(int m, int n, const float *x, const float *a, float beta, float *y);
+
+/* Every row of c (rows, n) = bias (n). */
+void crnn_fill_rows(float *c, const float *bias, int rows, int n);
+
+/* db (n) += column sums of d (rows, n). */
+void crnn_add_column_sums(float *db, const float *d, int rows, int n);
+
+/* LSTM gates, one time step for N rows. gates (N,4H) holds the pre-activations
+ * in the order input, forget, candidate, output and is overwritten with the
+ * activations; c_prev, c, tanh_c, h are (N,H). */
+void crnn_lstm_forward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
+                                 float *c, float *tanh_c, float *h);
+void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const float *c_prev,
+                                     float *c, float *tanh_c, float *h);
+
+/* Backward of the above. dh (N,H) is the gradient reaching h; dc (N,H) holds the
+ * gradient reaching c from the next step and is overwritten with the gradient
+ * reaching c_prev; dgates (N,4H) receives the pre-activation gradients. */
+void crnn_lstm_backward_pointwise(int rows, int hidden, const float *gates, const float *c_prev,
+                                  const float *tanh_c, const float *dh, float *dc, float *dgates);
+
+/* Softmax cross-entropy over rows of logits (N,V) with targets (N). logits are
+ * replaced by scale * (softmax - onehot), the gradient of scale * sum of losses.
+ * row_loss (N) receives each row's -log p(target). Returns the sum of losses,
+ * accumulated in double in row order (the same for any thread count). */
+double crnn_softmax_xent(int rows, int vocab, float *logits, const uint32_t *targets, float scale,
+                         double *row_loss);
+
+/* Sum of squares, accumulated in double. */
+double crnn_sumsq(const float *x, size_t n);
+
+/* Threads for BLAS and the element-wise loops. */
+void crnn_kernels_set_threads(int threads);
+int crnn_kernels_get_threads(void);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * lstm.c: the LSTM cell over a chunk of T steps for B rows: one large product
+ * for the input projection of all steps, one recurrent product per step, and
+ * the fused gate loops of kernels.c. Gate order: input, forget, candidate,
+ * output. Does not know where its input comes from or where its output goes.
+ */
+#include <string.h>
+
+#include "cell.h"
+#include "kernels.h"
+
+static void lstm_init_bias(float *b, int hidden)
+{
+    for (int j = 0; j < 4 * hidden; j++)
+        b[j] = 0.0f;
+    for (int j = hidden; j < 2 * hidden; j++)
+        b[j] = 1.0f; /* forget gate open at the start: gradients flow through time */
+}
+
+static void lstm_forward(const crnn_layer_weights *w, crnn_layer_acts *a)
+{
+    int rows = a->rows, hidden = a->hidden, g4 = 4 * hidden, n = a->rows * a->steps;
+    size_t bh = (size_t)rows * hidden;
+    crnn_fill_rows(a->gates, w->b, n, g4);
+    crnn_gemm(0, 0, n, g4, a->in, 1.0f, a->x, a->in, w->wx, g4, 1.0f, a->gates, g4);
+    for (int t = 0; t < a->steps; t++) {
+        float *gates = a->gates + (size_t)t * rows * g4;
+        crnn_gemm(0, 0, rows, g4, hidden, 1.0f, a->h + t * bh, hidden, w->wh, g4, 1.0f, gates, g4);
+        crnn_lstm_forward_pointwise(rows, hidden, gates, a->c + t * bh, a->c + (t + 1) * bh,
+                                    a->aux + t * bh, a->h + (t + 1) * bh);
+    }
+}
+
+static void lstm_backward(const crnn_layer_weights *w, crnn_layer_grads *g, crnn_layer_acts *a,
+                          crnn_layer_backward *bw)
+{
+    int rows = a->rows, hidden = a->hidden, g4 = 4 * hidden, n = a->rows * a->steps;
+    size_t bh = (size_t)rows * hidden;
+    /* Nothing flows back into the chunk from beyond its last step (truncated BPTT). */
+    memset(bw->dc0, 0, sizeof(float) * bh);
+    memset(bw->dh0, 0, sizeof(float) * bh);
+    for (int t = a->steps - 1; t >= 0; t--) {
+        float *dh = bw->dh + t * bh;
+        for (size_t k = 0; k < bh; k++)
+            dh[k] += bw->dh0[k]; /* the recurrent gradient from step t+1 */
+        float *dgates = bw->dgates + (size_t)t * rows * g4;
+        crnn_lstm_backward_pointwise(rows, hidden, a->gates + (size_t)t * rows * g4, a->c + t * bh,
+                                     a->aux + t * bh, dh, bw->dc0, dgates);
+        /* dh0 becomes the gradient reaching h[t], the output of step t-1. */
+        crnn_gemm(0, 1, rows, hidden, g4, 1.0f, dgates, g4, w->wh, g4, 0.0f, bw->dh0, hidden);
+    }
+    /* Weight gradients for all steps at once: h[0..T-1] and x are contiguous. */
+    crnn_gemm(1, 0, hidden, g4, n, 1.0f, a->h, hidden, bw->dgates, g4, 1.0f, g->wh, g4);
+    crnn_gemm(1, 0, a->in, g4, n, 1.0f, a->x, a->in, bw->dgates, g4, 1.0f, g->wx, g4);
+    crnn_add_column_sums(g->b, bw->dgates, n, g4);
+    if (bw->dx)
+        crnn_gemm(0, 1, n, a->in, g4, 1.0f, bw->dgates, g4, w->wx, g4, 0.0f, bw->dx, a->in);
+}
+
+const crnn_cell_ops crnn_cell_lstm = {
+    .name = "lstm",
+    .gates = 4,
+    .has_cell_state = 1,
+    .init_bias = lstm_init_bias,
+    .forward = lstm_forward,
+    .backward = lstm_backward,
+};

@@ -1,0 +1,263 @@
+/*
+ * model.c: the model read top to bottom: embedding, stacked cells, projection,
+ * softmax cross-entropy, and the backward pass in reverse order.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "kernels.h"
+#include "model.h"
+
+/* Sizes beyond these are refused as input errors before anything is allocated. */
+#define MAX_DIM (1 << 16)
+#define MAX_VOCAB 0x110000
+
+static int state_slots(const crnn_model *model)
+{
+    return model->cell->has_cell_state ? 2 : 1;
+}
+
+int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_error *err)
+{
+    memset(model, 0, sizeof *model);
+    const crnn_model_config *c = config;
+    if (c->layers < 1 || c->layers > CRNN_MAX_LAYERS)
+        return crnn_fail(err, CRNN_ERR_ARG, "layers must be between 1 and %d (got %d)",
+                         CRNN_MAX_LAYERS, c->layers);
+    if (c->hidden < 1 || c->hidden > MAX_DIM)
+        return crnn_fail(err, CRNN_ERR_ARG, "hidden size must be between 1 and %d (got %d)",
+                         MAX_DIM, c->hidden);
+    if (c->embed < 1 || c->embed > MAX_DIM)
+        return crnn_fail(err, CRNN_ERR_ARG, "embedding size must be between 1 and %d (got %d)",
+                         MAX_DIM, c->embed);
+    if (c->vocab < 1 || c->vocab > MAX_VOCAB)
+        return crnn_fail(err, CRNN_ERR_ARG, "vocabulary size %d is out of range", c->vocab);
+    model->config = *c;
+    model->cell = &crnn_cell_lstm;
+    size_t gh = (size_t)model->cell->gates * c->hidden, off = 0;
+    crnn_layout *lay = &model->layout;
+    lay->emb = off;
+    off += (size_t)c->vocab * c->embed;
+    for (int l = 0; l < c->layers; l++) {
+        size_t in = l == 0 ? (size_t)c->embed : (size_t)c->hidden;
+        lay->wx[l] = off;
+        off += in * gh;
+        lay->wh[l] = off;
+        off += (size_t)c->hidden * gh;
+        lay->b[l] = off;
+        off += gh;
+    }
+    lay->wy = off;
+    off += (size_t)c->hidden * c->vocab;
+    lay->by = off;
+    off += (size_t)c->vocab;
+    lay->total = off;
+    model->params = crnn_alloc_floats(off);
+    if (!model->params)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for %zu weights", off);
+    memset(model->params, 0, sizeof(float) * off);
+    return CRNN_OK;
+}
+
+void crnn_model_free(crnn_model *model)
+{
+    crnn_free_floats(model->params);
+    model->params = NULL;
+}
+
+size_t crnn_model_state_size(const crnn_model *model, int rows)
+{
+    return (size_t)model->config.layers * state_slots(model) * rows * model->config.hidden;
+}
+
+static void uniform_fill(float *p, size_t n, float bound, crnn_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (2.0f * crnn_rng_uniform(rng) - 1.0f) * bound;
+}
+
+void crnn_model_randomize(crnn_model *model, crnn_rng *rng)
+{
+    const crnn_model_config *c = &model->config;
+    const crnn_layout *lay = &model->layout;
+    size_t gh = (size_t)model->cell->gates * c->hidden;
+    uniform_fill(model->params + lay->emb, (size_t)c->vocab * c->embed, 1.0f, rng);
+    float hb = 1.0f / sqrtf((float)c->hidden);
+    for (int l = 0; l < c->layers; l++) {
+        size_t in = l == 0 ? (size_t)c->embed : (size_t)c->hidden;
+        uniform_fill(model->params + lay->wx[l], in * gh, hb, rng);
+        uniform_fill(model->params + lay->wh[l], (size_t)c->hidden * gh, hb, rng);
+        model->cell->init_bias(model->params + lay->b[l], c->hidden);
+    }
+    uniform_fill(model->params + lay->wy, (size_t)c->hidden * c->vocab, hb, rng);
+    memset(model->params + lay->by, 0, sizeof(float) * (size_t)c->vocab);
+}
+
+size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
+                             int steps)
+{
+    size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
+    size_t gh = (size_t)cell->gates * c->hidden;
+    size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
+    size_t per_layer = 2 * bt1 * c->hidden + bt * gh + bt * c->hidden;
+    return bt * c->embed + (size_t)c->layers * per_layer + bt * c->vocab + 2 * bt * wide +
+           bt * gh + (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */;
+}
+
+int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
+                        crnn_error *err)
+{
+    memset(ws, 0, sizeof *ws);
+    const crnn_model_config *c = &model->config;
+    size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
+    size_t gh = (size_t)model->cell->gates * c->hidden;
+    size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
+    ws->max_rows = rows;
+    ws->max_steps = steps;
+    int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;
+    for (int l = 0; l < c->layers && ok; l++) {
+        ok = (ws->h[l] = crnn_alloc_floats(bt1 * c->hidden)) && (ws->c[l] = crnn_alloc_floats(bt1 * c->hidden)) &&
+             (ws->gates[l] = crnn_alloc_floats(bt * gh)) && (ws->aux[l] = crnn_alloc_floats(bt * c->hidden));
+    }
+    ok = ok && (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
+         (ws->row_loss = crnn_calloc(bt, sizeof(double))) && (ws->dh_a = crnn_alloc_floats(bt * wide)) &&
+         (ws->dh_b = crnn_alloc_floats(bt * wide)) && (ws->dgates = crnn_alloc_floats(bt * gh)) &&
+         (ws->dstate = crnn_alloc_floats(crnn_model_state_size(model, rows)));
+    if (!ok) {
+        crnn_workspace_free(ws);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the activations of %d x %d", rows,
+                         steps);
+    }
+    return CRNN_OK;
+}
+
+void crnn_workspace_free(crnn_workspace *ws)
+{
+    crnn_free_floats(ws->x0);
+    for (int l = 0; l < CRNN_MAX_LAYERS; l++) {
+        crnn_free_floats(ws->h[l]);
+        crnn_free_floats(ws->c[l]);
+        crnn_free_floats(ws->gates[l]);
+        crnn_free_floats(ws->aux[l]);
+    }
+    crnn_free_floats(ws->logits);
+    free(ws->row_loss);
+    crnn_free_floats(ws->dh_a);
+    crnn_free_floats(ws->dh_b);
+    crnn_free_floats(ws->dgates);
+    crnn_free_floats(ws->dstate);
+    memset(ws, 0, sizeof *ws);
+}
+
+static crnn_layer_weights layer_weights(const crnn_model *model, int l)
+{
+    const crnn_layout *lay = &model->layout;
+    return (crnn_layer_weights){model->params + lay->wx[l], model->params + lay->wh[l],
+                                model->params + lay->b[l]};
+}
+
+static crnn_layer_acts layer_acts(const crnn_model *model, crnn_workspace *ws, int l)
+{
+    const crnn_model_config *c = &model->config;
+    return (crnn_layer_acts){
+        .rows = ws->rows,
+        .steps = ws->steps,
+        .in = l == 0 ? c->embed : c->hidden,
+        .hidden = c->hidden,
+        /* layer l reads the outputs h[1..T] of the layer below */
+        .x = l == 0 ? ws->x0 : ws->h[l - 1] + (size_t)ws->rows * c->hidden,
+        .gates = ws->gates[l],
+        .h = ws->h[l],
+        .c = ws->c[l],
+        .aux = ws->aux[l],
+    };
+}
+
+void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+                        int rows, int steps, const float *state_in)
+{
+    const crnn_model_config *c = &model->config;
+    size_t bh = (size_t)rows * c->hidden, n = (size_t)rows * steps;
+    int slots = state_slots(model);
+    ws->rows = rows;
+    ws->steps = steps;
+    const float *emb = model->params + model->layout.emb;
+    for (size_t i = 0; i < n; i++)
+        memcpy(ws->x0 + i * c->embed, emb + (size_t)inputs[i] * c->embed, sizeof(float) * c->embed);
+    for (int l = 0; l < c->layers; l++) {
+        memcpy(ws->h[l], state_in + (size_t)(l * slots) * bh, sizeof(float) * bh);
+        if (slots == 2)
+            memcpy(ws->c[l], state_in + (size_t)(l * slots + 1) * bh, sizeof(float) * bh);
+        crnn_layer_weights w = layer_weights(model, l);
+        crnn_layer_acts a = layer_acts(model, ws, l);
+        model->cell->forward(&w, &a);
+    }
+    const float *top = ws->h[c->layers - 1] + bh; /* (T,B,H) outputs of the last layer */
+    crnn_fill_rows(ws->logits, model->params + model->layout.by, (int)n, c->vocab);
+    crnn_gemm(0, 0, (int)n, c->vocab, c->hidden, 1.0f, top, c->hidden,
+              model->params + model->layout.wy, c->vocab, 1.0f, ws->logits, c->vocab);
+}
+
+void crnn_model_final_state(const crnn_model *model, const crnn_workspace *ws, float *state_out)
+{
+    const crnn_model_config *c = &model->config;
+    size_t bh = (size_t)ws->rows * c->hidden, last = (size_t)ws->steps * bh;
+    int slots = state_slots(model);
+    for (int l = 0; l < c->layers; l++) {
+        memcpy(state_out + (size_t)(l * slots) * bh, ws->h[l] + last, sizeof(float) * bh);
+        if (slots == 2)
+            memcpy(state_out + (size_t)(l * slots + 1) * bh, ws->c[l] + last, sizeof(float) * bh);
+    }
+}
+
+double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32_t *targets)
+{
+    int n = ws->rows * ws->steps;
+    double total = crnn_softmax_xent(n, model->config.vocab, ws->logits, targets, 1.0f / (float)n,
+                                     ws->row_loss);
+    return total / n;
+}
+
+void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+                         float *grads)
+{
+    const crnn_model_config *c = &model->config;
+    const crnn_layout *lay = &model->layout;
+    int rows = ws->rows, n = ws->rows * ws->steps, slots = state_slots(model);
+    size_t bh = (size_t)rows * c->hidden;
+    /* Output projection: logits = top @ wy + by. */
+    const float *top = ws->h[c->layers - 1] + bh;
+    crnn_gemm(1, 0, c->hidden, c->vocab, n, 1.0f, top, c->hidden, ws->logits, c->vocab, 1.0f,
+              grads + lay->wy, c->vocab);
+    crnn_add_column_sums(grads + lay->by, ws->logits, n, c->vocab);
+    float *dh = ws->dh_a, *dbelow = ws->dh_b;
+    crnn_gemm(0, 1, n, c->hidden, c->vocab, 1.0f, ws->logits, c->vocab, model->params + lay->wy,
+              c->vocab, 0.0f, dh, c->hidden);
+    /* Layers from the top down; each writes the gradient of its input for the one below. */
+    for (int l = c->layers - 1; l >= 0; l--) {
+        crnn_layer_weights w = layer_weights(model, l);
+        crnn_layer_grads g = {grads + lay->wx[l], grads + lay->wh[l], grads + lay->b[l]};
+        crnn_layer_acts a = layer_acts(model, ws, l);
+        crnn_layer_backward bw = {
+            .dh = dh,
+            .dgates = ws->dgates,
+            .dx = dbelow,
+            .dh0 = ws->dstate + (size_t)(l * slots) * bh,
+            .dc0 = slots == 2 ? ws->dstate + (size_t)(l * slots + 1) * bh : NULL,
+        };
+        model->cell->backward(&w, &g, &a, &bw);
+        float *t = dh;
+        dh = dbelow;
+        dbelow = t;
+    }
+    /* dh now holds the gradient of the embedded input (T,B,E). */
+    float *demb = grads + lay->emb;
+    for (int i = 0; i < n; i++) {
+        float *row = demb + (size_t)inputs[i] * c->embed;
+        const float *d = dh + (size_t)i * c->embed;
+        for (int j = 0; j < c->embed; j++)
+            row[j] += d[j];
+    }
+}

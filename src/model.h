@@ -1,0 +1,94 @@
+/*
+ * model.h: embedding -> L stacked recurrent layers -> linear -> softmax, over
+ * chunks of B rows x T steps laid out time-major (row t*B + b).
+ *
+ * All weights live in one flat array carved into named views (the layout), so
+ * gradients, optimizer moments, clipping, snapshots and the MPI reduction all
+ * walk one buffer of the same shape:
+ *   emb (V,E) | per layer l: wx (in_l, G*H), wh (H, G*H), b (G*H) | wy (H,V) | by (V)
+ * with in_0 = E and in_l = H above.
+ *
+ * The carried state is one array (L, S, B, H): S = 2 (h then c) for the LSTM.
+ * Knows nothing of files, corpora or optimizers.
+ */
+#ifndef CRNN_MODEL_H
+#define CRNN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cell.h"
+#include "charrnn.h"
+#include "rng.h"
+
+#define CRNN_MAX_LAYERS 16
+
+typedef struct crnn_model_config {
+    int vocab, embed, hidden, layers;
+} crnn_model_config;
+
+typedef struct crnn_layout {
+    size_t emb;
+    size_t wx[CRNN_MAX_LAYERS], wh[CRNN_MAX_LAYERS], b[CRNN_MAX_LAYERS];
+    size_t wy, by;
+    size_t total;
+} crnn_layout;
+
+typedef struct crnn_model {
+    crnn_model_config config;
+    const crnn_cell_ops *cell;
+    crnn_layout layout;
+    float *params; /* (layout.total) owned */
+} crnn_model;
+
+/* Buffers for forward and backward over up to B x T (allocated once). */
+typedef struct crnn_workspace {
+    int max_rows, max_steps;
+    float *x0;                         /* (T,B,E) embedded input */
+    float *h[CRNN_MAX_LAYERS];         /* (T+1,B,H) */
+    float *c[CRNN_MAX_LAYERS];         /* (T+1,B,H) */
+    float *gates[CRNN_MAX_LAYERS];     /* (T,B,G*H) */
+    float *aux[CRNN_MAX_LAYERS];       /* (T,B,H) */
+    float *logits;                     /* (T,B,V), becomes dlogits after the loss */
+    double *row_loss;                  /* (T*B) */
+    float *dh_a, *dh_b;                /* (T,B,max(E,H)) ping-pong gradients between layers */
+    float *dgates;                     /* (T,B,G*H) */
+    float *dstate;                     /* (L,S,B,H) gradient of the carried-in state */
+    int rows, steps;                   /* of the last forward */
+} crnn_workspace;
+
+/* Checks the sizes and computes the layout; allocates the weights (zeroed). */
+int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_error *err);
+void crnn_model_free(crnn_model *model);
+
+/* Number of floats in the carried state for B rows: L * S * B * H. */
+size_t crnn_model_state_size(const crnn_model *model, int rows);
+
+/* Draws the initial weights: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), cell biases. */
+void crnn_model_randomize(crnn_model *model, crnn_rng *rng);
+
+/* Floats a workspace for B x T needs (for memory estimates). */
+size_t crnn_workspace_floats(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,
+                             int steps);
+int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
+                        crnn_error *err);
+void crnn_workspace_free(crnn_workspace *ws);
+
+/* Forward over rows x steps tokens (time-major, ids < V) from state_in
+ * (L,S,rows,H); leaves logits (steps*rows, V) in ws->logits. */
+void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+                        int rows, int steps, const float *state_in);
+
+/* Copies the state after the last forward step into state_out (L,S,rows,H). */
+void crnn_model_final_state(const crnn_model *model, const crnn_workspace *ws, float *state_out);
+
+/* Mean cross-entropy of the last forward against targets (nats per character);
+ * turns the logits into the gradient of that mean. */
+double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32_t *targets);
+
+/* Backward of the last forward and loss: accumulates (+=) into grads (layout.total)
+ * and leaves the gradient of the carried-in state in ws->dstate. */
+void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+                         float *grads);
+
+#endif

@@ -1,0 +1,576 @@
+/*
+ * snapshot.c: writing and reading snapshot files. The layout is specified
+ * byte by byte in docs/snapshot-format.md; keep the two in step.
+ *
+ * Writing builds the uncompressed payload in memory (little-endian fields,
+ * sections tagged and length-prefixed), compresses it with zlib, prepends the
+ * header with its CRCs and hands the bytes to the atomic writer.
+ * Reading checks, in order: size, magic, header CRC, version, compressed
+ * length and CRC, inflated length and CRC, then each section's bounds.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "common.h"
+#include "io.h"
+#include "snapshot.h"
+
+static const unsigned char MAGIC[8] = {'C', 'H', 'A', 'R', 'R', 'N', 'N', 0x1A};
+
+/* Largest payload accepted (a model of about 4G weights with moments). */
+#define MAX_PAYLOAD ((uint64_t)1 << 36)
+/* zlib cannot expand data more than about 1032:1. */
+#define MAX_RATIO 1040u
+
+#define SECTION_REQUIRED 1u
+
+/* ------------------------------------------------------------ byte buffer */
+
+typedef struct buf {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;
+} buf;
+
+static void reserve(buf *b, size_t more)
+{
+    if (b->failed || b->len + more <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more)
+        cap *= 2;
+    unsigned char *q = realloc(b->p, cap);
+    if (!q) {
+        b->failed = 1;
+        return;
+    }
+    b->p = q;
+    b->cap = cap;
+}
+
+static void put_bytes(buf *b, const void *data, size_t n)
+{
+    reserve(b, n);
+    if (b->failed)
+        return;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void put_u32(buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    put_bytes(b, x, 4);
+}
+
+static void put_u64(buf *b, uint64_t v)
+{
+    put_u32(b, (uint32_t)v);
+    put_u32(b, (uint32_t)(v >> 32));
+}
+
+static void put_f32(buf *b, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    put_u32(b, u);
+}
+
+static void put_f64(buf *b, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    put_u64(b, u);
+}
+
+static void put_floats(buf *b, const float *x, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    put_bytes(b, x, n * sizeof(float));
+#else
+    for (size_t i = 0; i < n; i++)
+        put_f32(b, x[i]);
+#endif
+}
+
+/* A section: tag, flags, u64 length (patched when it ends), data. */
+static size_t section_begin(buf *b, const char tag[4], uint32_t flags, uint32_t *count)
+{
+    put_bytes(b, tag, 4);
+    put_u32(b, flags);
+    put_u64(b, 0);
+    (*count)++;
+    return b->len;
+}
+
+static void section_end(buf *b, size_t start)
+{
+    if (b->failed)
+        return;
+    uint64_t n = b->len - start;
+    for (int i = 0; i < 8; i++)
+        b->p[start - 8 + i] = (unsigned char)(n >> (8 * i));
+}
+
+/* ------------------------------------------------------------ reader */
+
+typedef struct reader {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad;
+} reader;
+
+static int need(reader *r, size_t n)
+{
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static uint32_t get_u32(reader *r)
+{
+    if (!need(r, 4))
+        return 0;
+    const unsigned char *x = r->p + r->pos;
+    r->pos += 4;
+    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
+}
+
+static uint64_t get_u64(reader *r)
+{
+    uint64_t lo = get_u32(r);
+    return lo | (uint64_t)get_u32(r) << 32;
+}
+
+static float get_f32(reader *r)
+{
+    uint32_t u = get_u32(r);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static double get_f64(reader *r)
+{
+    uint64_t u = get_u64(r);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* Reads a u64 count followed by that many floats into a new array. */
+static float *get_floats(reader *r, size_t *n)
+{
+    uint64_t count = get_u64(r);
+    if (r->bad || count > (r->len - r->pos) / 4) {
+        r->bad = 1;
+        return NULL;
+    }
+    float *x = crnn_alloc_floats((size_t)count);
+    if (!x) {
+        r->bad = 1;
+        return NULL;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(x, r->p + r->pos, (size_t)count * 4);
+    r->pos += (size_t)count * 4;
+#else
+    for (uint64_t i = 0; i < count; i++)
+        x[i] = get_f32(r);
+#endif
+    *n = (size_t)count;
+    return x;
+}
+
+/* ------------------------------------------------------------ contents */
+
+static void put_config(buf *b, const crnn_snapshot *s)
+{
+    const crnn_train_config *c = &s->config;
+    put_u32(b, (uint32_t)c->layers);
+    put_u32(b, (uint32_t)c->hidden);
+    put_u32(b, (uint32_t)c->embed);
+    put_u32(b, (uint32_t)c->batch);
+    put_u32(b, (uint32_t)c->seq);
+    put_u32(b, (uint32_t)s->cell);
+    put_u32(b, (uint32_t)c->normalize);
+    put_u32(b, (uint32_t)c->lossy);
+    put_f32(b, c->learning_rate);
+    put_f32(b, c->clip);
+    put_f32(b, c->val_fraction);
+    put_f32(b, c->test_fraction);
+    put_u64(b, c->seed);
+}
+
+static void get_config(reader *r, crnn_snapshot *s)
+{
+    crnn_train_config *c = &s->config;
+    c->layers = (int)get_u32(r);
+    c->hidden = (int)get_u32(r);
+    c->embed = (int)get_u32(r);
+    c->batch = (int)get_u32(r);
+    c->seq = (int)get_u32(r);
+    s->cell = (int)get_u32(r);
+    c->normalize = (crnn_normalization)get_u32(r);
+    c->lossy = (int)get_u32(r);
+    c->learning_rate = get_f32(r);
+    c->clip = get_f32(r);
+    c->val_fraction = get_f32(r);
+    c->test_fraction = get_f32(r);
+    c->seed = get_u64(r);
+}
+
+static void put_progress(buf *b, const crnn_snapshot *s)
+{
+    put_u64(b, s->step);
+    put_u64(b, s->adam_step);
+    put_u64(b, s->best_step);
+    put_f64(b, s->last_val_loss);
+    put_f64(b, s->best_val_loss);
+    for (int i = 0; i < 4; i++)
+        put_u64(b, s->rng[i]);
+    put_u64(b, s->run.max_iters);
+    put_u64(b, s->run.eval_every);
+    put_u64(b, s->run.save_every);
+    put_f64(b, s->run.max_epochs);
+}
+
+static void get_progress(reader *r, crnn_snapshot *s)
+{
+    s->step = get_u64(r);
+    s->adam_step = get_u64(r);
+    s->best_step = get_u64(r);
+    s->last_val_loss = get_f64(r);
+    s->best_val_loss = get_f64(r);
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = get_u64(r);
+    s->run.max_iters = get_u64(r);
+    s->run.eval_every = get_u64(r);
+    s->run.save_every = get_u64(r);
+    s->run.max_epochs = get_f64(r);
+}
+
+static int build_payload(const crnn_snapshot *s, buf *b, uint32_t *sections)
+{
+    size_t at;
+    at = section_begin(b, "CONF", SECTION_REQUIRED, sections);
+    put_config(b, s);
+    section_end(b, at);
+
+    at = section_begin(b, "VOCB", SECTION_REQUIRED, sections);
+    put_u32(b, (uint32_t)s->vocab_size);
+    for (int i = 0; i < s->vocab_size; i++)
+        put_u32(b, s->vocab[i]);
+    section_end(b, at);
+
+    at = section_begin(b, "CRPS", 0, sections);
+    put_u64(b, s->corpus_bytes);
+    put_u32(b, s->corpus_crc);
+    size_t plen = s->corpus_path ? strlen(s->corpus_path) : 0;
+    put_u32(b, (uint32_t)plen);
+    put_bytes(b, s->corpus_path ? s->corpus_path : "", plen);
+    section_end(b, at);
+
+    at = section_begin(b, "PROG", 0, sections);
+    put_progress(b, s);
+    section_end(b, at);
+
+    at = section_begin(b, "PARM", SECTION_REQUIRED, sections);
+    put_u64(b, s->n_params);
+    put_floats(b, s->params, s->n_params);
+    section_end(b, at);
+
+    if (s->adam_m && s->adam_v) {
+        at = section_begin(b, "ADMM", 0, sections);
+        put_u64(b, s->n_params);
+        put_floats(b, s->adam_m, s->n_params);
+        section_end(b, at);
+        at = section_begin(b, "ADMV", 0, sections);
+        put_u64(b, s->n_params);
+        put_floats(b, s->adam_v, s->n_params);
+        section_end(b, at);
+    }
+    if (s->cursors) {
+        at = section_begin(b, "CURS", 0, sections);
+        put_u32(b, (uint32_t)s->n_cursors);
+        for (int i = 0; i < s->n_cursors; i++)
+            put_u64(b, s->cursors[i]);
+        section_end(b, at);
+    }
+    if (s->state) {
+        at = section_begin(b, "HIDN", 0, sections);
+        put_u64(b, s->n_state);
+        put_floats(b, s->state, s->n_state);
+        section_end(b, at);
+    }
+    return b->failed ? CRNN_ERR_NOMEM : CRNN_OK;
+}
+
+/* crc32 over a buffer that may exceed uInt. */
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)c;
+}
+
+static void put_header_field_u32(unsigned char *h, int at, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        h[at + i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_header_field_u64(unsigned char *h, int at, uint64_t v)
+{
+    put_header_field_u32(h, at, (uint32_t)v);
+    put_header_field_u32(h, at + 4, (uint32_t)(v >> 32));
+}
+
+int crnn_snapshot_save(const char *path, const crnn_snapshot *snap, crnn_error *err)
+{
+    buf payload = {0};
+    uint32_t sections = 0;
+    if (build_payload(snap, &payload, &sections) != CRNN_OK) {
+        free(payload.p);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    uLongf zlen = compressBound((uLong)payload.len);
+    unsigned char *z = malloc(zlen);
+    if (!z) {
+        free(payload.p);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    int zrc = compress2(z, &zlen, payload.p, (uLong)payload.len, 6);
+    if (zrc != Z_OK) {
+        free(z);
+        free(payload.p);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "compression failed writing %s (zlib error %d)",
+                         path, zrc);
+    }
+    unsigned char h[CRNN_HEADER_BYTES] = {0};
+    memcpy(h, MAGIC, 8);
+    h[8] = CRNN_FORMAT_MAJOR & 0xFF;
+    h[9] = CRNN_FORMAT_MAJOR >> 8;
+    h[10] = CRNN_FORMAT_MINOR & 0xFF;
+    h[11] = CRNN_FORMAT_MINOR >> 8;
+    put_header_field_u32(h, 12, 0); /* flags */
+    put_header_field_u32(h, 16, sections);
+    put_header_field_u64(h, 20, payload.len);
+    put_header_field_u64(h, 28, zlen);
+    put_header_field_u32(h, 36, crc_of(z, zlen));
+    put_header_field_u32(h, 40, crc_of(payload.p, payload.len));
+    put_header_field_u32(h, 44, crc_of(h, 44));
+    free(payload.p);
+    const void *parts[2] = {h, z};
+    size_t sizes[2] = {sizeof h, zlen};
+    int rc = crnn_write_file_atomic(path, parts, sizes, 2, err);
+    free(z);
+    return rc;
+}
+
+static int corrupt(crnn_error *err, const char *name, const char *what)
+{
+    return crnn_fail(err, CRNN_ERR_FORMAT, "%s is damaged: %s (the file cannot be used)", name,
+                     what);
+}
+
+static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections, const char *name,
+                          crnn_snapshot *s, crnn_error *err)
+{
+    reader r = {p, len, 0, 0};
+    int have_conf = 0, have_vocab = 0, have_params = 0;
+    for (uint32_t k = 0; k < nsections; k++) {
+        if (!need(&r, 16))
+            return corrupt(err, name, "a section header is cut short");
+        char tag[5] = {0};
+        memcpy(tag, r.p + r.pos, 4);
+        r.pos += 4;
+        uint32_t flags = get_u32(&r);
+        uint64_t slen = get_u64(&r);
+        if (slen > r.len - r.pos)
+            return corrupt(err, name, "a section is longer than the file");
+        reader sr = {r.p + r.pos, (size_t)slen, 0, 0};
+        r.pos += (size_t)slen;
+        int known = 1;
+        if (!strcmp(tag, "CONF")) {
+            if (have_conf++)
+                return corrupt(err, name, "a section appears twice");
+            get_config(&sr, s);
+        } else if (!strcmp(tag, "VOCB")) {
+            if (have_vocab++)
+                return corrupt(err, name, "a section appears twice");
+            uint32_t n = get_u32(&sr);
+            if (sr.bad || n == 0 || n > (sr.len - sr.pos) / 4)
+                return corrupt(err, name, "the vocabulary length does not fit");
+            s->vocab = malloc(sizeof(uint32_t) * n);
+            if (!s->vocab)
+                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+            for (uint32_t i = 0; i < n; i++)
+                s->vocab[i] = get_u32(&sr);
+            s->vocab_size = (int)n;
+            for (uint32_t i = 0; i < n; i++)
+                if (s->vocab[i] > 0x10FFFF || (i > 0 && s->vocab[i] <= s->vocab[i - 1]))
+                    return corrupt(err, name, "the vocabulary is not a sorted set of code points");
+        } else if (!strcmp(tag, "CRPS")) {
+            if (s->corpus_path)
+                return corrupt(err, name, "a section appears twice");
+            s->corpus_bytes = get_u64(&sr);
+            s->corpus_crc = get_u32(&sr);
+            uint32_t plen = get_u32(&sr);
+            if (sr.bad || plen > sr.len - sr.pos)
+                return corrupt(err, name, "the corpus path does not fit");
+            s->corpus_path = malloc((size_t)plen + 1);
+            if (!s->corpus_path)
+                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+            memcpy(s->corpus_path, sr.p + sr.pos, plen);
+            s->corpus_path[plen] = 0;
+            sr.pos += plen;
+        } else if (!strcmp(tag, "PROG")) {
+            if (s->has_progress++)
+                return corrupt(err, name, "a section appears twice");
+            get_progress(&sr, s);
+        } else if (!strcmp(tag, "PARM") || !strcmp(tag, "ADMM") || !strcmp(tag, "ADMV") ||
+                   !strcmp(tag, "HIDN")) {
+            float **dst = !strcmp(tag, "PARM")   ? &s->params
+                          : !strcmp(tag, "ADMM") ? &s->adam_m
+                          : !strcmp(tag, "ADMV") ? &s->adam_v
+                                                 : &s->state;
+            if (*dst)
+                return corrupt(err, name, "a section appears twice");
+            size_t n = 0;
+            *dst = get_floats(&sr, &n);
+            if (!*dst)
+                return corrupt(err, name, "an array length does not fit");
+            if (dst == &s->state) {
+                s->n_state = n;
+            } else if (dst == &s->params) {
+                have_params = 1;
+                if (s->n_params && s->n_params != n)
+                    return corrupt(err, name, "the weight and moment arrays differ in length");
+                s->n_params = n;
+            } else if (s->n_params && s->n_params != n) {
+                return corrupt(err, name, "the weight and moment arrays differ in length");
+            } else {
+                s->n_params = n;
+            }
+        } else if (!strcmp(tag, "CURS")) {
+            if (s->cursors)
+                return corrupt(err, name, "a section appears twice");
+            uint32_t n = get_u32(&sr);
+            if (sr.bad || n == 0 || n > (sr.len - sr.pos) / 8)
+                return corrupt(err, name, "the cursor count does not fit");
+            s->cursors = malloc(sizeof(uint64_t) * n);
+            if (!s->cursors)
+                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+            for (uint32_t i = 0; i < n; i++)
+                s->cursors[i] = get_u64(&sr);
+            s->n_cursors = (int)n;
+        } else {
+            known = 0;
+            if (flags & SECTION_REQUIRED)
+                return crnn_fail(err, CRNN_ERR_VERSION,
+                                 "%s needs a newer charrnn: it has a required section '%s' this "
+                                 "version does not know",
+                                 name, tag);
+        }
+        /* Known sections must be exactly as long as their fields (newer minor
+         * versions may append fields: longer is allowed, shorter is not). */
+        if (known && sr.bad)
+            return corrupt(err, name, "a section is shorter than its fields");
+    }
+    if (r.pos != r.len)
+        return corrupt(err, name, "bytes follow the last section");
+    if (!have_conf || !have_vocab || !have_params)
+        return corrupt(err, name, "a required section is missing");
+    return CRNN_OK;
+}
+
+int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name,
+                        crnn_snapshot *snap, crnn_error *err)
+{
+    memset(snap, 0, sizeof *snap);
+    if (len < 8 || memcmp(bytes, MAGIC, 8) != 0)
+        return crnn_fail(err, CRNN_ERR_FORMAT, "%s is not a charrnn snapshot (wrong magic bytes)",
+                         name);
+    if (len < CRNN_HEADER_BYTES)
+        return corrupt(err, name, "the file is cut short inside its header");
+    reader h = {bytes, CRNN_HEADER_BYTES, 8, 0};
+    unsigned major = bytes[8] | (unsigned)bytes[9] << 8, minor = bytes[10] | (unsigned)bytes[11] << 8;
+    h.pos = 12;
+    uint32_t flags = get_u32(&h), nsections = get_u32(&h);
+    uint64_t plen = get_u64(&h), zlen = get_u64(&h);
+    uint32_t zcrc = get_u32(&h), pcrc = get_u32(&h), hcrc = get_u32(&h);
+    if (crc_of(bytes, 44) != hcrc)
+        return corrupt(err, name, "header checksum mismatch");
+    if (major != CRNN_FORMAT_MAJOR)
+        return crnn_fail(err, CRNN_ERR_VERSION,
+                         "%s is snapshot format %u.%u; this charrnn %s reads format %d.x%s", name,
+                         major, minor, CRNN_VERSION_STRING, CRNN_FORMAT_MAJOR,
+                         major > CRNN_FORMAT_MAJOR ? ": a newer charrnn is needed" : "");
+    if (flags != 0)
+        return crnn_fail(err, CRNN_ERR_VERSION, "%s uses features this charrnn does not know "
+                         "(header flags 0x%x): a newer charrnn is needed", name, flags);
+    if (zlen != len - CRNN_HEADER_BYTES)
+        return corrupt(err, name, len - CRNN_HEADER_BYTES < zlen ? "the file is truncated"
+                                                                 : "extra bytes follow the data");
+    if (plen > MAX_PAYLOAD || plen > zlen * MAX_RATIO + 64 || nsections > plen / 16)
+        return corrupt(err, name, "the recorded sizes are impossible");
+    const unsigned char *z = bytes + CRNN_HEADER_BYTES;
+    if (crc_of(z, (size_t)zlen) != zcrc)
+        return corrupt(err, name, "checksum mismatch in the compressed data");
+    unsigned char *payload = malloc(plen ? (size_t)plen : 1);
+    if (!payload)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    uLongf got = (uLongf)plen;
+    int zrc = uncompress(payload, &got, z, (uLong)zlen);
+    if (zrc != Z_OK || got != plen || crc_of(payload, (size_t)plen) != pcrc) {
+        free(payload);
+        return corrupt(err, name, "the compressed data does not inflate to the recorded payload");
+    }
+    int rc = parse_sections(payload, (size_t)plen, nsections, name, snap, err);
+    free(payload);
+    if (rc != CRNN_OK) {
+        crnn_snapshot_free(snap);
+        return rc;
+    }
+    snap->version_major = major;
+    snap->version_minor = minor;
+    snap->file_bytes = len;
+    snap->payload_bytes = plen;
+    return CRNN_OK;
+}
+
+int crnn_snapshot_load(const char *path, crnn_snapshot *snap, crnn_error *err)
+{
+    memset(snap, 0, sizeof *snap);
+    unsigned char *bytes;
+    size_t len;
+    int rc = crnn_read_file(path, MAX_PAYLOAD + CRNN_HEADER_BYTES, &bytes, &len, err);
+    if (rc != CRNN_OK)
+        return rc;
+    rc = crnn_snapshot_parse(bytes, len, path, snap, err);
+    free(bytes);
+    return rc;
+}
+
+void crnn_snapshot_free(crnn_snapshot *snap)
+{
+    free(snap->vocab);
+    free(snap->corpus_path);
+    crnn_free_floats(snap->params);
+    crnn_free_floats(snap->adam_m);
+    crnn_free_floats(snap->adam_v);
+    free(snap->cursors);
+    crnn_free_floats(snap->state);
+    memset(snap, 0, sizeof *snap);
+}

@@ -1,0 +1,62 @@
+/*
+ * snapshot.h: the snapshot file format (docs/snapshot-format.md), the only code
+ * that turns parameters into bytes and back. A snapshot is a 48-byte header and
+ * a zlib-compressed payload of tagged sections; every length is checked against
+ * the bytes that remain before anything is allocated.
+ */
+#ifndef CRNN_SNAPSHOT_H
+#define CRNN_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "charrnn.h"
+
+#define CRNN_FORMAT_MAJOR 1
+#define CRNN_FORMAT_MINOR 0
+#define CRNN_HEADER_BYTES 48
+
+/* Everything a snapshot holds, in memory. Arrays are owned by the struct after
+ * crnn_snapshot_load (freed by crnn_snapshot_free); for crnn_snapshot_save they
+ * are borrowed from the caller. Optional parts may be NULL / 0. */
+typedef struct crnn_snapshot {
+    unsigned version_major, version_minor; /* filled by load */
+    uint64_t file_bytes, payload_bytes;    /* filled by load */
+
+    crnn_train_config config;
+    int cell;                    /* 0 = LSTM */
+    uint32_t *vocab;             /* (vocab_size) code points, increasing */
+    int vocab_size;
+
+    char *corpus_path;           /* NUL-terminated */
+    uint64_t corpus_bytes;
+    uint32_t corpus_crc;
+
+    int has_progress;            /* the PROG section was present */
+    uint64_t step, adam_step, best_step;
+    double last_val_loss, best_val_loss;
+    uint64_t rng[4];
+    crnn_run_settings run;
+
+    float *params;               /* (n_params) */
+    size_t n_params;
+    float *adam_m, *adam_v;      /* (n_params) each, or NULL */
+    uint64_t *cursors;           /* (n_cursors) one per stream */
+    int n_cursors;
+    float *state;                /* (n_state) carried hidden state (L,S,B,H) */
+    size_t n_state;
+} crnn_snapshot;
+
+/* Writes path atomically (temporary file, fsync, rename). */
+int crnn_snapshot_save(const char *path, const crnn_snapshot *snap, crnn_error *err);
+
+/* Reads and validates path into *snap (zeroed first). */
+int crnn_snapshot_load(const char *path, crnn_snapshot *snap, crnn_error *err);
+
+/* The same from bytes in memory (name is used in messages). */
+int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name,
+                        crnn_snapshot *snap, crnn_error *err);
+
+void crnn_snapshot_free(crnn_snapshot *snap);
+
+#endif

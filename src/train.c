@@ -1,0 +1,516 @@
+/*
+ * train.c: the trainer: a corpus, a model, its optimizer and the streams'
+ * positions and hidden state, advanced one chunk at a time; evaluation on the
+ * held-out splits; saving and resuming through snapshot.c.
+ * It does not decide when to stop, evaluate or save: the caller does.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common.h"
+#include "data.h"
+#include "io.h"
+#include "model.h"
+#include "optim.h"
+#include "snapshot.h"
+#include "vocab.h"
+
+/* Corpora larger than this are refused (tokens take 4 bytes per character). */
+#define MAX_CORPUS_BYTES ((uint64_t)1 << 32)
+#define MAX_STREAMS 65536
+#define MAX_STEPS 65536
+
+struct crnn_trainer {
+    crnn_train_config config;
+    char *corpus_path;
+    uint64_t corpus_bytes;
+    uint32_t corpus_crc;
+
+    crnn_vocab vocab;
+    uint32_t *tokens; /* (n_tokens) the whole corpus as token ids */
+    size_t n_tokens;
+    crnn_splits splits;
+    uint64_t chunks_per_epoch;
+
+    crnn_model model;
+    crnn_workspace ws; /* sized B x T */
+    float *grads;      /* (P) */
+    crnn_adam adam;
+    crnn_rng rng;
+
+    uint64_t step, best_step;
+    double last_val, best_val;
+    crnn_run_settings run;
+
+    uint64_t *cursors;  /* (B) position of each stream in its piece of the train split */
+    float *state;       /* (L,S,B,H) hidden state carried between chunks */
+    float *eval_state;  /* (L,S,B,H) scratch for evaluation */
+    uint32_t *inputs;   /* (T,B) */
+    uint32_t *targets;  /* (T,B) */
+};
+
+void crnn_train_config_default(crnn_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->layers = 2;
+    c->hidden = 128;
+    c->embed = 64;
+    c->batch = 50;
+    c->seq = 50;
+    c->learning_rate = 2e-3f;
+    c->clip = 5.0f;
+    c->val_fraction = 0.05f;
+    c->test_fraction = 0.05f;
+    c->seed = 1;
+}
+
+static int check_config(const crnn_train_config *c, crnn_error *err)
+{
+    if (c->batch < 1 || c->batch > MAX_STREAMS)
+        return crnn_fail(err, CRNN_ERR_ARG, "batch must be between 1 and %d (got %d)", MAX_STREAMS,
+                         c->batch);
+    if (c->seq < 1 || c->seq > MAX_STEPS)
+        return crnn_fail(err, CRNN_ERR_ARG, "sequence length must be between 1 and %d (got %d)",
+                         MAX_STEPS, c->seq);
+    if (!(c->learning_rate > 0) || !isfinite(c->learning_rate))
+        return crnn_fail(err, CRNN_ERR_ARG, "learning rate must be a positive number (got %g)",
+                         (double)c->learning_rate);
+    if (!(c->clip >= 0) || !isfinite(c->clip))
+        return crnn_fail(err, CRNN_ERR_ARG, "clip must be 0 (off) or positive (got %g)",
+                         (double)c->clip);
+    if (!(c->val_fraction >= 0 && c->val_fraction < 0.5f) ||
+        !(c->test_fraction >= 0 && c->test_fraction < 0.5f))
+        return crnn_fail(err, CRNN_ERR_ARG,
+                         "validation and test fractions must be in [0, 0.5) (got %g and %g)",
+                         (double)c->val_fraction, (double)c->test_fraction);
+    if (c->normalize < CRNN_NORMALIZE_NONE || c->normalize > CRNN_NORMALIZE_NFKC)
+        return crnn_fail(err, CRNN_ERR_ARG, "unknown normalization %d", (int)c->normalize);
+    if (c->layers < 1 || c->layers > CRNN_MAX_LAYERS || c->hidden < 1 || c->embed < 1)
+        return crnn_fail(err, CRNN_ERR_ARG,
+                         "layers must be 1 to %d and sizes positive (got %d layers, hidden %d, "
+                         "embedding %d)",
+                         CRNN_MAX_LAYERS, c->layers, c->hidden, c->embed);
+    return CRNN_OK;
+}
+
+uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
+{
+    double gh = 4.0 * c->hidden, h = c->hidden, v = vocab_size;
+    double params = v * c->embed + h * v + v;
+    for (int l = 0; l < c->layers; l++)
+        params += ((l == 0 ? c->embed : h) + h + 1) * gh;
+    crnn_model_config mc = {vocab_size, c->embed, c->hidden, c->layers};
+    double ws = (double)crnn_workspace_floats(&mc, &crnn_cell_lstm, c->batch, c->seq);
+    double bytes = 4.0 * (4 * params + ws + 2.0 * c->layers * 2 * c->batch * h);
+    return bytes > 1.8e19 ? UINT64_MAX : (uint64_t)bytes;
+}
+
+static uint64_t physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
+/* Reads the corpus, remembers its size and CRC, decodes it to code points. */
+static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
+{
+    unsigned char *bytes;
+    size_t len;
+    int rc = crnn_read_file(path, MAX_CORPUS_BYTES, &bytes, &len, err);
+    if (rc != CRNN_OK)
+        return rc;
+    t->corpus_bytes = len;
+    t->corpus_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), bytes, 0);
+    for (size_t off = 0; off < len;) {
+        uInt chunk = len - off > (1u << 30) ? (1u << 30) : (uInt)(len - off);
+        t->corpus_crc = (uint32_t)crc32(t->corpus_crc, bytes + off, chunk);
+        off += chunk;
+    }
+    if (len == 0) {
+        free(bytes);
+        return crnn_fail(err, CRNN_ERR_DATA, "%s is empty: a corpus needs text to learn from", path);
+    }
+    rc = crnn_utf8_decode(bytes, len, path, t->config.lossy, t->config.normalize, &t->tokens,
+                          &t->n_tokens, err);
+    free(bytes);
+    if (rc == CRNN_OK && t->n_tokens == 0)
+        rc = crnn_fail(err, CRNN_ERR_DATA, "%s holds no characters", path);
+    return rc;
+}
+
+/* Splits the corpus and checks that every split can feed B x T. */
+static int prepare_splits(crnn_trainer *t, const char *path, crnn_error *err)
+{
+    const crnn_train_config *c = &t->config;
+    crnn_split_corpus(t->tokens, t->n_tokens, c->val_fraction, c->test_fraction, &t->splits);
+    t->chunks_per_epoch = crnn_chunks_per_epoch(&t->splits.train, c->batch, c->seq);
+    if (t->chunks_per_epoch == 0) {
+        uint64_t need = (uint64_t)c->batch * (uint64_t)(c->seq + 1);
+        return crnn_fail(err, CRNN_ERR_DATA,
+                         "%s is too small for batch %d x sequence %d: its training split has %zu "
+                         "characters but at least %llu are needed; use a smaller --batch or "
+                         "--seq, or a larger corpus",
+                         path, c->batch, c->seq, t->splits.train.length, (unsigned long long)need);
+    }
+    if (c->val_fraction > 0 && t->splits.val.length < 2)
+        return crnn_fail(err, CRNN_ERR_DATA,
+                         "%s is too small for a validation split; use a larger corpus", path);
+    return CRNN_OK;
+}
+
+/* Allocates model, workspace, optimizer and stream buffers for the config. */
+static int allocate(crnn_trainer *t, crnn_error *err)
+{
+    const crnn_train_config *c = &t->config;
+    uint64_t need = crnn_train_memory_estimate(c, t->vocab.size), have = physical_memory();
+    if (need > have)
+        return crnn_fail(err, CRNN_ERR_NOMEM,
+                         "this configuration needs about %.1f GiB of memory for training but the "
+                         "machine has %.1f GiB; use smaller --hidden, --layers, --batch or --seq",
+                         (double)need / (1 << 30), (double)have / (1 << 30));
+    crnn_model_config mc = {t->vocab.size, c->embed, c->hidden, c->layers};
+    int rc = crnn_model_init(&t->model, &mc, err);
+    if (rc != CRNN_OK)
+        return rc;
+    rc = crnn_workspace_init(&t->ws, &t->model, c->batch, c->seq, err);
+    if (rc != CRNN_OK)
+        return rc;
+    size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, c->batch);
+    size_t bt = (size_t)c->batch * c->seq;
+    t->grads = crnn_alloc_floats(p);
+    t->state = crnn_alloc_floats(ns);
+    t->eval_state = crnn_alloc_floats(ns);
+    t->cursors = crnn_calloc((size_t)c->batch, sizeof *t->cursors);
+    t->inputs = crnn_calloc(bt, sizeof *t->inputs);
+    t->targets = crnn_calloc(bt, sizeof *t->targets);
+    if (!t->grads || !t->state || !t->eval_state || !t->cursors || !t->inputs || !t->targets ||
+        crnn_adam_init(&t->adam, p) != CRNN_OK)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the trainer");
+    memset(t->state, 0, sizeof(float) * ns);
+    return CRNN_OK;
+}
+
+crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
+                                  crnn_error *err)
+{
+    if (!corpus_path || !config) {
+        crnn_fail(err, CRNN_ERR_ARG, "no corpus given");
+        return NULL;
+    }
+    if (check_config(config, err) != CRNN_OK)
+        return NULL;
+    crnn_trainer *t = crnn_calloc(1, sizeof *t);
+    if (!t) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->config = *config;
+    t->last_val = t->best_val = NAN;
+    t->corpus_path = strdup(corpus_path);
+    if (!t->corpus_path || read_corpus(t, corpus_path, err) != CRNN_OK ||
+        crnn_vocab_build(&t->vocab, t->tokens, t->n_tokens, err) != CRNN_OK ||
+        crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, err) != CRNN_OK ||
+        prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK) {
+        if (!t->corpus_path)
+            crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        crnn_trainer_free(t);
+        return NULL;
+    }
+    crnn_rng_seed(&t->rng, config->seed);
+    crnn_model_randomize(&t->model, &t->rng);
+    return t;
+}
+
+void crnn_trainer_free(crnn_trainer *t)
+{
+    if (!t)
+        return;
+    free(t->corpus_path);
+    crnn_vocab_free(&t->vocab);
+    free(t->tokens);
+    crnn_model_free(&t->model);
+    crnn_workspace_free(&t->ws);
+    crnn_free_floats(t->grads);
+    crnn_adam_free(&t->adam);
+    free(t->cursors);
+    crnn_free_floats(t->state);
+    crnn_free_floats(t->eval_state);
+    free(t->inputs);
+    free(t->targets);
+    free(t);
+}
+
+int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
+{
+    const crnn_train_config *c = &t->config;
+    int B = c->batch, T = c->seq;
+    crnn_stream_chunk(&t->splits.train, B, T, t->cursors, t->inputs, t->targets);
+    crnn_model_forward(&t->model, &t->ws, t->inputs, B, T, t->state);
+    double l = crnn_model_loss(&t->model, &t->ws, t->targets);
+    if (!isfinite(l))
+        return crnn_fail(err, CRNN_ERR_NUMERIC,
+                         "the training loss became %s at step %llu; nothing was updated (try a "
+                         "smaller --lr or --clip)",
+                         isnan(l) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
+    size_t p = t->model.layout.total;
+    memset(t->grads, 0, sizeof(float) * p);
+    crnn_model_backward(&t->model, &t->ws, t->inputs, t->grads);
+    double norm = crnn_grad_norm(t->grads, p);
+    if (!isfinite(norm))
+        return crnn_fail(err, CRNN_ERR_NUMERIC,
+                         "the gradients became %s at step %llu; nothing was updated (try a "
+                         "smaller --lr or --clip)",
+                         isnan(norm) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
+    crnn_clip_by_norm(t->grads, p, norm, c->clip);
+    crnn_adam_update(&t->adam, t->model.params, t->grads, c->learning_rate);
+    /* Commit: carry the state, advance the streams, wrap at the end of an epoch. */
+    crnn_model_final_state(&t->model, &t->ws, t->state);
+    size_t len = crnn_stream_length(&t->splits.train, B);
+    int wrap = 0;
+    for (int b = 0; b < B; b++) {
+        t->cursors[b] += (uint64_t)T;
+        wrap |= t->cursors[b] + (uint64_t)T + 1 > len;
+    }
+    if (wrap) {
+        /* The text does not continue across the wrap: start from a zero state. */
+        memset(t->cursors, 0, sizeof *t->cursors * (size_t)B);
+        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, B));
+    }
+    t->step++;
+    if (loss)
+        *loss = l;
+    return CRNN_OK;
+}
+
+/* Mean loss over a split read by up to B streams in chunks of up to T steps,
+ * state carried from zero; touches only the workspace and eval_state. */
+static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *what,
+                          double *mean, crnn_error *err)
+{
+    const crnn_train_config *c = &t->config;
+    int streams = (int)(split->length / 2 < (size_t)c->batch ? split->length / 2 : (size_t)c->batch);
+    if (streams < 1)
+        return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
+    size_t len = split->length / (size_t)streams;
+    memset(t->eval_state, 0, sizeof(float) * crnn_model_state_size(&t->model, streams));
+    double total = 0;
+    uint64_t count = 0;
+    uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
+    if (!cur)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    for (size_t pos = 0; pos + 1 < len;) {
+        int steps = (int)(len - 1 - pos < (size_t)c->seq ? len - 1 - pos : (size_t)c->seq);
+        for (int b = 0; b < streams; b++)
+            cur[b] = pos;
+        crnn_stream_chunk(split, streams, steps, cur, t->inputs, t->targets);
+        crnn_model_forward(&t->model, &t->ws, t->inputs, streams, steps, t->eval_state);
+        total += crnn_model_loss(&t->model, &t->ws, t->targets) * streams * steps;
+        count += (uint64_t)streams * steps;
+        crnn_model_final_state(&t->model, &t->ws, t->eval_state);
+        pos += (size_t)steps;
+    }
+    free(cur);
+    *mean = total / (double)count;
+    if (!isfinite(*mean))
+        return crnn_fail(err, CRNN_ERR_NUMERIC, "the %s loss is not finite", what);
+    return CRNN_OK;
+}
+
+int crnn_trainer_evaluate(crnn_trainer *t, double *val_loss, crnn_error *err)
+{
+    double v;
+    int rc = evaluate_split(t, &t->splits.val, "validation", &v, err);
+    if (rc != CRNN_OK)
+        return rc;
+    t->last_val = v;
+    if (isnan(t->best_val) || v < t->best_val) {
+        t->best_val = v;
+        t->best_step = t->step;
+    }
+    if (val_loss)
+        *val_loss = v;
+    return CRNN_OK;
+}
+
+int crnn_trainer_test(crnn_trainer *t, double *test_loss, crnn_error *err)
+{
+    return evaluate_split(t, &t->splits.test, "test", test_loss, err);
+}
+
+static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    s->config = t->config;
+    s->cell = 0;
+    s->vocab = t->vocab.symbols;
+    s->vocab_size = t->vocab.size;
+    s->corpus_path = t->corpus_path;
+    s->corpus_bytes = t->corpus_bytes;
+    s->corpus_crc = t->corpus_crc;
+    s->step = t->step;
+    s->adam_step = t->adam.step;
+    s->best_step = t->best_step;
+    s->last_val_loss = t->last_val;
+    s->best_val_loss = t->best_val;
+    memcpy(s->rng, t->rng.s, sizeof s->rng);
+    s->run = t->run;
+    s->params = t->model.params;
+    s->n_params = t->model.layout.total;
+    s->adam_m = t->adam.m;
+    s->adam_v = t->adam.v;
+    s->cursors = t->cursors;
+    s->n_cursors = t->config.batch;
+    s->state = t->state;
+    s->n_state = crnn_model_state_size(&t->model, t->config.batch);
+}
+
+int crnn_trainer_save(crnn_trainer *t, const char *path, crnn_error *err)
+{
+    crnn_snapshot s;
+    fill_snapshot(t, &s);
+    return crnn_snapshot_save(path, &s, err);
+}
+
+/* Checks that a loaded snapshot's arrays fit its configuration. */
+static int check_resumable(const crnn_snapshot *s, const crnn_trainer *t, const char *path,
+                           crnn_error *err)
+{
+    size_t ns = crnn_model_state_size(&t->model, t->config.batch);
+    if (s->n_params != t->model.layout.total)
+        return crnn_fail(err, CRNN_ERR_FORMAT,
+                         "%s is inconsistent: %zu weights for a model that has %zu", path,
+                         s->n_params, t->model.layout.total);
+    if (!s->adam_m || !s->adam_v || !s->cursors || !s->state || !s->has_progress)
+        return crnn_fail(err, CRNN_ERR_FORMAT,
+                         "%s holds weights only (an export?): training cannot resume from it",
+                         path);
+    if (s->n_cursors != t->config.batch || s->n_state != ns)
+        return crnn_fail(err, CRNN_ERR_FORMAT,
+                         "%s is inconsistent: its streams do not match its batch size", path);
+    size_t len = crnn_stream_length(&t->splits.train, t->config.batch);
+    for (int b = 0; b < s->n_cursors; b++)
+        if (s->cursors[b] + (uint64_t)t->config.seq + 1 > len)
+            return crnn_fail(err, CRNN_ERR_FORMAT, "%s is inconsistent: a stream cursor is past "
+                             "the end of the training split", path);
+    return CRNN_OK;
+}
+
+crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
+                                  crnn_error *err)
+{
+    crnn_snapshot s;
+    if (crnn_snapshot_load(snapshot_path, &s, err) != CRNN_OK)
+        return NULL;
+    crnn_trainer *t = NULL;
+    if (s.cell != 0) {
+        crnn_fail(err, CRNN_ERR_VERSION, "%s uses a cell type this charrnn does not know (%d)",
+                  snapshot_path, s.cell);
+        goto fail;
+    }
+    if (check_config(&s.config, err) != CRNN_OK)
+        goto fail;
+    t = crnn_calloc(1, sizeof *t);
+    if (!t) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    t->config = s.config;
+    const char *path = corpus_path ? corpus_path : s.corpus_path;
+    if (!path || !*path) {
+        crnn_fail(err, CRNN_ERR_ARG, "%s does not record its corpus; give it with --corpus",
+                  snapshot_path);
+        goto fail;
+    }
+    t->corpus_path = strdup(path);
+    if (!t->corpus_path || read_corpus(t, path, err) != CRNN_OK)
+        goto fail;
+    if (t->corpus_bytes != s.corpus_bytes || t->corpus_crc != s.corpus_crc) {
+        crnn_fail(err, CRNN_ERR_DATA,
+                  "%s is not the corpus %s was trained on (%llu bytes, CRC %08x; the snapshot "
+                  "expects %llu bytes, CRC %08x)",
+                  path, snapshot_path, (unsigned long long)t->corpus_bytes, t->corpus_crc,
+                  (unsigned long long)s.corpus_bytes, s.corpus_crc);
+        goto fail;
+    }
+    if (crnn_vocab_adopt(&t->vocab, s.vocab, s.vocab_size, err) != CRNN_OK)
+        goto fail;
+    s.vocab = NULL; /* now owned by the trainer */
+    if (crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, err) != CRNN_OK ||
+        prepare_splits(t, path, err) != CRNN_OK || allocate(t, err) != CRNN_OK ||
+        check_resumable(&s, t, snapshot_path, err) != CRNN_OK)
+        goto fail;
+    size_t p = t->model.layout.total;
+    memcpy(t->model.params, s.params, sizeof(float) * p);
+    memcpy(t->adam.m, s.adam_m, sizeof(float) * p);
+    memcpy(t->adam.v, s.adam_v, sizeof(float) * p);
+    t->adam.step = s.adam_step;
+    memcpy(t->cursors, s.cursors, sizeof(uint64_t) * (size_t)s.n_cursors);
+    memcpy(t->state, s.state, sizeof(float) * s.n_state);
+    memcpy(t->rng.s, s.rng, sizeof s.rng);
+    t->step = s.step;
+    t->best_step = s.best_step;
+    t->last_val = s.last_val_loss;
+    t->best_val = s.best_val_loss;
+    t->run = s.run;
+    crnn_snapshot_free(&s);
+    return t;
+fail:
+    crnn_snapshot_free(&s);
+    crnn_trainer_free(t);
+    return NULL;
+}
+
+void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->step = t->step;
+    st->steps_per_epoch = t->chunks_per_epoch;
+    st->epoch = t->chunks_per_epoch ? (double)t->step / (double)t->chunks_per_epoch : 0;
+    st->last_val_loss = t->last_val;
+    st->best_val_loss = t->best_val;
+    st->best_val_step = t->best_step;
+    st->train_chars = t->splits.train.length;
+    st->val_chars = t->splits.val.length;
+    st->test_chars = t->splits.test.length;
+    st->vocab_size = t->vocab.size;
+    st->parameters = t->model.layout.total;
+    st->config = t->config;
+}
+
+void crnn_trainer_get_run_settings(const crnn_trainer *t, crnn_run_settings *settings)
+{
+    *settings = t->run;
+}
+
+void crnn_trainer_set_run_settings(crnn_trainer *t, const crnn_run_settings *settings)
+{
+    t->run = *settings;
+}
+
+int crnn_snapshot_read_info(const char *path, crnn_snapshot_info *info, crnn_error *err)
+{
+    memset(info, 0, sizeof *info);
+    crnn_snapshot s;
+    int rc = crnn_snapshot_load(path, &s, err);
+    if (rc != CRNN_OK)
+        return rc;
+    info->version_major = s.version_major;
+    info->version_minor = s.version_minor;
+    info->file_bytes = s.file_bytes;
+    info->payload_bytes = s.payload_bytes;
+    info->config = s.config;
+    info->vocab_size = s.vocab_size;
+    info->parameters = s.n_params;
+    info->step = s.step;
+    info->last_val_loss = s.last_val_loss;
+    info->best_val_loss = s.best_val_loss;
+    snprintf(info->corpus_path, sizeof info->corpus_path, "%s", s.corpus_path ? s.corpus_path : "");
+    info->corpus_bytes = s.corpus_bytes;
+    info->corpus_crc = s.corpus_crc;
+    crnn_snapshot_free(&s);
+    return CRNN_OK;
+}

@@ -1,0 +1,46 @@
+/*
+ * vocab.h: the tokenizer. UTF-8 text becomes a sequence of Unicode code points
+ * (through utf8proc); the vocabulary is the sorted set of code points seen, and
+ * a token is a code point's index in it. Knows nothing of models or files.
+ */
+#ifndef CRNN_VOCAB_H
+#define CRNN_VOCAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "charrnn.h"
+
+#define CRNN_MAX_CODE_POINT 0x10FFFFu
+
+typedef struct crnn_vocab {
+    uint32_t *symbols; /* (size) code points, strictly increasing */
+    int size;
+} crnn_vocab;
+
+/* Decodes UTF-8 into code points. A BOM at the start is skipped. Invalid UTF-8
+ * is CRNN_ERR_UTF8 naming `name`, the byte offset, line and column, unless
+ * lossy (then each bad byte becomes U+FFFD). With a normalization, the text is
+ * normalized (NFC or NFKC) after decoding. *out is malloc'ed (caller frees). */
+int crnn_utf8_decode(const unsigned char *bytes, size_t len, const char *name, int lossy,
+                     crnn_normalization norm, uint32_t **out, size_t *count, crnn_error *err);
+
+/* The sorted set of distinct code points in text. */
+int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, crnn_error *err);
+
+/* Takes ownership of symbols (must be strictly increasing, checked). */
+int crnn_vocab_adopt(crnn_vocab *vocab, uint32_t *symbols, int size, crnn_error *err);
+
+void crnn_vocab_free(crnn_vocab *vocab);
+
+/* Index of a code point, or -1 if it is not in the vocabulary. */
+int crnn_vocab_index(const crnn_vocab *vocab, uint32_t code_point);
+
+/* Maps code points to token ids in place. The first code point outside the
+ * vocabulary is CRNN_ERR_VOCAB, naming it and its position. */
+int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, crnn_error *err);
+
+/* Describes a code point for messages: 'a' (U+0061), or U+000A for controls. */
+void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);
+
+#endif

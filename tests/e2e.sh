@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# End-to-end tests of the charrnn binary: train, snapshot, resume, sample, info,
+# and every bad-input path with its exit status and message.
+# usage: tests/e2e.sh path/to/charrnn
+set -u
+bin=$(realpath "${1:?usage: e2e.sh path/to/charrnn}")
+work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-e2e-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 99
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect STATUS NEEDLE -- command...: exit status and a phrase on stderr
+expect() {
+  local want=$1 needle=$2
+  shift 3
+  "$@" >out.txt 2>err.txt
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    bad "$* exited $got, expected $want: $(head -c 400 err.txt)"
+  elif [ -n "$needle" ] && ! grep -qF -- "$needle" err.txt; then
+    bad "$*: stderr lacks '$needle': $(head -c 400 err.txt)"
+  else
+    ok
+  fi
+}
+
+# A small corpus: repeated English sentences with some variety.
+python_free_corpus() {
+  local i
+  for i in $(seq 1 300); do
+    echo "line $i: the quick brown fox jumps over the lazy dog; pack my box with five dozen jugs."
+  done
+}
+python_free_corpus >corpus.txt
+small=(--layers 1 --hidden 16 --embed 8 --batch 4 --seq 16)
+
+# --- train, sample, info -------------------------------------------------------
+expect 0 "done at step 40" -- "$bin" train corpus.txt -o m.crnn "${small[@]}" --max-iters 40 --eval-every 20
+[ -s m.crnn ] && ok || bad "no snapshot written"
+[ -s m.best.crnn ] && ok || bad "no best snapshot written"
+expect 0 "" -- "$bin" sample m.crnn -n 100 --seed 7
+[ "$(wc -m <out.txt)" -ge 100 ] && ok || bad "sample too short: $(wc -m <out.txt)"
+cp out.txt s1.txt
+expect 0 "" -- "$bin" sample m.crnn -n 100 --seed 7
+cmp -s out.txt s1.txt && ok || bad "same seed gave different samples"
+expect 0 "" -- "$bin" sample m.crnn -n 100 --seed 8
+cmp -s out.txt s1.txt && bad "different seeds gave the same sample" || ok
+expect 0 "" -- "$bin" sample m.crnn -n 50 -t 0 --prime "the "
+head -c 4 out.txt | grep -q "the " && ok || bad "prime text not printed first"
+expect 0 "" -- "$bin" info m.crnn
+grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
+grep -q "format:      1.0" out.txt && ok || bad "info lacks the format"
+
+# --- resume gives the same result as never stopping ------------------------------
+expect 0 "" -- "$bin" train corpus.txt -o full.crnn "${small[@]}" --max-iters 60 --eval-every 1000 -q
+expect 0 "" -- "$bin" train corpus.txt -o part.crnn "${small[@]}" --max-iters 30 --eval-every 1000 -q
+expect 0 "" -- "$bin" train --resume part.crnn --max-iters 60 -q
+cmp -s full.crnn part.crnn && ok || bad "resumed snapshot differs from the uninterrupted one"
+expect 2 "keeps its model" -- "$bin" train --resume part.crnn --hidden 32
+
+# --- Ctrl-C saves a resumable snapshot ---------------------------------------------
+"$bin" train corpus.txt -o int.crnn "${small[@]}" --max-iters 100000000 --eval-every 100000 -q 2>int.err &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+st=$?
+[ $st = 130 ] && ok || bad "Ctrl-C exit status $st, expected 130: $(cat int.err)"
+grep -q "continue with: charrnn train --resume int.crnn" int.err && ok || bad "Ctrl-C message: $(cat int.err)"
+expect 0 "" -- "$bin" info int.crnn
+steps=$(sed -n 's/^step: *//p' out.txt)
+expect 0 "" -- "$bin" train --resume int.crnn --max-iters $((steps + 5)) -q
+expect 0 "" -- "$bin" info int.crnn
+grep -q "step:        $((steps + 5))" out.txt && ok || bad "resume after Ctrl-C: $(cat out.txt)"
+
+# --- bad corpora ----------------------------------------------------------------------
+expect 1 "cannot open missing.txt" -- "$bin" train missing.txt -o x.crnn
+: >empty.txt
+expect 1 "empty.txt is empty" -- "$bin" train empty.txt -o x.crnn
+printf 'ok text\n\xc3\x28 broken' >bad.txt
+expect 1 "invalid UTF-8 at byte 8 (line 2, column 1)" -- "$bin" train bad.txt -o x.crnn
+expect 1 "use --lossy" -- "$bin" train bad.txt -o x.crnn
+printf 'abcabc' >tiny.txt
+expect 1 "too small for batch 50 x sequence 50" -- "$bin" train tiny.txt -o x.crnn
+[ -e x.crnn ] && bad "a snapshot was written for a bad corpus" || ok
+mkdir adir
+expect 1 "is a directory" -- "$bin" train adir -o x.crnn
+expect 1 "needs about" -- "$bin" train corpus.txt -o x.crnn --hidden 65536 --layers 16
+
+# --- bad options ------------------------------------------------------------------------
+expect 2 "no corpus given" -- "$bin" train
+expect 2 "unknown option '--bogus'" -- "$bin" train corpus.txt --bogus
+expect 2 "--hidden must be between" -- "$bin" train corpus.txt --hidden 0
+expect 2 "--batch expects a whole number" -- "$bin" train corpus.txt --batch lots
+expect 2 "--lr must be between" -- "$bin" train corpus.txt --lr -1
+expect 2 "--normalize takes" -- "$bin" train corpus.txt --normalize nfd
+expect 2 "--temperature must be between" -- "$bin" sample m.crnn -t -1
+expect 2 "unknown command" -- "$bin" fly
+expect 2 "" -- "$bin"
+expect 0 "" -- "$bin" --help
+expect 0 "" -- "$bin" train --help
+grep -q -- "--resume" out.txt && ok || bad "train --help lacks --resume"
+expect 0 "" -- "$bin" sample --help
+expect 0 "" -- "$bin" info --help
+
+# --- bad snapshots ------------------------------------------------------------------------
+expect 1 "cannot open nothing.crnn" -- "$bin" sample nothing.crnn
+expect 1 "not a charrnn snapshot" -- "$bin" sample corpus.txt
+head -c 1000 m.crnn >trunc.crnn
+expect 1 "truncated" -- "$bin" sample trunc.crnn
+expect 1 "truncated" -- "$bin" train --resume trunc.crnn
+cp m.crnn flip.crnn
+printf '\x55' | dd of=flip.crnn bs=1 seek=3000 conv=notrunc 2>/dev/null
+expect 1 "damaged" -- "$bin" info flip.crnn
+expect 1 "never saw" -- "$bin" sample m.crnn --prime "Ω"
+# Resuming against a changed corpus is refused.
+cp corpus.txt changed.txt
+echo "one more line" >>changed.txt
+expect 1 "not the corpus" -- "$bin" train --resume m.crnn --corpus changed.txt
+
+# --- NaN loss stops training, the last good snapshot stays ----------------------------------
+expect 0 "" -- "$bin" train corpus.txt -o nan.crnn "${small[@]}" --max-iters 10 -q
+cp nan.crnn nan-before.crnn
+expect 1 "the last good snapshot is nan.crnn" -- "$bin" train corpus.txt -o nan.crnn "${small[@]}" --lr 1e38 --max-iters 50 --eval-every 1000
+grep -qE "became (NaN|infinite)" err.txt && ok || bad "NaN message: $(cat err.txt)"
+cmp -s nan.crnn nan-before.crnn && ok || bad "the good snapshot was overwritten after NaN"
+
+# --- unreadable output directory: clear error -------------------------------------------------
+expect 1 "cannot create" -- "$bin" train corpus.txt -o no/such/dir/m.crnn "${small[@]}" --max-iters 2
+
+# --- Unicode corpora ------------------------------------------------------------------------------
+for i in $(seq 1 200); do echo "日本語のテキストです。ロシア語: привет, мир! ελληνικά $i"; done >uni.txt
+expect 0 "" -- "$bin" train uni.txt -o uni.crnn "${small[@]}" --max-iters 10 -q
+expect 0 "" -- "$bin" sample uni.crnn -n 30 --prime "日本" --seed 1
+head -c 6 out.txt | grep -q "日本" && ok || bad "unicode prime"
+printf '\xef\xbb\xbf' >bom.txt
+cat corpus.txt >>bom.txt
+expect 0 "" -- "$bin" train bom.txt -o bom.crnn "${small[@]}" --max-iters 2 -q
+expect 0 "" -- "$bin" train bad.txt --lossy -o l.crnn --layers 1 --hidden 8 --batch 1 --seq 4 --val-fraction 0.2 --test-fraction 0 --max-iters 1 -q
+
+echo "e2e: $pass passed, $fail failed" >&2
+[ "$fail" = 0 ]

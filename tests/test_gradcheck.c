@@ -1,0 +1,172 @@
+/*
+ * test_gradcheck.c: the analytic gradients against central finite differences:
+ * every weight of a small two-layer model (embedding, both LSTM layers, output),
+ * and the carried-in hidden and cell state. Also the fast kernels against their
+ * plain C references.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "model.h"
+#include "rng.h"
+
+enum { V = 7, E = 3, H = 5, L = 2, B = 2, T = 4 };
+
+static uint32_t inputs[T * B], targets[T * B];
+
+static double loss_at(const crnn_model *m, crnn_workspace *ws, const float *state)
+{
+    crnn_model_forward(m, ws, inputs, B, T, state);
+    return crnn_model_loss(m, ws, targets);
+}
+
+/* Relative error with a floor, so tiny gradients are judged absolutely. */
+static double rel_error(double a, double b)
+{
+    return fabs(a - b) / fmax(fabs(a) + fabs(b), 1e-2);
+}
+
+static void check_model_gradients(void)
+{
+    crnn_model m;
+    crnn_error err = {0};
+    crnn_model_config cfg = {V, E, H, L};
+    CHECK_OK(crnn_model_init(&m, &cfg, &err), err);
+    crnn_workspace ws;
+    CHECK_OK(crnn_workspace_init(&ws, &m, B, T, &err), err);
+    crnn_rng rng;
+    crnn_rng_seed(&rng, 42);
+    crnn_model_randomize(&m, &rng);
+    /* Larger weights than the default draw, so every gate is exercised away from 0. */
+    for (size_t i = 0; i < m.layout.total; i++)
+        m.params[i] *= 1.5f;
+    for (int i = 0; i < T * B; i++) {
+        inputs[i] = (uint32_t)(crnn_rng_next(&rng) % V);
+        targets[i] = (uint32_t)(crnn_rng_next(&rng) % V);
+    }
+    size_t ns = crnn_model_state_size(&m, B);
+    float *state = malloc(sizeof(float) * ns);
+    for (size_t i = 0; i < ns; i++)
+        state[i] = crnn_rng_uniform(&rng) - 0.5f;
+
+    size_t P = m.layout.total;
+    float *grads = calloc(P, sizeof(float));
+    loss_at(&m, &ws, state);
+    crnn_model_backward(&m, &ws, inputs, grads);
+    float *dstate = malloc(sizeof(float) * ns);
+    memcpy(dstate, ws.dstate, sizeof(float) * ns);
+
+    const float eps = 1e-2f;
+    double worst = 0;
+    size_t worst_at = 0;
+    for (size_t i = 0; i < P; i++) {
+        float keep = m.params[i];
+        m.params[i] = keep + eps;
+        double lp = loss_at(&m, &ws, state);
+        m.params[i] = keep - eps;
+        double lm = loss_at(&m, &ws, state);
+        m.params[i] = keep;
+        double numeric = (lp - lm) / (2 * eps);
+        double e = rel_error(numeric, grads[i]);
+        if (e > worst) {
+            worst = e;
+            worst_at = i;
+        }
+    }
+    CHECK(worst < 2e-2, "weight %zu: relative error %.3g", worst_at, worst);
+    fprintf(stderr, "gradcheck: %zu weights, worst relative error %.3g\n", P, worst);
+
+    double worst_state = 0;
+    for (size_t i = 0; i < ns; i++) {
+        float keep = state[i];
+        state[i] = keep + eps;
+        double lp = loss_at(&m, &ws, state);
+        state[i] = keep - eps;
+        double lm = loss_at(&m, &ws, state);
+        state[i] = keep;
+        worst_state = fmax(worst_state, rel_error((lp - lm) / (2 * eps), dstate[i]));
+    }
+    CHECK(worst_state < 2e-2, "carried state: relative error %.3g", worst_state);
+    fprintf(stderr, "gradcheck: %zu state values, worst relative error %.3g\n", ns, worst_state);
+
+    /* A gradient check that cannot fail proves nothing: a wrong gradient must be caught. */
+    grads[m.layout.wh[0] + 3] += 0.05f;
+    float keep = m.params[m.layout.wh[0] + 3];
+    m.params[m.layout.wh[0] + 3] = keep + eps;
+    double lp = loss_at(&m, &ws, state);
+    m.params[m.layout.wh[0] + 3] = keep - eps;
+    double lm = loss_at(&m, &ws, state);
+    m.params[m.layout.wh[0] + 3] = keep;
+    CHECK(rel_error((lp - lm) / (2 * eps), grads[m.layout.wh[0] + 3]) > 2e-2,
+          "a perturbed gradient went unnoticed");
+
+    free(grads);
+    free(state);
+    free(dstate);
+    crnn_workspace_free(&ws);
+    crnn_model_free(&m);
+}
+
+static void fill(float *x, size_t n, crnn_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 2 * crnn_rng_uniform(rng) - 1;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static void check_kernels(void)
+{
+    crnn_rng rng;
+    crnn_rng_seed(&rng, 7);
+    enum { M = 37, N = 29, K = 41 };
+    float a[M * K], b[K * N], c1[M * N], c2[M * N];
+    for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+            fill(a, M * K, &rng);
+            fill(b, K * N, &rng);
+            fill(c1, M * N, &rng);
+            memcpy(c2, c1, sizeof c1);
+            crnn_gemm(ta, tb, M, N, K, 0.5f, a, ta ? M : K, b, tb ? K : N, 1.0f, c1, N);
+            crnn_gemm_ref(ta, tb, M, N, K, 0.5f, a, ta ? M : K, b, tb ? K : N, 1.0f, c2, N);
+            CHECK(max_diff(c1, c2, M * N) < 1e-4, "gemm %d %d differs by %g", ta, tb,
+                  max_diff(c1, c2, M * N));
+        }
+    }
+    /* The fused gate loop against its reference, on enough rows to run threaded. */
+    enum { R = 64, HH = 300 };
+    float *g1 = malloc(sizeof(float) * R * 4 * HH), *g2 = malloc(sizeof(float) * R * 4 * HH);
+    float *cp = malloc(sizeof(float) * R * HH), *out1 = malloc(sizeof(float) * R * HH * 3),
+          *out2 = malloc(sizeof(float) * R * HH * 3);
+    fill(g1, (size_t)R * 4 * HH, &rng);
+    for (int i = 0; i < R * 4 * HH; i++)
+        g1[i] *= 4;
+    memcpy(g2, g1, sizeof(float) * R * 4 * HH);
+    fill(cp, (size_t)R * HH, &rng);
+    crnn_lstm_forward_pointwise(R, HH, g1, cp, out1, out1 + R * HH, out1 + 2 * R * HH);
+    crnn_lstm_forward_pointwise_ref(R, HH, g2, cp, out2, out2 + R * HH, out2 + 2 * R * HH);
+    CHECK(max_diff(g1, g2, (size_t)R * 4 * HH) < 1e-6, "gate activations differ");
+    CHECK(max_diff(out1, out2, (size_t)R * HH * 3) < 1e-6, "c, tanh(c), h differ");
+    free(g1);
+    free(g2);
+    free(cp);
+    free(out1);
+    free(out2);
+}
+
+int main(void)
+{
+    crnn_set_threads(2);
+    check_kernels();
+    check_model_gradients();
+    return check_result("test_gradcheck");
+}

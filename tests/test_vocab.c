@@ -1,0 +1,128 @@
+/*
+ * test_vocab.c: the tokenizer: round trips in several scripts, invalid UTF-8
+ * with its byte offset, line and column, --lossy, the BOM, normalization, a
+ * large CJK vocabulary, and characters outside the vocabulary.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "vocab.h"
+
+static char *encode_all(const uint32_t *cps, size_t n, size_t *len)
+{
+    char *out = malloc(n * 4 + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)crnn_utf8_encode(cps[i], out + k);
+    out[k] = 0;
+    *len = k;
+    return out;
+}
+
+static void round_trip(const char *text, size_t expect_chars)
+{
+    crnn_error err = {0};
+    uint32_t *cps;
+    size_t n;
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)text, strlen(text), "t", 0,
+                              CRNN_NORMALIZE_NONE, &cps, &n, &err), err);
+    CHECK(n == expect_chars, "'%s': %zu code points, expected %zu", text, n, expect_chars);
+    crnn_vocab v;
+    CHECK_OK(crnn_vocab_build(&v, cps, n, &err), err);
+    CHECK_OK(crnn_vocab_encode(&v, cps, n, &err), err);
+    for (size_t i = 0; i < n; i++)
+        cps[i] = v.symbols[cps[i]];
+    size_t len;
+    char *back = encode_all(cps, n, &len);
+    CHECK(len == strlen(text) && !memcmp(back, text, len), "round trip of '%s' gave '%s'", text,
+          back);
+    free(back);
+    free(cps);
+    crnn_vocab_free(&v);
+}
+
+static void expect_invalid(const char *bytes, size_t len, const char *needle)
+{
+    crnn_error err = {0};
+    uint32_t *cps = NULL;
+    size_t n;
+    int rc = crnn_utf8_decode((const unsigned char *)bytes, len, "corpus.txt", 0,
+                              CRNN_NORMALIZE_NONE, &cps, &n, &err);
+    CHECK(rc == CRNN_ERR_UTF8, "invalid UTF-8 accepted (rc %d)", rc);
+    CHECK(strstr(err.message, needle) != NULL, "message '%s' lacks '%s'", err.message, needle);
+    CHECK(strstr(err.message, "corpus.txt") != NULL, "message '%s' lacks the file", err.message);
+    free(cps);
+}
+
+int main(void)
+{
+    round_trip("hello, world\n", 13);
+    round_trip("Ελληνικά κείμενα", 16);
+    round_trip("русский текст", 13);
+    round_trip("日本語のテキスト", 8);
+    round_trip("עברית", 5);
+    round_trip("العربية", 7);
+    round_trip("emoji \xF0\x9F\x98\x80 and \xF0\x9D\x84\x9E", 13);
+    round_trip("nul\0byte", 3); /* strlen stops at NUL: 'nul' */
+
+    /* Invalid sequences: a stray continuation byte, an overlong form, a surrogate,
+     * a truncated sequence; each names the byte offset, line and column. */
+    expect_invalid("ab\ncd\x80z", 7, "byte 5 (line 2, column 3)");
+    expect_invalid("\xC0\xAF", 2, "byte 0 (line 1, column 1)");
+    expect_invalid("x\xED\xA0\x80", 4, "byte 1");
+    expect_invalid("hi \xE6\x97", 5, "byte 3");
+    expect_invalid("\xFF\xFEh\0i\0", 6, "UTF-16");
+
+    crnn_error err = {0};
+    uint32_t *cps;
+    size_t n;
+    /* --lossy: each bad byte becomes U+FFFD, the rest is kept. */
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)"a\x80" "b", 3, "t", 1, CRNN_NORMALIZE_NONE,
+                              &cps, &n, &err), err);
+    CHECK(n == 3 && cps[0] == 'a' && cps[1] == 0xFFFD && cps[2] == 'b', "lossy decode");
+    free(cps);
+    /* A BOM is skipped. */
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)"\xEF\xBB\xBFok", 5, "t", 0,
+                              CRNN_NORMALIZE_NONE, &cps, &n, &err), err);
+    CHECK(n == 2 && cps[0] == 'o', "BOM not skipped (%zu code points)", n);
+    free(cps);
+    /* NUL bytes inside the text are characters like any other. */
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)"a\0b", 3, "t", 0, CRNN_NORMALIZE_NONE, &cps,
+                              &n, &err), err);
+    CHECK(n == 3 && cps[1] == 0, "NUL byte");
+    free(cps);
+    /* NFC composes e + combining acute; NFKC also folds the ﬁ ligature. */
+    const char *decomposed = "e\xCC\x81 \xEF\xAC\x81";
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)decomposed, strlen(decomposed), "t", 0,
+                              CRNN_NORMALIZE_NONE, &cps, &n, &err), err);
+    CHECK(n == 4, "no normalization keeps the text as is (%zu)", n);
+    free(cps);
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)decomposed, strlen(decomposed), "t", 0,
+                              CRNN_NORMALIZE_NFC, &cps, &n, &err), err);
+    CHECK(n == 3 && cps[0] == 0xE9 && cps[2] == 0xFB01, "NFC (%zu)", n);
+    free(cps);
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)decomposed, strlen(decomposed), "t", 0,
+                              CRNN_NORMALIZE_NFKC, &cps, &n, &err), err);
+    CHECK(n == 4 && cps[0] == 0xE9 && cps[2] == 'f' && cps[3] == 'i', "NFKC (%zu)", n);
+    free(cps);
+
+    /* A CJK vocabulary of thousands of symbols. */
+    size_t big = 20000;
+    uint32_t *text = malloc(sizeof *text * big);
+    for (size_t i = 0; i < big; i++)
+        text[i] = 0x4E00 + (uint32_t)((i * 7919) % 5000);
+    crnn_vocab v;
+    CHECK_OK(crnn_vocab_build(&v, text, big, &err), err);
+    CHECK(v.size == 5000, "CJK vocabulary has %d symbols", v.size);
+    CHECK_OK(crnn_vocab_encode(&v, text, big, &err), err);
+    CHECK(v.symbols[text[1]] == 0x4E00 + 7919 % 5000, "CJK encoding");
+    /* A character outside the vocabulary is named. */
+    uint32_t outside[2] = {0x4E00, 'A'};
+    int rc = crnn_vocab_encode(&v, outside, 2, &err);
+    CHECK(rc == CRNN_ERR_VOCAB && strstr(err.message, "'A' (U+0041)"), "unknown char: %s",
+          err.message);
+    free(text);
+    crnn_vocab_free(&v);
+    return check_result("test_vocab");
+}

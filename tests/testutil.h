@@ -1,0 +1,57 @@
+/*
+ * testutil.h: helpers for tests that need corpora and temporary files.
+ */
+#ifndef CRNN_TESTUTIL_H
+#define CRNN_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A fresh temporary directory path plus name, in a static buffer per call slot. */
+static inline const char *temp_path(const char *name)
+{
+    static char dir[256], paths[8][512];
+    static int slot;
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "%s/crnn-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            exit(99);
+        }
+    }
+    char *p = paths[slot++ % 8];
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
+static inline void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(99);
+    }
+}
+
+static inline unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(b);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+#endif
