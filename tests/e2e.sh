@@ -63,9 +63,10 @@ cmp -s full.crnn part.crnn && ok || bad "resumed snapshot differs from the unint
 expect 2 "keeps its model" -- "$bin" train --resume part.crnn --hidden 32
 
 # --- Ctrl-C saves a resumable snapshot ---------------------------------------------
-"$bin" train corpus.txt -o int.crnn "${small[@]}" --max-iters 100000000 --eval-every 100000 -q 2>int.err &
+"$bin" train corpus.txt -o int.crnn "${small[@]}" --max-iters 100000000 --eval-every 100000 --save-every 50 -q 2>int.err &
 pid=$!
-sleep 2
+# Interrupt once training is surely under way (the first snapshot exists).
+for _ in $(seq 1 600); do [ -s int.crnn ] && break; sleep 0.1; done
 kill -INT $pid
 wait $pid
 st=$?
