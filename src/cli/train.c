@@ -129,15 +129,25 @@ static void print_progress(const crnn_trainer_status *st, double train_loss, dou
     fflush(stderr);
 }
 
-static void save_or_die(crnn_trainer *t, const char *path, const char *what)
+/* Writes a snapshot. A failed periodic save (disk full, directory not
+ * writable) is a warning: training goes on, the previous file stays intact and
+ * the next save tries again. A failed final or interrupt save ends the run. */
+static int save_snapshot(crnn_trainer *t, const char *path, const char *what, int fatal)
 {
     crnn_error err = {0};
-    if (crnn_trainer_save(t, path, &err) != CRNN_OK) {
+    if (crnn_trainer_save(t, path, &err) == CRNN_OK)
+        return 1;
+    if (fatal) {
         fprintf(stderr, "charrnn: error: could not write the %s snapshot: %s\n", what, err.message);
-        fprintf(stderr, "charrnn: the previous %s is unchanged\n", path);
+        fprintf(stderr, "charrnn: any previous %s is unchanged\n", path);
         crnn_trainer_free(t);
         exit(1);
     }
+    fprintf(stderr,
+            "charrnn: warning: could not write the %s snapshot: %s; training goes on, any "
+            "previous %s is unchanged, the next save tries again\n",
+            what, err.message, path);
+    return 0;
 }
 
 int cmd_train(int argc, char **argv)
@@ -301,7 +311,7 @@ int cmd_train(int argc, char **argv)
             (lim.max_seconds > 0 && elapsed >= lim.max_seconds))
             break;
         if (interrupted) {
-            save_or_die(t, output, "interrupted run's");
+            save_snapshot(t, output, "interrupted run's", 1);
             if (tty && !quiet)
                 fputc('\n', stderr);
             fprintf(stderr,
@@ -327,17 +337,15 @@ int cmd_train(int argc, char **argv)
         rate = elapsed > 0 ? (double)(st.step - start_step) * chars_per_step / elapsed : 0;
         int eval_now = rs.eval_every && st.step % rs.eval_every == 0;
         if (eval_now) {
-            double v;
-            if (crnn_trainer_evaluate(t, &v, &err) != CRNN_OK)
+            int evaluated = st.val_chars >= 2; /* --val-fraction 0: nothing to evaluate */
+            if (evaluated && crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
                 cli_fail(&err);
             crnn_trainer_get_status(t, &st);
-            save_or_die(t, output, "latest");
-            if (st.best_val_step == st.step)
-                save_or_die(t, best_path, "best");
-            saved_at_step = 1;
+            saved_at_step = save_snapshot(t, output, "latest", 0);
+            if (evaluated && st.best_val_step == st.step)
+                save_snapshot(t, best_path, "best", 0);
         } else if (rs.save_every && st.step % rs.save_every == 0) {
-            save_or_die(t, output, "latest");
-            saved_at_step = 1;
+            saved_at_step = save_snapshot(t, output, "latest", 0);
         } else {
             saved_at_step = 0;
         }
@@ -350,15 +358,15 @@ int cmd_train(int argc, char **argv)
     }
     /* Final evaluation and snapshot, unless this step already had them. */
     crnn_trainer_get_status(t, &st);
-    if (!saved_at_step || isnan(st.last_val_loss)) {
+    if (!saved_at_step || (isnan(st.last_val_loss) && st.val_chars >= 2)) {
         if (st.val_chars >= 2) {
             if (crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
                 cli_fail(&err);
             crnn_trainer_get_status(t, &st);
             if (st.best_val_step == st.step)
-                save_or_die(t, best_path, "best");
+                save_snapshot(t, best_path, "best", 0);
         }
-        save_or_die(t, output, "final");
+        save_snapshot(t, output, "final", 1);
     }
     double test = NAN;
     if (st.test_chars >= 2 && crnn_trainer_test(t, &test, &err) != CRNN_OK)
@@ -368,13 +376,17 @@ int cmd_train(int argc, char **argv)
     double elapsed = now_seconds() - start;
     char el[32];
     format_duration(elapsed, el, sizeof el);
-    fprintf(stderr,
-            "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; validation %.4f "
-            "nats/char (%.4f bits), best %.4f at step %llu; test %.4f nats/char\n",
-            (unsigned long long)st.step, st.epoch, el, rate / 1000.0, st.last_val_loss,
-            st.last_val_loss / log(2.0), st.best_val_loss, (unsigned long long)st.best_val_step,
-            test);
-    fprintf(stderr, "charrnn: snapshot %s, best %s\n", output, best_path);
+    char val[160] = "no validation split", tst[64] = "";
+    if (!isnan(st.last_val_loss))
+        snprintf(val, sizeof val,
+                 "validation %.4f nats/char (%.4f bits), best %.4f at step %llu (%s)",
+                 st.last_val_loss, st.last_val_loss / log(2.0), st.best_val_loss,
+                 (unsigned long long)st.best_val_step, best_path);
+    if (!isnan(test))
+        snprintf(tst, sizeof tst, "; test %.4f nats/char", test);
+    fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
+            (unsigned long long)st.step, st.epoch, el, rate / 1000.0, val, tst);
+    fprintf(stderr, "charrnn: snapshot %s\n", output);
     free(best_path);
     crnn_trainer_free(t);
     return 0;
