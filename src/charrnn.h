@@ -144,6 +144,12 @@ uint64_t crnn_train_memory_estimate(const crnn_train_config *config, int vocab_s
 
 /* ------------------------------------------------------------------ snapshots */
 
+typedef enum crnn_weights_dtype {
+    CRNN_WEIGHTS_F32 = 0,  /* IEEE binary32, exact */
+    CRNN_WEIGHTS_F16 = 1,  /* IEEE binary16: half the size, about 3 decimal digits */
+    CRNN_WEIGHTS_BF16 = 2, /* bfloat16: half the size, fp32's range, about 2 digits */
+} crnn_weights_dtype;
+
 typedef struct crnn_snapshot_info {
     unsigned version_major, version_minor;
     uint64_t file_bytes, payload_bytes;
@@ -155,7 +161,17 @@ typedef struct crnn_snapshot_info {
     char corpus_path[512];
     uint64_t corpus_bytes;
     uint32_t corpus_crc;
+    int resumable;                /* holds optimizer state, cursors and hidden state */
+    crnn_weights_dtype weights_dtype;
 } crnn_snapshot_info;
+
+/* Writes a sample-only model from a snapshot: configuration, vocabulary and
+ * weights (rounded to nearest even for F16 / BF16), no optimizer state, stream
+ * positions or hidden state. The sampler loads it like a snapshot; training
+ * cannot resume from it. F16 fails (CRNN_ERR_ARG) if a weight is beyond the
+ * fp16 range (65504). Written atomically like a snapshot. */
+int crnn_export(const char *snapshot_path, const char *out_path, crnn_weights_dtype dtype,
+                crnn_error *err);
 
 /* Reads and fully validates a snapshot, and describes it. */
 int crnn_snapshot_read_info(const char *path, crnn_snapshot_info *info, crnn_error *err);

@@ -96,6 +96,74 @@ static void put_floats(buf *b, const float *x, size_t n)
 #endif
 }
 
+/* fp32 -> fp16 bits, round to nearest even; overflow gives infinity. */
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, absx = x & 0x7FFFFFFFu;
+    if (absx >= 0x7F800000u) /* inf or NaN */
+        return (uint16_t)(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0));
+    if (absx >= 0x477FF000u) /* rounds to beyond 65504 */
+        return (uint16_t)(sign | 0x7C00u);
+    if (absx < 0x38800000u) { /* subnormal or zero in fp16 */
+        if (absx < 0x33000000u)
+            return (uint16_t)sign;
+        uint32_t mant = (absx & 0x7FFFFFu) | 0x800000u;
+        int shift = 126 - (int)(absx >> 23); /* value = half * 2^-24 */
+        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = ((absx - 0x38000000u) >> 13);
+    uint32_t rem = absx & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (half & 1)))
+        half++;
+    return (uint16_t)(sign | half);
+}
+
+static float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, x;
+    if (exp == 0) {
+        float v = (float)mant * (1.0f / 16777216.0f); /* mant * 2^-24 */
+        return sign ? -v : v;
+    }
+    if (exp == 31)
+        x = sign | 0x7F800000u | (mant << 13);
+    else
+        x = sign | ((exp + 112) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* fp32 -> bfloat16 bits, round to nearest even (NaN kept NaN). */
+static uint16_t f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u)
+        return (uint16_t)((x >> 16) | 0x40u);
+    x += 0x7FFFu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+static float bf16_to_f32(uint16_t h)
+{
+    uint32_t x = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static void put_u16(buf *b, uint16_t v)
+{
+    unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    put_bytes(b, x, 2);
+}
+
 /* A section: tag, flags, u64 length (patched when it ends), data. */
 static size_t section_begin(buf *b, const char tag[4], uint32_t flags, uint32_t *count)
 {
@@ -280,9 +348,17 @@ static int build_payload(const crnn_snapshot *s, buf *b, uint32_t *sections)
     put_progress(b, s);
     section_end(b, at);
 
-    at = section_begin(b, "PARM", SECTION_REQUIRED, sections);
-    put_u64(b, s->n_params);
-    put_floats(b, s->params, s->n_params);
+    if (s->weights_dtype == CRNN_WEIGHTS_F32) {
+        at = section_begin(b, "PARM", SECTION_REQUIRED, sections);
+        put_u64(b, s->n_params);
+        put_floats(b, s->params, s->n_params);
+    } else {
+        int f16 = s->weights_dtype == CRNN_WEIGHTS_F16;
+        at = section_begin(b, f16 ? "PF16" : "PB16", SECTION_REQUIRED, sections);
+        put_u64(b, s->n_params);
+        for (size_t i = 0; i < s->n_params; i++)
+            put_u16(b, f16 ? f32_to_f16(s->params[i]) : f32_to_bf16(s->params[i]));
+    }
     section_end(b, at);
 
     if (s->adam_m && s->adam_v) {
@@ -463,6 +539,27 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
             } else {
                 s->n_params = n;
             }
+        } else if (!strcmp(tag, "PF16") || !strcmp(tag, "PB16")) {
+            if (s->params)
+                return corrupt(err, name, "a section appears twice");
+            uint64_t count = get_u64(&sr);
+            if (sr.bad || count > (sr.len - sr.pos) / 2 || count == 0)
+                return corrupt(err, name, "an array length does not fit");
+            if (s->n_params && s->n_params != count)
+                return corrupt(err, name, "the weight and moment arrays differ in length");
+            s->params = crnn_alloc_floats((size_t)count);
+            if (!s->params)
+                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+            int f16 = tag[1] == 'F';
+            const unsigned char *q = sr.p + sr.pos;
+            for (uint64_t i = 0; i < count; i++) {
+                uint16_t h = (uint16_t)(q[2 * i] | q[2 * i + 1] << 8);
+                s->params[i] = f16 ? f16_to_f32(h) : bf16_to_f32(h);
+            }
+            sr.pos += (size_t)count * 2;
+            s->n_params = (size_t)count;
+            s->weights_dtype = f16 ? CRNN_WEIGHTS_F16 : CRNN_WEIGHTS_BF16;
+            have_params = 1;
         } else if (!strcmp(tag, "CURS")) {
             if (s->cursors)
                 return corrupt(err, name, "a section appears twice");

@@ -38,7 +38,8 @@ typedef struct crnn_snapshot {
     uint64_t rng[4];
     crnn_run_settings run;
 
-    float *params;               /* (n_params) */
+    int weights_dtype;           /* CRNN_WEIGHTS_F32 / F16 / BF16: how PARM is stored */
+    float *params;               /* (n_params), always fp32 in memory */
     size_t n_params;
     float *adam_m, *adam_v;      /* (n_params) each, or NULL */
     uint64_t *cursors;           /* (n_cursors) one per stream */

@@ -384,10 +384,6 @@ static int check_resumable(const crnn_snapshot *s, const crnn_trainer *t, const 
         return crnn_fail(err, CRNN_ERR_FORMAT,
                          "%s is inconsistent: %zu weights for a model that has %zu", path,
                          s->n_params, t->model.layout.total);
-    if (!s->adam_m || !s->adam_v || !s->cursors || !s->state || !s->has_progress)
-        return crnn_fail(err, CRNN_ERR_FORMAT,
-                         "%s holds weights only (an export?): training cannot resume from it",
-                         path);
     if (s->n_cursors != t->config.batch || s->n_state != ns)
         return crnn_fail(err, CRNN_ERR_FORMAT,
                          "%s is inconsistent: its streams do not match its batch size", path);
@@ -406,6 +402,13 @@ crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_
     if (crnn_snapshot_load(snapshot_path, &s, err) != CRNN_OK)
         return NULL;
     crnn_trainer *t = NULL;
+    if (!s.adam_m || !s.adam_v || !s.cursors || !s.state || !s.has_progress) {
+        crnn_fail(err, CRNN_ERR_FORMAT,
+                  "%s holds weights only (an export): it can be sampled from, but training "
+                  "cannot resume from it; resume from the full snapshot instead",
+                  snapshot_path);
+        goto fail;
+    }
     if (s.cell != 0) {
         crnn_fail(err, CRNN_ERR_VERSION, "%s uses a cell type this charrnn does not know (%d)",
                   snapshot_path, s.cell);
@@ -511,6 +514,42 @@ int crnn_snapshot_read_info(const char *path, crnn_snapshot_info *info, crnn_err
     snprintf(info->corpus_path, sizeof info->corpus_path, "%s", s.corpus_path ? s.corpus_path : "");
     info->corpus_bytes = s.corpus_bytes;
     info->corpus_crc = s.corpus_crc;
+    info->resumable = s.adam_m && s.adam_v && s.cursors && s.state && s.has_progress;
+    info->weights_dtype = (crnn_weights_dtype)s.weights_dtype;
     crnn_snapshot_free(&s);
     return CRNN_OK;
+}
+
+int crnn_export(const char *snapshot_path, const char *out_path, crnn_weights_dtype dtype,
+                crnn_error *err)
+{
+    if (dtype < CRNN_WEIGHTS_F32 || dtype > CRNN_WEIGHTS_BF16)
+        return crnn_fail(err, CRNN_ERR_ARG, "unknown weight type %d", (int)dtype);
+    crnn_snapshot s;
+    int rc = crnn_snapshot_load(snapshot_path, &s, err);
+    if (rc != CRNN_OK)
+        return rc;
+    if (dtype == CRNN_WEIGHTS_F16) {
+        for (size_t i = 0; i < s.n_params; i++) {
+            float w = s.params[i];
+            if (!(fabsf(w) <= 65504.0f)) {
+                crnn_snapshot_free(&s);
+                return crnn_fail(err, CRNN_ERR_ARG,
+                                 "weight %zu (%g) is beyond the fp16 range; export as bf16 or "
+                                 "fp32 instead",
+                                 i, (double)w);
+            }
+        }
+    }
+    /* Weights only: drop what only training needs (the struct still owns them). */
+    crnn_snapshot out = s;
+    out.adam_m = out.adam_v = NULL;
+    out.cursors = NULL;
+    out.n_cursors = 0;
+    out.state = NULL;
+    out.n_state = 0;
+    out.weights_dtype = dtype;
+    rc = crnn_snapshot_save(out_path, &out, err);
+    crnn_snapshot_free(&s);
+    return rc;
 }

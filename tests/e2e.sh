@@ -123,6 +123,18 @@ cp corpus.txt changed.txt
 echo "one more line" >>changed.txt
 expect 1 "not the corpus" -- "$bin" train --resume m.crnn --corpus changed.txt
 
+# --- export: sample-only files, smaller, refused for resuming ---------------------------
+for d in fp32 fp16 bf16; do
+  expect 0 "" -- "$bin" export m.crnn -o m-$d.crnn --dtype $d
+  expect 0 "" -- "$bin" sample m-$d.crnn -n 40 --seed 3
+  expect 0 "" -- "$bin" info m-$d.crnn
+  grep -q "weights only, $d" out.txt && ok || bad "info of the $d export: $(cat out.txt)"
+done
+[ $(stat -c %s m-fp16.crnn) -le $(( $(stat -c %s m.crnn) / 2 )) ] && ok || bad "fp16 export is not at most half the snapshot"
+expect 1 "weights only" -- "$bin" train --resume m-fp16.crnn
+expect 2 "--dtype takes" -- "$bin" export m.crnn -o x.crnn --dtype fp8
+expect 2 "usage" -- "$bin" export m.crnn
+
 # --- NaN loss stops training, the last good snapshot stays ----------------------------------
 expect 0 "" -- "$bin" train corpus.txt -o nan.crnn "${small[@]}" --max-iters 10 -q
 cp nan.crnn nan-before.crnn

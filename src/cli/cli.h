@@ -43,5 +43,6 @@ _Noreturn void cli_fail(const crnn_error *err);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -39,6 +39,12 @@ int cmd_info(int argc, char **argv)
     printf("format:      %u.%u\n", in.version_major, in.version_minor);
     printf("size:        %llu bytes (%llu uncompressed)\n", (unsigned long long)in.file_bytes,
            (unsigned long long)in.payload_bytes);
+    printf("contents:    %s\n", in.resumable ? "full snapshot (training can resume from it)"
+                                              : in.weights_dtype == CRNN_WEIGHTS_F32
+                                                  ? "weights only, fp32 (for sampling)"
+                                              : in.weights_dtype == CRNN_WEIGHTS_F16
+                                                  ? "weights only, fp16 (for sampling)"
+                                                  : "weights only, bf16 (for sampling)");
     printf("model:       %d x %d LSTM, embedding %d, vocabulary %d, %zu weights\n", c->layers,
            c->hidden, c->embed, in.vocab_size, in.parameters);
     printf("training:    batch %d x seq %d, lr %g, clip %g, seed %llu\n", c->batch, c->seq,

@@ -15,6 +15,7 @@ static const char MAIN_HELP[] =
     "  train CORPUS -o SNAP   train a model (charrnn train --resume SNAP continues one)\n"
     "  sample SNAP            generate text\n"
     "  info SNAP              describe and verify a snapshot\n"
+    "  export SNAP -o MODEL   write a sample-only model (fp32, fp16 or bf16)\n"
     "\n"
     "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
 
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return cmd_sample(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 1, argv + 1);
     cli_command_name = NULL;
     fprintf(stderr, "charrnn: unknown command '%s' (see: charrnn --help)\n", cmd);
     return EXIT_USAGE;
