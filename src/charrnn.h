@@ -70,6 +70,8 @@ typedef struct crnn_train_config {
     uint64_t seed;       /* initialisation and RNG seed (default 1) */
     int lossy;           /* 1: replace invalid UTF-8 by U+FFFD instead of failing */
     crnn_normalization normalize;
+    int max_vocab;       /* 0 = every character; else keep the max_vocab - 1 most
+                            frequent and map the rest to U+FFFD (at least 2) */
 } crnn_train_config;
 
 void crnn_train_config_default(crnn_train_config *config);
@@ -118,6 +120,8 @@ typedef struct crnn_trainer_status {
     uint64_t best_val_step;
     uint64_t train_chars, val_chars, test_chars; /* characters in each split */
     int vocab_size;
+    uint64_t distinct_chars;   /* distinct characters in the corpus (before --max-vocab) */
+    uint64_t unknown_chars;    /* characters mapped to U+FFFD by max_vocab */
     size_t parameters;         /* number of weights */
     crnn_train_config config;
 } crnn_trainer_status;

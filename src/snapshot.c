@@ -273,6 +273,7 @@ static void put_config(buf *b, const crnn_snapshot *s)
     put_f32(b, c->val_fraction);
     put_f32(b, c->test_fraction);
     put_u64(b, c->seed);
+    put_u32(b, (uint32_t)c->max_vocab);
 }
 
 static void get_config(reader *r, crnn_snapshot *s)
@@ -291,6 +292,7 @@ static void get_config(reader *r, crnn_snapshot *s)
     c->val_fraction = get_f32(r);
     c->test_fraction = get_f32(r);
     c->seed = get_u64(r);
+    c->max_vocab = (int)get_u32(r);
 }
 
 static void put_progress(buf *b, const crnn_snapshot *s)

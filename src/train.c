@@ -31,6 +31,7 @@ struct crnn_trainer {
     uint32_t corpus_crc;
 
     crnn_vocab vocab;
+    size_t distinct_chars, unknown_chars;
     uint32_t *tokens; /* (n_tokens) the whole corpus as token ids */
     size_t n_tokens;
     crnn_splits splits;
@@ -87,6 +88,9 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
         return crnn_fail(err, CRNN_ERR_ARG,
                          "validation and test fractions must be in [0, 0.5) (got %g and %g)",
                          (double)c->val_fraction, (double)c->test_fraction);
+    if (c->max_vocab < 0 || c->max_vocab == 1)
+        return crnn_fail(err, CRNN_ERR_ARG, "the vocabulary limit must be 0 (none) or at least 2 "
+                         "(got %d)", c->max_vocab);
     if (c->normalize < CRNN_NORMALIZE_NONE || c->normalize > CRNN_NORMALIZE_NFKC)
         return crnn_fail(err, CRNN_ERR_ARG, "unknown normalization %d", (int)c->normalize);
     if (c->layers < 1 || c->layers > CRNN_MAX_LAYERS || c->hidden < 1 || c->embed < 1)
@@ -194,6 +198,12 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     return CRNN_OK;
 }
 
+/* Token that stands for characters outside a limited vocabulary, or -1. */
+static int unknown_id(const crnn_trainer *t)
+{
+    return t->config.max_vocab > 0 ? crnn_vocab_index(&t->vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
+}
+
 crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
                                   crnn_error *err)
 {
@@ -212,8 +222,9 @@ crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_conf
     t->last_val = t->best_val = NAN;
     t->corpus_path = strdup(corpus_path);
     if (!t->corpus_path || read_corpus(t, corpus_path, err) != CRNN_OK ||
-        crnn_vocab_build(&t->vocab, t->tokens, t->n_tokens, err) != CRNN_OK ||
-        crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, err) != CRNN_OK ||
+        crnn_vocab_build(&t->vocab, t->tokens, t->n_tokens, config->max_vocab, &t->distinct_chars,
+                         &t->unknown_chars, err) != CRNN_OK ||
+        crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, unknown_id(t), err) != CRNN_OK ||
         prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK) {
         if (!t->corpus_path)
             crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
@@ -442,7 +453,7 @@ crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_
     if (crnn_vocab_adopt(&t->vocab, s.vocab, s.vocab_size, err) != CRNN_OK)
         goto fail;
     s.vocab = NULL; /* now owned by the trainer */
-    if (crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, err) != CRNN_OK ||
+    if (crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, unknown_id(t), err) != CRNN_OK ||
         prepare_splits(t, path, err) != CRNN_OK || allocate(t, err) != CRNN_OK ||
         check_resumable(&s, t, snapshot_path, err) != CRNN_OK)
         goto fail;
@@ -480,6 +491,8 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->val_chars = t->splits.val.length;
     st->test_chars = t->splits.test.length;
     st->vocab_size = t->vocab.size;
+    st->distinct_chars = t->distinct_chars;
+    st->unknown_chars = t->unknown_chars;
     st->parameters = t->model.layout.total;
     st->config = t->config;
 }

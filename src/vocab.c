@@ -130,7 +130,28 @@ int crnn_utf8_decode(const unsigned char *bytes, size_t len, const char *name, i
     return rc;
 }
 
-int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, crnn_error *err)
+/* Most frequent first; ties by the smaller code point. */
+typedef struct counted {
+    uint32_t cp;
+    uint32_t count;
+} counted;
+
+static int by_count(const void *a, const void *b)
+{
+    const counted *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return x->cp < y->cp ? -1 : 1;
+}
+
+static int by_code_point(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_size,
+                     size_t *distinct_out, size_t *mapped_out, crnn_error *err)
 {
     vocab->symbols = NULL;
     vocab->size = 0;
@@ -161,8 +182,41 @@ int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, crnn_err
         }
     }
     free(seen);
+    size_t size = distinct, mapped = 0;
+    if (max_size > 0 && distinct > (size_t)max_size) {
+        /* Count each symbol, keep the most frequent, fold the rest into U+FFFD. */
+        counted *c = calloc(distinct, sizeof *c);
+        if (!c) {
+            free(symbols);
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
+        }
+        for (size_t i = 0; i < distinct; i++)
+            c[i].cp = symbols[i];
+        crnn_vocab sorted = {symbols, (int)distinct};
+        for (size_t i = 0; i < n; i++)
+            c[crnn_vocab_index(&sorted, text[i])].count++;
+        qsort(c, distinct, sizeof *c, by_count);
+        size = 0;
+        int have_unknown = 0;
+        for (size_t i = 0; i < distinct; i++) {
+            if (size < (size_t)max_size - 1 || c[i].cp == CRNN_UNKNOWN_CODE_POINT) {
+                symbols[size++] = c[i].cp;
+                have_unknown |= c[i].cp == CRNN_UNKNOWN_CODE_POINT;
+            } else {
+                mapped += c[i].count;
+            }
+        }
+        if (!have_unknown)
+            symbols[size++] = CRNN_UNKNOWN_CODE_POINT;
+        free(c);
+        qsort(symbols, size, sizeof *symbols, by_code_point);
+    }
     vocab->symbols = symbols;
-    vocab->size = (int)distinct;
+    vocab->size = (int)size;
+    if (distinct_out)
+        *distinct_out = distinct;
+    if (mapped_out)
+        *mapped_out = mapped;
     return CRNN_OK;
 }
 
@@ -211,13 +265,16 @@ void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen)
     }
 }
 
-int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, crnn_error *err)
+int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, int unknown_id,
+                      crnn_error *err)
 {
     uint32_t last_cp = UINT32_MAX;
     int last_id = -1;
     for (size_t i = 0; i < n; i++) {
         uint32_t cp = text[i];
         int id = cp == last_cp ? last_id : crnn_vocab_index(vocab, cp);
+        if (id < 0)
+            id = unknown_id;
         if (id < 0) {
             char what[48];
             crnn_describe_code_point(cp, what, sizeof what);

@@ -25,8 +25,15 @@ typedef struct crnn_vocab {
 int crnn_utf8_decode(const unsigned char *bytes, size_t len, const char *name, int lossy,
                      crnn_normalization norm, uint32_t **out, size_t *count, crnn_error *err);
 
-/* The sorted set of distinct code points in text. */
-int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, crnn_error *err);
+#define CRNN_UNKNOWN_CODE_POINT 0xFFFDu
+
+/* The sorted set of distinct code points in text. With max_size > 0 and more
+ * distinct code points than that, only the max_size - 1 most frequent are kept
+ * (ties: the smaller code point) plus U+FFFD, which stands for all the others;
+ * *distinct receives the number of distinct code points in text and *mapped
+ * the number of characters that will map to U+FFFD (either may be NULL). */
+int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_size,
+                     size_t *distinct, size_t *mapped, crnn_error *err);
 
 /* Takes ownership of symbols (must be strictly increasing, checked). */
 int crnn_vocab_adopt(crnn_vocab *vocab, uint32_t *symbols, int size, crnn_error *err);
@@ -36,9 +43,11 @@ void crnn_vocab_free(crnn_vocab *vocab);
 /* Index of a code point, or -1 if it is not in the vocabulary. */
 int crnn_vocab_index(const crnn_vocab *vocab, uint32_t code_point);
 
-/* Maps code points to token ids in place. The first code point outside the
- * vocabulary is CRNN_ERR_VOCAB, naming it and its position. */
-int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, crnn_error *err);
+/* Maps code points to token ids in place. A code point outside the vocabulary
+ * becomes unknown_id if that is >= 0; otherwise the first one is
+ * CRNN_ERR_VOCAB, naming it and its position. */
+int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, int unknown_id,
+                      crnn_error *err);
 
 /* Describes a code point for messages: 'a' (U+0061), or U+000A for controls. */
 void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);

@@ -92,6 +92,33 @@ mkdir adir
 expect 1 "is a directory" -- "$bin" train adir -o x.crnn
 expect 1 "needs about" -- "$bin" train corpus.txt -o x.crnn --hidden 65536 --layers 16
 
+# --- Unicode corpora ------------------------------------------------------------------------------
+for i in $(seq 1 200); do echo "日本語のテキストです。ロシア語: привет, мир! ελληνικά $i"; done >uni.txt
+expect 0 "" -- "$bin" train uni.txt -o uni.crnn "${small[@]}" --max-iters 10 -q
+expect 0 "" -- "$bin" sample uni.crnn -n 30 --prime "日本" --seed 1
+head -c 6 out.txt | grep -q "日本" && ok || bad "unicode prime"
+printf '\xef\xbb\xbf' >bom.txt
+cat corpus.txt >>bom.txt
+expect 0 "" -- "$bin" train bom.txt -o bom.crnn "${small[@]}" --max-iters 2 -q
+expect 0 "" -- "$bin" train bad.txt --lossy -o l.crnn --layers 1 --hidden 8 --batch 1 --seq 4 --val-fraction 0.2 --test-fraction 0 --max-iters 1 -q
+
+# --- unusual but valid corpora ---------------------------------------------------------
+tiny=(--layers 1 --hidden 8 --embed 4 --batch 2 --seq 8 --max-iters 3 -q)
+for i in $(seq 1 100); do printf 'a\0b\0line %d\0\n' $i; done >nul.txt
+expect 0 "" -- "$bin" train nul.txt -o nul.crnn "${tiny[@]}"
+for i in $(seq 1 100); do printf 'windows line %d\r\n' $i; done >crlf.txt
+expect 0 "" -- "$bin" train crlf.txt -o crlf.crnn "${tiny[@]}"
+expect 0 "" -- "$bin" sample crlf.crnn -n 20 --prime $'line\r\n'
+head -c 3000000 /dev/zero | tr '\0' 'x' >oneline.txt   # one 3 MB line, one character
+expect 0 "" -- "$bin" train oneline.txt -o one.crnn "${tiny[@]}"
+expect 0 "" -- "$bin" sample one.crnn -n 5 --seed 1
+[ "$(head -c 5 out.txt)" = "xxxxx" ] && ok || bad "a one-character model must write that character"
+expect 0 "the rarest are mapped to U+FFFD" -- "$bin" train uni.txt -o mv.crnn "${tiny[@]}" --max-vocab 10
+expect 0 "" -- "$bin" info mv.crnn
+grep -q "vocabulary 10," out.txt && ok || bad "--max-vocab 10: $(cat out.txt)"
+expect 0 "" -- "$bin" train --resume mv.crnn --max-iters 5 -q
+expect 2 "--max-vocab must be between 2" -- "$bin" train uni.txt --max-vocab 1
+
 # --- bad options ------------------------------------------------------------------------
 expect 2 "no corpus given" -- "$bin" train
 expect 2 "unknown option '--bogus'" -- "$bin" train corpus.txt --bogus
@@ -144,16 +171,6 @@ cmp -s nan.crnn nan-before.crnn && ok || bad "the good snapshot was overwritten 
 
 # --- unreadable output directory: clear error -------------------------------------------------
 expect 1 "cannot create" -- "$bin" train corpus.txt -o no/such/dir/m.crnn "${small[@]}" --max-iters 2
-
-# --- Unicode corpora ------------------------------------------------------------------------------
-for i in $(seq 1 200); do echo "日本語のテキストです。ロシア語: привет, мир! ελληνικά $i"; done >uni.txt
-expect 0 "" -- "$bin" train uni.txt -o uni.crnn "${small[@]}" --max-iters 10 -q
-expect 0 "" -- "$bin" sample uni.crnn -n 30 --prime "日本" --seed 1
-head -c 6 out.txt | grep -q "日本" && ok || bad "unicode prime"
-printf '\xef\xbb\xbf' >bom.txt
-cat corpus.txt >>bom.txt
-expect 0 "" -- "$bin" train bom.txt -o bom.crnn "${small[@]}" --max-iters 2 -q
-expect 0 "" -- "$bin" train bad.txt --lossy -o l.crnn --layers 1 --hidden 8 --batch 1 --seq 4 --val-fraction 0.2 --test-fraction 0 --max-iters 1 -q
 
 echo "e2e: $pass passed, $fail failed" >&2
 [ "$fail" = 0 ]

@@ -29,8 +29,8 @@ static void round_trip(const char *text, size_t expect_chars)
                               CRNN_NORMALIZE_NONE, &cps, &n, &err), err);
     CHECK(n == expect_chars, "'%s': %zu code points, expected %zu", text, n, expect_chars);
     crnn_vocab v;
-    CHECK_OK(crnn_vocab_build(&v, cps, n, &err), err);
-    CHECK_OK(crnn_vocab_encode(&v, cps, n, &err), err);
+    CHECK_OK(crnn_vocab_build(&v, cps, n, 0, NULL, NULL, &err), err);
+    CHECK_OK(crnn_vocab_encode(&v, cps, n, -1, &err), err);
     for (size_t i = 0; i < n; i++)
         cps[i] = v.symbols[cps[i]];
     size_t len;
@@ -113,15 +113,27 @@ int main(void)
     for (size_t i = 0; i < big; i++)
         text[i] = 0x4E00 + (uint32_t)((i * 7919) % 5000);
     crnn_vocab v;
-    CHECK_OK(crnn_vocab_build(&v, text, big, &err), err);
+    CHECK_OK(crnn_vocab_build(&v, text, big, 0, NULL, NULL, &err), err);
     CHECK(v.size == 5000, "CJK vocabulary has %d symbols", v.size);
-    CHECK_OK(crnn_vocab_encode(&v, text, big, &err), err);
+    CHECK_OK(crnn_vocab_encode(&v, text, big, -1, &err), err);
     CHECK(v.symbols[text[1]] == 0x4E00 + 7919 % 5000, "CJK encoding");
     /* A character outside the vocabulary is named. */
     uint32_t outside[2] = {0x4E00, 'A'};
-    int rc = crnn_vocab_encode(&v, outside, 2, &err);
+    int rc = crnn_vocab_encode(&v, outside, 2, -1, &err);
     CHECK(rc == CRNN_ERR_VOCAB && strstr(err.message, "'A' (U+0041)"), "unknown char: %s",
           err.message);
+    crnn_vocab_free(&v);
+
+    /* A limited vocabulary keeps the most frequent characters and U+FFFD. */
+    for (size_t i = 0; i < big; i++)
+        text[i] = i % 10 < 6 ? 'a' : i % 10 < 9 ? 'b' : (uint32_t)(0x4E00 + i % 777);
+    size_t distinct, mapped;
+    CHECK_OK(crnn_vocab_build(&v, text, big, 3, &distinct, &mapped, &err), err);
+    CHECK(v.size == 3 && v.symbols[0] == 'a' && v.symbols[1] == 'b' && v.symbols[2] == 0xFFFD,
+          "limited vocabulary: %d symbols", v.size);
+    CHECK(distinct == 2 + 777 && mapped == big / 10, "distinct %zu, mapped %zu", distinct, mapped);
+    CHECK_OK(crnn_vocab_encode(&v, text, big, crnn_vocab_index(&v, 0xFFFD), &err), err);
+    CHECK(text[9] == 2 && text[0] == 0, "rare characters map to U+FFFD");
     free(text);
     crnn_vocab_free(&v);
     return check_result("test_vocab");

@@ -37,6 +37,7 @@ static const char TRAIN_HELP[] =
     "Corpus:\n"
     "  --lossy            replace invalid UTF-8 with U+FFFD instead of stopping\n"
     "  --normalize FORM   nfc or nfkc Unicode normalization (default: none)\n"
+    "  --max-vocab N      keep the N-1 most frequent characters; map the rest to U+FFFD\n"
     "Stopping and saving (a resumed run keeps these unless given again):\n"
     "  --max-iters N      stop at step N, counted from the start of training\n"
     "  --epochs N         stop after N passes over the training split (default 10)\n"
@@ -214,6 +215,9 @@ int cmd_train(int argc, char **argv)
             else
                 cli_usage_error(NULL, "--normalize takes nfc, nfkc or none, not '%s'", v);
             model_option_given = 1;
+        } else if (cli_is(&a, arg, "--max-vocab")) {
+            cfg.max_vocab = (int)cli_int(cli_value(&a, arg), "--max-vocab", 2, 0x110000);
+            model_option_given = 1;
         } else if (cli_is(&a, arg, "--threads")) {
             threads = (int)cli_int(cli_value(&a, arg), "--threads", 0, 1024);
         } else if (cli_is(&a, arg, "--max-iters")) {
@@ -277,6 +281,14 @@ int cmd_train(int argc, char **argv)
 
     crnn_trainer_status st;
     crnn_trainer_get_status(t, &st);
+    if (st.unknown_chars > 0)
+        fprintf(stderr,
+                "charrnn: notice: the corpus has %llu distinct characters; with --max-vocab %d "
+                "the rarest are mapped to U+FFFD (%llu characters, %.3f%% of the text)\n",
+                (unsigned long long)st.distinct_chars, st.config.max_vocab,
+                (unsigned long long)st.unknown_chars,
+                100.0 * (double)st.unknown_chars /
+                    (double)(st.train_chars + st.val_chars + st.test_chars));
     if (!quiet) {
         const crnn_train_config *c = &st.config;
         fprintf(stderr,
