@@ -1,7 +1,8 @@
 /*
  * cli.h: shared pieces of the charrnn command line program, a client of the
- * public header only. Exit status: 0 success, 1 error, 2 usage error,
- * 130 interrupted (snapshot saved).
+ * public header only. Each subcommand parses its arguments into an options
+ * struct without side effects (so the parsers can be fuzzed), then runs.
+ * Exit status: 0 success, 1 error, 2 usage error, 130 interrupted.
  */
 #ifndef CRNN_CLI_H
 #define CRNN_CLI_H
@@ -12,33 +13,67 @@
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
-/* Walks argv: positional arguments and --name VALUE / --name=VALUE options. */
+/* Walks argv[1..]: positional arguments and --name VALUE / --name=VALUE options.
+ * The first error is kept in message and stops the walk. */
 typedef struct cli_args {
     int argc;
     char **argv;
     int i;
     const char *command;
     const char *inline_value; /* the part after '=' of the current option */
+    int failed;
+    char message[320];
 } cli_args;
 
-/* Advances to the next argument; returns 0 at the end. */
+void cli_args_init(cli_args *a, int argc, char **argv, const char *command);
+/* Advances to the next argument; returns 0 at the end or after an error. */
 int cli_next(cli_args *a, const char **arg);
 /* True if arg names this option (exactly, or before an '='). */
 int cli_is(cli_args *a, const char *arg, const char *name);
-/* The value of the current option (usage error if missing). */
+/* The value of the current option ("" and an error if missing). */
 const char *cli_value(cli_args *a, const char *name);
+/* Records a usage error (the first one wins). */
+void cli_error(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Rejects options we do not know and extra positional arguments. */
+void cli_unexpected(cli_args *a, const char *arg);
 
-long long cli_int(const char *text, const char *name, long long min, long long max);
-uint64_t cli_u64(const char *text, const char *name);
-double cli_double(const char *text, const char *name, double min, double max);
+long long cli_int(cli_args *a, const char *text, const char *name, long long min, long long max);
+uint64_t cli_u64(cli_args *a, const char *text, const char *name);
+double cli_double(cli_args *a, const char *text, const char *name, double min, double max);
 
-/* The subcommand being run, for messages. */
-extern const char *cli_command_name;
-
-/* Prints "charrnn CMD: message" plus a pointer to --help and exits with 2. */
-_Noreturn void cli_usage_error(const char *command, const char *fmt, ...);
-/* Prints the library error with a hint and exits with 1. */
+/* Prints a's usage error ("charrnn CMD: message (see: charrnn CMD --help)")
+ * and returns EXIT_USAGE. */
+int cli_usage_exit(const cli_args *a);
+/* Prints the library error and exits with 1. */
 _Noreturn void cli_fail(const crnn_error *err);
+
+typedef struct train_options {
+    crnn_train_config config;
+    const char *corpus, *resume, *output;
+    uint64_t max_iters, eval_every, save_every;
+    double max_epochs; /* < 0: not given */
+    double max_seconds;
+    int threads, quiet, model_option_given, help;
+} train_options;
+
+typedef struct sample_options {
+    const char *path, *prime;
+    long long length;
+    crnn_sample_options sampling;
+    uint64_t seed;
+    int have_seed, threads, help;
+} sample_options;
+
+typedef struct file_options { /* info and export */
+    const char *path, *output;
+    crnn_weights_dtype dtype;
+    int help;
+} file_options;
+
+void train_parse(cli_args *a, train_options *o);
+void sample_parse(cli_args *a, sample_options *o);
+void info_parse(cli_args *a, file_options *o);
+void export_parse(cli_args *a, file_options *o);
 
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);

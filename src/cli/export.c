@@ -16,37 +16,51 @@ static const char EXPORT_HELP[] =
     "  -o, --output MODEL   file to write\n"
     "  --dtype TYPE         fp32 (exact, default), fp16 or bf16 (half the size again)\n";
 
-int cmd_export(int argc, char **argv)
+void export_parse(cli_args *a, file_options *o)
 {
-    cli_args a = {argc, argv, 0, "export", NULL};
-    const char *path = NULL, *out = NULL, *arg;
-    crnn_weights_dtype dtype = CRNN_WEIGHTS_F32;
-    while (cli_next(&a, &arg)) {
-        if (cli_is(&a, arg, "--help") || cli_is(&a, arg, "-h")) {
-            fputs(EXPORT_HELP, stdout);
-            return 0;
-        } else if (cli_is(&a, arg, "-o") || cli_is(&a, arg, "--output")) {
-            out = cli_value(&a, "--output");
-        } else if (cli_is(&a, arg, "--dtype")) {
-            const char *v = cli_value(&a, arg);
+    memset(o, 0, sizeof *o);
+    o->dtype = CRNN_WEIGHTS_F32;
+    const char *arg;
+    while (cli_next(a, &arg)) {
+        if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
+            o->help = 1;
+            return;
+        } else if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
+            o->output = cli_value(a, "--output");
+        } else if (cli_is(a, arg, "--dtype")) {
+            const char *v = cli_value(a, arg);
             if (!strcmp(v, "fp32"))
-                dtype = CRNN_WEIGHTS_F32;
+                o->dtype = CRNN_WEIGHTS_F32;
             else if (!strcmp(v, "fp16"))
-                dtype = CRNN_WEIGHTS_F16;
+                o->dtype = CRNN_WEIGHTS_F16;
             else if (!strcmp(v, "bf16"))
-                dtype = CRNN_WEIGHTS_BF16;
+                o->dtype = CRNN_WEIGHTS_BF16;
             else
-                cli_usage_error(NULL, "--dtype takes fp32, fp16 or bf16, not '%s'", v);
-        } else if (arg[0] == '-' && arg[1]) {
-            cli_usage_error(NULL, "unknown option '%s'", arg);
-        } else if (!path) {
-            path = arg;
+                cli_error(a, "--dtype takes fp32, fp16 or bf16, not '%.100s'", v);
+        } else if (arg[0] != '-' && !o->path) {
+            o->path = arg;
         } else {
-            cli_usage_error(NULL, "unexpected argument '%s'", arg);
+            cli_unexpected(a, arg);
         }
     }
-    if (!path || !out)
-        cli_usage_error(NULL, "usage: charrnn export SNAP -o MODEL");
+    if (!a->failed && (!o->path || !o->output))
+        cli_error(a, "usage: charrnn export SNAP -o MODEL");
+}
+
+int cmd_export(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, argc, argv, "export");
+    file_options o;
+    export_parse(&a, &o);
+    if (o.help) {
+        fputs(EXPORT_HELP, stdout);
+        return 0;
+    }
+    if (a.failed)
+        return cli_usage_exit(&a);
+    const char *path = o.path, *out = o.output;
+    crnn_weights_dtype dtype = o.dtype;
     crnn_error err = {0};
     if (crnn_export(path, out, dtype, &err) != CRNN_OK)
         cli_fail(&err);

@@ -3,6 +3,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -12,24 +13,37 @@ static const char INFO_HELP[] =
     "Checks a snapshot completely (checksums, sections) and prints its format version,\n"
     "configuration, vocabulary size, step, losses and sizes.\n";
 
-int cmd_info(int argc, char **argv)
+void info_parse(cli_args *a, file_options *o)
 {
-    cli_args a = {argc, argv, 0, "info", NULL};
-    const char *path = NULL, *arg;
-    while (cli_next(&a, &arg)) {
-        if (cli_is(&a, arg, "--help") || cli_is(&a, arg, "-h")) {
-            fputs(INFO_HELP, stdout);
-            return 0;
-        } else if (arg[0] == '-' && arg[1]) {
-            cli_usage_error(NULL, "unknown option '%s'", arg);
-        } else if (!path) {
-            path = arg;
+    memset(o, 0, sizeof *o);
+    const char *arg;
+    while (cli_next(a, &arg)) {
+        if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
+            o->help = 1;
+            return;
+        } else if (arg[0] != '-' && !o->path) {
+            o->path = arg;
         } else {
-            cli_usage_error(NULL, "unexpected argument '%s'", arg);
+            cli_unexpected(a, arg);
         }
     }
-    if (!path)
-        cli_usage_error(NULL, "no snapshot given: charrnn info SNAP");
+    if (!a->failed && !o->path)
+        cli_error(a, "no snapshot given: charrnn info SNAP");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, argc, argv, "info");
+    file_options o;
+    info_parse(&a, &o);
+    if (o.help) {
+        fputs(INFO_HELP, stdout);
+        return 0;
+    }
+    if (a.failed)
+        return cli_usage_exit(&a);
+    const char *path = o.path;
     crnn_snapshot_info in;
     crnn_error err = {0};
     if (crnn_snapshot_read_info(path, &in, &err) != CRNN_OK)

@@ -34,7 +34,6 @@ int main(int argc, char **argv)
         printf("charrnn %s\n", CRNN_VERSION_STRING);
         return 0;
     }
-    cli_command_name = cmd;
     if (!strcmp(cmd, "train"))
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample"))
@@ -43,7 +42,6 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 1, argv + 1);
-    cli_command_name = NULL;
     fprintf(stderr, "charrnn: unknown command '%s' (see: charrnn --help)\n", cmd);
     return EXIT_USAGE;
 }

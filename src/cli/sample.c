@@ -24,44 +24,59 @@ static const char SAMPLE_HELP[] =
     "  --seed S              random seed: the same seed gives the same text (default: clock)\n"
     "  --threads N           compute threads (default 1)\n";
 
-int cmd_sample(int argc, char **argv)
+void sample_parse(cli_args *a, sample_options *o)
 {
-    cli_args a = {argc, argv, 0, "sample", NULL};
-    const char *path = NULL, *prime = NULL, *arg;
-    long long length = 1000;
-    crnn_sample_options opt;
-    crnn_sample_options_default(&opt);
-    uint64_t seed = 0;
-    int have_seed = 0, threads = 1;
-    while (cli_next(&a, &arg)) {
-        if (cli_is(&a, arg, "--help") || cli_is(&a, arg, "-h")) {
-            fputs(SAMPLE_HELP, stdout);
-            return 0;
-        } else if (cli_is(&a, arg, "-n") || cli_is(&a, arg, "--length")) {
-            length = cli_int(cli_value(&a, arg), "--length", 0, 1000000000000LL);
-        } else if (cli_is(&a, arg, "-t") || cli_is(&a, arg, "--temperature")) {
-            opt.temperature = (float)cli_double(cli_value(&a, arg), "--temperature", 0, 100);
-        } else if (cli_is(&a, arg, "--top-k")) {
-            opt.top_k = (int)cli_int(cli_value(&a, arg), "--top-k", 0, 0x110000);
-        } else if (cli_is(&a, arg, "--top-p")) {
-            opt.top_p = (float)cli_double(cli_value(&a, arg), "--top-p", 1e-6, 1);
-        } else if (cli_is(&a, arg, "--prime")) {
-            prime = cli_value(&a, arg);
-        } else if (cli_is(&a, arg, "--seed")) {
-            seed = cli_u64(cli_value(&a, arg), "--seed");
-            have_seed = 1;
-        } else if (cli_is(&a, arg, "--threads")) {
-            threads = (int)cli_int(cli_value(&a, arg), "--threads", 0, 1024);
-        } else if (arg[0] == '-' && arg[1]) {
-            cli_usage_error(NULL, "unknown option '%s'", arg);
-        } else if (!path) {
-            path = arg;
+    memset(o, 0, sizeof *o);
+    o->length = 1000;
+    o->threads = 1;
+    crnn_sample_options_default(&o->sampling);
+    const char *arg;
+    while (cli_next(a, &arg)) {
+        if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
+            o->help = 1;
+            return;
+        } else if (cli_is(a, arg, "-n") || cli_is(a, arg, "--length")) {
+            o->length = cli_int(a, cli_value(a, arg), "--length", 0, 1000000000000LL);
+        } else if (cli_is(a, arg, "-t") || cli_is(a, arg, "--temperature")) {
+            o->sampling.temperature = (float)cli_double(a, cli_value(a, arg), "--temperature", 0, 100);
+        } else if (cli_is(a, arg, "--top-k")) {
+            o->sampling.top_k = (int)cli_int(a, cli_value(a, arg), "--top-k", 0, 0x110000);
+        } else if (cli_is(a, arg, "--top-p")) {
+            o->sampling.top_p = (float)cli_double(a, cli_value(a, arg), "--top-p", 1e-6, 1);
+        } else if (cli_is(a, arg, "--prime")) {
+            o->prime = cli_value(a, arg);
+        } else if (cli_is(a, arg, "--seed")) {
+            o->seed = cli_u64(a, cli_value(a, arg), "--seed");
+            o->have_seed = 1;
+        } else if (cli_is(a, arg, "--threads")) {
+            o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
+        } else if (arg[0] != '-' && !o->path) {
+            o->path = arg;
         } else {
-            cli_usage_error(NULL, "unexpected argument '%s'", arg);
+            cli_unexpected(a, arg);
         }
     }
-    if (!path)
-        cli_usage_error(NULL, "no snapshot given: charrnn sample SNAP");
+    if (!a->failed && !o->path)
+        cli_error(a, "no snapshot given: charrnn sample SNAP");
+}
+
+int cmd_sample(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, argc, argv, "sample");
+    sample_options so;
+    sample_parse(&a, &so);
+    if (so.help) {
+        fputs(SAMPLE_HELP, stdout);
+        return 0;
+    }
+    if (a.failed)
+        return cli_usage_exit(&a);
+    const char *path = so.path, *prime = so.prime;
+    long long length = so.length;
+    crnn_sample_options opt = so.sampling;
+    uint64_t seed = so.seed;
+    int have_seed = so.have_seed, threads = so.threads;
     crnn_set_threads(threads);
     if (!have_seed) {
         struct timespec ts;

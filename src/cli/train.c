@@ -151,100 +151,108 @@ static int save_snapshot(crnn_trainer *t, const char *path, const char *what, in
     return 0;
 }
 
+void train_parse(cli_args *a, train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    crnn_train_config_default(&o->config);
+    o->max_epochs = -1;
+    crnn_train_config *cfg = &o->config;
+    const char *arg;
+    while (cli_next(a, &arg)) {
+        int model_option = 1;
+        if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
+            o->help = 1;
+            return;
+        } else if (cli_is(a, arg, "--layers")) {
+            cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, 16);
+        } else if (cli_is(a, arg, "--hidden")) {
+            cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
+        } else if (cli_is(a, arg, "--embed")) {
+            cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
+        } else if (cli_is(a, arg, "--batch")) {
+            cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, 65536);
+        } else if (cli_is(a, arg, "--seq")) {
+            cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, 65536);
+        } else if (cli_is(a, arg, "--lr")) {
+            cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
+        } else if (cli_is(a, arg, "--clip")) {
+            cfg->clip = (float)cli_double(a, cli_value(a, arg), "--clip", 0, 1e30);
+        } else if (cli_is(a, arg, "--seed")) {
+            cfg->seed = cli_u64(a, cli_value(a, arg), "--seed");
+        } else if (cli_is(a, arg, "--val-fraction")) {
+            cfg->val_fraction = (float)cli_double(a, cli_value(a, arg), "--val-fraction", 0, 0.49);
+        } else if (cli_is(a, arg, "--test-fraction")) {
+            cfg->test_fraction = (float)cli_double(a, cli_value(a, arg), "--test-fraction", 0, 0.49);
+        } else if (cli_is(a, arg, "--lossy")) {
+            cfg->lossy = 1;
+        } else if (cli_is(a, arg, "--normalize")) {
+            const char *v = cli_value(a, arg);
+            if (!strcmp(v, "nfc"))
+                cfg->normalize = CRNN_NORMALIZE_NFC;
+            else if (!strcmp(v, "nfkc"))
+                cfg->normalize = CRNN_NORMALIZE_NFKC;
+            else if (!strcmp(v, "none"))
+                cfg->normalize = CRNN_NORMALIZE_NONE;
+            else
+                cli_error(a, "--normalize takes nfc, nfkc or none, not '%.100s'", v);
+        } else if (cli_is(a, arg, "--max-vocab")) {
+            cfg->max_vocab = (int)cli_int(a, cli_value(a, arg), "--max-vocab", 2, 0x110000);
+        } else {
+            model_option = 0;
+            if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
+                o->output = cli_value(a, "--output");
+            } else if (cli_is(a, arg, "--resume")) {
+                o->resume = cli_value(a, "--resume");
+            } else if (cli_is(a, arg, "--corpus")) {
+                o->corpus = cli_value(a, "--corpus");
+            } else if (cli_is(a, arg, "--threads")) {
+                o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
+            } else if (cli_is(a, arg, "--max-iters")) {
+                o->max_iters = cli_u64(a, cli_value(a, arg), "--max-iters");
+            } else if (cli_is(a, arg, "--epochs")) {
+                o->max_epochs = cli_double(a, cli_value(a, arg), "--epochs", 0, 1e9);
+            } else if (cli_is(a, arg, "--time")) {
+                o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
+            } else if (cli_is(a, arg, "--eval-every")) {
+                o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
+            } else if (cli_is(a, arg, "--save-every")) {
+                o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
+            } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
+                o->quiet = 1;
+            } else if (arg[0] != '-' && !o->corpus) {
+                o->corpus = arg;
+            } else {
+                cli_unexpected(a, arg);
+            }
+        }
+        o->model_option_given |= model_option;
+    }
+    if (a->failed)
+        return;
+    if (!o->resume && !o->corpus)
+        cli_error(a, "no corpus given: charrnn train CORPUS -o SNAP");
+    else if (o->resume && o->model_option_given)
+        cli_error(a, "a resumed run keeps its model and training options; only --corpus, -o and "
+                     "the stopping and saving options can be given with --resume");
+}
+
 int cmd_train(int argc, char **argv)
 {
-    cli_args a = {argc, argv, 0, "train", NULL};
-    crnn_train_config cfg;
-    crnn_train_config_default(&cfg);
-    const char *corpus = NULL, *resume = NULL, *output = NULL;
-    uint64_t max_iters = 0, eval_every = 0, save_every = 0;
-    double max_epochs = -1, max_seconds = 0;
-    int threads = 0, quiet = 0, model_option_given = 0;
-    const char *arg;
-    while (cli_next(&a, &arg)) {
-        if (cli_is(&a, arg, "--help") || cli_is(&a, arg, "-h")) {
-            fputs(TRAIN_HELP, stdout);
-            return 0;
-        } else if (cli_is(&a, arg, "-o") || cli_is(&a, arg, "--output")) {
-            output = cli_value(&a, "--output");
-        } else if (cli_is(&a, arg, "--resume")) {
-            resume = cli_value(&a, "--resume");
-        } else if (cli_is(&a, arg, "--corpus")) {
-            corpus = cli_value(&a, "--corpus");
-        } else if (cli_is(&a, arg, "--layers")) {
-            cfg.layers = (int)cli_int(cli_value(&a, arg), "--layers", 1, 16);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--hidden")) {
-            cfg.hidden = (int)cli_int(cli_value(&a, arg), "--hidden", 1, 65536);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--embed")) {
-            cfg.embed = (int)cli_int(cli_value(&a, arg), "--embed", 1, 65536);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--batch")) {
-            cfg.batch = (int)cli_int(cli_value(&a, arg), "--batch", 1, 65536);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--seq")) {
-            cfg.seq = (int)cli_int(cli_value(&a, arg), "--seq", 1, 65536);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--lr")) {
-            cfg.learning_rate = (float)cli_double(cli_value(&a, arg), "--lr", 1e-12, 3e38);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--clip")) {
-            cfg.clip = (float)cli_double(cli_value(&a, arg), "--clip", 0, 1e30);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--seed")) {
-            cfg.seed = cli_u64(cli_value(&a, arg), "--seed");
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--val-fraction")) {
-            cfg.val_fraction = (float)cli_double(cli_value(&a, arg), "--val-fraction", 0, 0.49);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--test-fraction")) {
-            cfg.test_fraction = (float)cli_double(cli_value(&a, arg), "--test-fraction", 0, 0.49);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--lossy")) {
-            cfg.lossy = 1;
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--normalize")) {
-            const char *v = cli_value(&a, arg);
-            if (!strcmp(v, "nfc"))
-                cfg.normalize = CRNN_NORMALIZE_NFC;
-            else if (!strcmp(v, "nfkc"))
-                cfg.normalize = CRNN_NORMALIZE_NFKC;
-            else if (!strcmp(v, "none"))
-                cfg.normalize = CRNN_NORMALIZE_NONE;
-            else
-                cli_usage_error(NULL, "--normalize takes nfc, nfkc or none, not '%s'", v);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--max-vocab")) {
-            cfg.max_vocab = (int)cli_int(cli_value(&a, arg), "--max-vocab", 2, 0x110000);
-            model_option_given = 1;
-        } else if (cli_is(&a, arg, "--threads")) {
-            threads = (int)cli_int(cli_value(&a, arg), "--threads", 0, 1024);
-        } else if (cli_is(&a, arg, "--max-iters")) {
-            max_iters = cli_u64(cli_value(&a, arg), "--max-iters");
-        } else if (cli_is(&a, arg, "--epochs")) {
-            max_epochs = cli_double(cli_value(&a, arg), "--epochs", 0, 1e9);
-        } else if (cli_is(&a, arg, "--time")) {
-            max_seconds = cli_double(cli_value(&a, arg), "--time", 0, 1e9);
-        } else if (cli_is(&a, arg, "--eval-every")) {
-            eval_every = (uint64_t)cli_int(cli_value(&a, arg), "--eval-every", 1, 1000000000);
-        } else if (cli_is(&a, arg, "--save-every")) {
-            save_every = (uint64_t)cli_int(cli_value(&a, arg), "--save-every", 1, 1000000000);
-        } else if (cli_is(&a, arg, "-q") || cli_is(&a, arg, "--quiet")) {
-            quiet = 1;
-        } else if (arg[0] == '-' && arg[1]) {
-            cli_usage_error(NULL, "unknown option '%s'", arg);
-        } else if (!corpus) {
-            corpus = arg;
-        } else {
-            cli_usage_error(NULL, "unexpected argument '%s'", arg);
-        }
+    cli_args a;
+    cli_args_init(&a, argc, argv, "train");
+    train_options o;
+    train_parse(&a, &o);
+    if (o.help) {
+        fputs(TRAIN_HELP, stdout);
+        return 0;
     }
-    if (!resume && !corpus)
-        cli_usage_error(NULL, "no corpus given: charrnn train CORPUS -o SNAP");
-    if (resume && model_option_given)
-        cli_usage_error(NULL, "a resumed run keeps its model and training options; only --corpus, "
-                              "-o and the stopping and saving options can be given with --resume");
+    if (a.failed)
+        return cli_usage_exit(&a);
+    crnn_train_config cfg = o.config;
+    const char *corpus = o.corpus, *resume = o.resume, *output = o.output;
+    uint64_t max_iters = o.max_iters, eval_every = o.eval_every, save_every = o.save_every;
+    double max_epochs = o.max_epochs, max_seconds = o.max_seconds;
+    int threads = o.threads, quiet = o.quiet;
     crnn_set_threads(threads);
 
     crnn_error err = {0};

@@ -1,5 +1,6 @@
 /*
- * util.c: argument parsing and error reporting for the subcommands.
+ * util.c: argument walking, number parsing and error reporting for the
+ * subcommands. Parsing records errors in cli_args; it never prints or exits.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,10 +11,18 @@
 
 #include "cli.h"
 
+void cli_args_init(cli_args *a, int argc, char **argv, const char *command)
+{
+    memset(a, 0, sizeof *a);
+    a->argc = argc;
+    a->argv = argv;
+    a->command = command;
+}
+
 int cli_next(cli_args *a, const char **arg)
 {
     a->inline_value = NULL;
-    if (++a->i >= a->argc)
+    if (a->failed || ++a->i >= a->argc)
         return 0;
     *arg = a->argv[a->i];
     return 1;
@@ -33,64 +42,89 @@ int cli_is(cli_args *a, const char *arg, const char *name)
     return 0;
 }
 
+void cli_error(cli_args *a, const char *fmt, ...)
+{
+    if (a->failed)
+        return;
+    a->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->message, sizeof a->message, fmt, ap);
+    va_end(ap);
+}
+
 const char *cli_value(cli_args *a, const char *name)
 {
     if (a->inline_value)
         return a->inline_value;
-    if (a->i + 1 >= a->argc)
-        cli_usage_error(a->command, "%s needs a value", name);
+    if (a->i + 1 >= a->argc) {
+        cli_error(a, "%s needs a value", name);
+        return "";
+    }
     return a->argv[++a->i];
 }
 
-long long cli_int(const char *text, const char *name, long long min, long long max)
+void cli_unexpected(cli_args *a, const char *arg)
+{
+    if (arg[0] == '-' && arg[1])
+        cli_error(a, "unknown option '%.200s'", arg);
+    else
+        cli_error(a, "unexpected argument '%.200s'", arg);
+}
+
+long long cli_int(cli_args *a, const char *text, const char *name, long long min, long long max)
 {
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end)
-        cli_usage_error(NULL, "%s expects a whole number, not '%s'", name, text);
-    if (v < min || v > max)
-        cli_usage_error(NULL, "%s must be between %lld and %lld (got %lld)", name, min, max, v);
+    if (errno || end == text || *end) {
+        cli_error(a, "%s expects a whole number, not '%.100s'", name, text);
+        return min;
+    }
+    if (v < min || v > max) {
+        cli_error(a, "%s must be between %lld and %lld (got %lld)", name, min, max, v);
+        return min;
+    }
     return v;
 }
 
-uint64_t cli_u64(const char *text, const char *name)
+uint64_t cli_u64(cli_args *a, const char *text, const char *name)
 {
     char *end;
     errno = 0;
-    if (text[0] == '-')
-        cli_usage_error(NULL, "%s must not be negative (got %s)", name, text);
+    if (text[0] == '-') {
+        cli_error(a, "%s must not be negative (got %.100s)", name, text);
+        return 0;
+    }
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end)
-        cli_usage_error(NULL, "%s expects a whole number, not '%s'", name, text);
+    if (errno || end == text || *end) {
+        cli_error(a, "%s expects a whole number, not '%.100s'", name, text);
+        return 0;
+    }
     return v;
 }
 
-double cli_double(const char *text, const char *name, double min, double max)
+double cli_double(cli_args *a, const char *text, const char *name, double min, double max)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v))
-        cli_usage_error(NULL, "%s expects a number, not '%s'", name, text);
-    if (v < min || v > max)
-        cli_usage_error(NULL, "%s must be between %g and %g (got %g)", name, min, max, v);
+    if (errno || end == text || *end || !isfinite(v)) {
+        cli_error(a, "%s expects a number, not '%.100s'", name, text);
+        return min;
+    }
+    if (v < min || v > max) {
+        cli_error(a, "%s must be between %g and %g (got %g)", name, min, max, v);
+        return min;
+    }
     return v;
 }
 
-const char *cli_command_name;
-
-void cli_usage_error(const char *command, const char *fmt, ...)
+int cli_usage_exit(const cli_args *a)
 {
-    if (!command)
-        command = cli_command_name;
-    va_list ap;
-    fprintf(stderr, "charrnn%s%s: ", command ? " " : "", command ? command : "");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (see: charrnn %s%s--help)\n", command ? command : "", command ? " " : "");
-    exit(EXIT_USAGE);
+    fprintf(stderr, "charrnn %s: %s (see: charrnn %s --help)\n", a->command, a->message,
+            a->command);
+    return EXIT_USAGE;
 }
 
 void cli_fail(const crnn_error *err)
