@@ -155,33 +155,46 @@ int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_
 {
     vocab->symbols = NULL;
     vocab->size = 0;
-    /* One bit per possible code point (136 KiB), then the set bits in order. */
-    size_t words = (CRNN_MAX_CODE_POINT + 64) / 64;
-    uint64_t *seen = calloc(words, sizeof *seen);
-    if (!seen)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
+    uint32_t *symbols;
     size_t distinct = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t bit = 1ull << (text[i] & 63);
-        uint64_t *w = &seen[text[i] >> 6];
-        distinct += !(*w & bit);
-        *w |= bit;
-    }
-    uint32_t *symbols = malloc(sizeof *symbols * (distinct ? distinct : 1));
-    if (!symbols) {
-        free(seen);
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
-    }
-    size_t k = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint64_t bits = seen[w];
-        while (bits) {
-            int b = __builtin_ctzll(bits);
-            symbols[k++] = (uint32_t)(w * 64 + (size_t)b);
-            bits &= bits - 1;
+    if (n <= 65536) {
+        /* Short texts: sort a copy and drop repeats. */
+        symbols = malloc(sizeof *symbols * (n ? n : 1));
+        if (!symbols)
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
+        memcpy(symbols, text, sizeof *symbols * n);
+        qsort(symbols, n, sizeof *symbols, by_code_point);
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || symbols[i] != symbols[distinct - 1])
+                symbols[distinct++] = symbols[i];
+    } else {
+        /* Long texts: one bit per possible code point (136 KiB), then the set bits. */
+        size_t words = (CRNN_MAX_CODE_POINT + 64) / 64;
+        uint64_t *seen = calloc(words, sizeof *seen);
+        if (!seen)
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
+        for (size_t i = 0; i < n; i++) {
+            uint64_t bit = 1ull << (text[i] & 63);
+            uint64_t *w = &seen[text[i] >> 6];
+            distinct += !(*w & bit);
+            *w |= bit;
         }
+        symbols = malloc(sizeof *symbols * (distinct ? distinct : 1));
+        if (!symbols) {
+            free(seen);
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
+        }
+        size_t k = 0;
+        for (size_t w = 0; w < words; w++) {
+            uint64_t bits = seen[w];
+            while (bits) {
+                int b = __builtin_ctzll(bits);
+                symbols[k++] = (uint32_t)(w * 64 + (size_t)b);
+                bits &= bits - 1;
+            }
+        }
+        free(seen);
     }
-    free(seen);
     size_t size = distinct, mapped = 0;
     if (max_size > 0 && distinct > (size_t)max_size) {
         /* Count each symbol, keep the most frequent, fold the rest into U+FFFD. */

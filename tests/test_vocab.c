@@ -108,7 +108,7 @@ int main(void)
     free(cps);
 
     /* A CJK vocabulary of thousands of symbols. */
-    size_t big = 20000;
+    size_t big = 70000; /* above the sorting path: the bitmap path */
     uint32_t *text = malloc(sizeof *text * big);
     for (size_t i = 0; i < big; i++)
         text[i] = 0x4E00 + (uint32_t)((i * 7919) % 5000);
