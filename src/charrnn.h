@@ -214,6 +214,31 @@ void crnn_sampler_reset(crnn_sampler *sampler);
 /* Encodes one code point as UTF-8 into out (4 bytes room); returns its length. */
 int crnn_utf8_encode(uint32_t code_point, char out[4]);
 
+/* ------------------------------------------------------------------ processes */
+
+/* Data-parallel training over MPI. In a program started by mpirun, call
+ * crnn_dist_init before anything else and crnn_dist_finalize at the end; every
+ * trainer then spreads its B streams over the ranks (B must divide), sums the
+ * gradients with MPI_Allreduce and keeps identical weights on every rank. Only
+ * rank 0 should write snapshots (crnn_trainer_save does nothing elsewhere, but
+ * every rank must call it: it gathers the streams' state). Without MPI (or
+ * without mpirun) there is one rank and these are no-ops. */
+int crnn_dist_init(int *argc, char ***argv);
+void crnn_dist_finalize(void);
+int crnn_dist_rank(void);
+int crnn_dist_size(void);
+/* 1 if this charrnn was built with MPI. */
+int crnn_dist_have_mpi(void);
+/* Collective: 1 on every rank if any rank passes a non-zero flag. */
+int crnn_dist_any(int flag);
+/* Ends every rank of the job at once (after a fatal error on one rank). */
+void crnn_dist_abort(int code);
+
+/* Collective: compares a checksum of the weights across ranks; CRNN_ERR_NUMERIC
+ * naming the step if they differ (they must not: every rank applies the same
+ * update to the same weights). */
+int crnn_trainer_check_replicas(crnn_trainer *trainer, crnn_error *err);
+
 /* ------------------------------------------------------------------ machine */
 
 /* Threads used by the matrix products and element-wise loops (0 = all cores). */

@@ -34,15 +34,16 @@ uint64_t crnn_chunks_per_epoch(const crnn_split *split, int streams, int steps)
     return len < (size_t)steps + 1 ? 0 : (uint64_t)((len - 1) / (size_t)steps);
 }
 
-void crnn_stream_chunk(const crnn_split *split, int streams, int steps, const uint64_t *cursors,
-                       uint32_t *inputs, uint32_t *targets)
+void crnn_stream_chunk(const crnn_split *split, int streams, int first, int count, int steps,
+                       const uint64_t *cursors, uint32_t *inputs, uint32_t *targets)
 {
     size_t len = crnn_stream_length(split, streams);
-    for (int b = 0; b < streams; b++) {
-        const uint32_t *s = split->tokens + (size_t)b * len + cursors[b];
+    for (int b = 0; b < count; b++) {
+        int stream = first + b;
+        const uint32_t *s = split->tokens + (size_t)stream * len + cursors[stream];
         for (int t = 0; t < steps; t++) {
-            inputs[(size_t)t * streams + b] = s[t];
-            targets[(size_t)t * streams + b] = s[t + 1];
+            inputs[(size_t)t * count + b] = s[t];
+            targets[(size_t)t * count + b] = s[t + 1];
         }
     }
 }

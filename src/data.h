@@ -33,9 +33,10 @@ size_t crnn_stream_length(const crnn_split *split, int streams);
 /* Chunks of T steps per epoch for B streams (0 if the split is too small). */
 uint64_t crnn_chunks_per_epoch(const crnn_split *split, int streams, int steps);
 
-/* Fills inputs and targets (T,B) time-major with the chunk of each stream at
- * its cursor (cursors (B)). The caller checked that the chunk fits. */
-void crnn_stream_chunk(const crnn_split *split, int streams, int steps, const uint64_t *cursors,
-                       uint32_t *inputs, uint32_t *targets);
+/* Fills inputs and targets (T,count) time-major with the chunks of streams
+ * first .. first+count-1 of `streams`, each at its cursor (cursors indexed by
+ * stream). The caller checked that the chunks fit. */
+void crnn_stream_chunk(const crnn_split *split, int streams, int first, int count, int steps,
+                       const uint64_t *cursors, uint32_t *inputs, uint32_t *targets);
 
 #endif

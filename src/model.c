@@ -212,12 +212,12 @@ void crnn_model_final_state(const crnn_model *model, const crnn_workspace *ws, f
     }
 }
 
-double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32_t *targets)
+double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32_t *targets,
+                       double normalizer)
 {
     int n = ws->rows * ws->steps;
-    double total = crnn_softmax_xent(n, model->config.vocab, ws->logits, targets, 1.0f / (float)n,
-                                     ws->row_loss);
-    return total / n;
+    return crnn_softmax_xent(n, model->config.vocab, ws->logits, targets,
+                             (float)(1.0 / normalizer), ws->row_loss);
 }
 
 void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,

@@ -82,9 +82,11 @@ void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint3
 /* Copies the state after the last forward step into state_out (L,S,rows,H). */
 void crnn_model_final_state(const crnn_model *model, const crnn_workspace *ws, float *state_out);
 
-/* Mean cross-entropy of the last forward against targets (nats per character);
- * turns the logits into the gradient of that mean. */
-double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32_t *targets);
+/* Summed cross-entropy (nats) of the last forward against targets; turns the
+ * logits into the gradient of that sum divided by `normalizer` (the number of
+ * characters the loss is averaged over: B*T, or the global B*T across ranks). */
+double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32_t *targets,
+                       double normalizer);
 
 /* Backward of the last forward and loss: accumulates (+=) into grads (layout.total)
  * and leaves the gradient of the carried-in state in ws->dstate. */

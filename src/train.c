@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "data.h"
+#include "dist.h"
 #include "io.h"
 #include "model.h"
 #include "optim.h"
@@ -37,8 +38,12 @@ struct crnn_trainer {
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
+    int rank, ranks;    /* this process among the data-parallel processes */
+    int local_batch;    /* streams this rank runs: B / ranks */
+    int first_stream;   /* the first of them */
+
     crnn_model model;
-    crnn_workspace ws; /* sized B x T */
+    crnn_workspace ws; /* sized local_batch x T */
     float *grads;      /* (P) */
     crnn_adam adam;
     crnn_rng rng;
@@ -47,11 +52,13 @@ struct crnn_trainer {
     double last_val, best_val;
     crnn_run_settings run;
 
-    uint64_t *cursors;  /* (B) position of each stream in its piece of the train split */
-    float *state;       /* (L,S,B,H) hidden state carried between chunks */
-    float *eval_state;  /* (L,S,B,H) scratch for evaluation */
-    uint32_t *inputs;   /* (T,B) */
-    uint32_t *targets;  /* (T,B) */
+    uint64_t *cursors;  /* (B) position of every stream (all ranks keep all) */
+    float *state;       /* (L,S,local_batch,H) hidden state carried between chunks */
+    float *eval_state;  /* (L,S,local_batch,H) scratch for evaluation */
+    float *full_state;  /* (L,S,B,H) all ranks' state, for snapshots */
+    float *gathered;    /* (ranks,L,S,local_batch,H) staging for the gather */
+    uint32_t *inputs;   /* (T,local_batch) */
+    uint32_t *targets;  /* (T,local_batch) */
 };
 
 void crnn_train_config_default(crnn_train_config *c)
@@ -170,6 +177,15 @@ static int prepare_splits(crnn_trainer *t, const char *path, crnn_error *err)
 static int allocate(crnn_trainer *t, crnn_error *err)
 {
     const crnn_train_config *c = &t->config;
+    t->rank = crnn_dist_rank_internal();
+    t->ranks = crnn_dist_size_internal();
+    if (c->batch % t->ranks != 0)
+        return crnn_fail(err, CRNN_ERR_ARG,
+                         "batch %d does not divide among %d processes: use a batch that is a "
+                         "multiple of %d (--batch is the total over all processes)",
+                         c->batch, t->ranks, t->ranks);
+    t->local_batch = c->batch / t->ranks;
+    t->first_stream = t->rank * t->local_batch;
     uint64_t need = crnn_train_memory_estimate(c, t->vocab.size), have = physical_memory();
     if (need > have)
         return crnn_fail(err, CRNN_ERR_NOMEM,
@@ -180,18 +196,21 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    rc = crnn_workspace_init(&t->ws, &t->model, c->batch, c->seq, err);
+    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, err);
     if (rc != CRNN_OK)
         return rc;
-    size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, c->batch);
-    size_t bt = (size_t)c->batch * c->seq;
+    size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, t->local_batch);
+    size_t bt = (size_t)t->local_batch * c->seq;
     t->grads = crnn_alloc_floats(p);
     t->state = crnn_alloc_floats(ns);
     t->eval_state = crnn_alloc_floats(ns);
+    t->full_state = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
+    t->gathered = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->cursors = crnn_calloc((size_t)c->batch, sizeof *t->cursors);
     t->inputs = crnn_calloc(bt, sizeof *t->inputs);
     t->targets = crnn_calloc(bt, sizeof *t->targets);
-    if (!t->grads || !t->state || !t->eval_state || !t->cursors || !t->inputs || !t->targets ||
+    if (!t->grads || !t->state || !t->eval_state || !t->full_state || !t->gathered ||
+        !t->cursors || !t->inputs || !t->targets ||
         crnn_adam_init(&t->adam, p) != CRNN_OK)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the trainer");
     memset(t->state, 0, sizeof(float) * ns);
@@ -204,7 +223,7 @@ static int unknown_id(const crnn_trainer *t)
     return t->config.max_vocab > 0 ? crnn_vocab_index(&t->vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
 }
 
-crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
+static crnn_trainer *create_local(const char *corpus_path, const crnn_train_config *config,
                                   crnn_error *err)
 {
     if (!corpus_path || !config) {
@@ -250,6 +269,8 @@ void crnn_trainer_free(crnn_trainer *t)
     free(t->cursors);
     crnn_free_floats(t->state);
     crnn_free_floats(t->eval_state);
+    crnn_free_floats(t->full_state);
+    crnn_free_floats(t->gathered);
     free(t->inputs);
     free(t->targets);
     free(t);
@@ -258,10 +279,14 @@ void crnn_trainer_free(crnn_trainer *t)
 int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
 {
     const crnn_train_config *c = &t->config;
-    int B = c->batch, T = c->seq;
-    crnn_stream_chunk(&t->splits.train, B, T, t->cursors, t->inputs, t->targets);
-    crnn_model_forward(&t->model, &t->ws, t->inputs, B, T, t->state);
-    double l = crnn_model_loss(&t->model, &t->ws, t->targets);
+    int B = c->batch, T = c->seq, local = t->local_batch;
+    double normalizer = (double)B * T;
+    crnn_stream_chunk(&t->splits.train, B, t->first_stream, local, T, t->cursors, t->inputs,
+                      t->targets);
+    crnn_model_forward(&t->model, &t->ws, t->inputs, local, T, t->state);
+    double sum = crnn_model_loss(&t->model, &t->ws, t->targets, normalizer);
+    crnn_dist_sum_doubles(&sum, 1); /* every rank sees the same loss, NaN included */
+    double l = sum / normalizer;
     if (!isfinite(l))
         return crnn_fail(err, CRNN_ERR_NUMERIC,
                          "the training loss became %s at step %llu; nothing was updated (try a "
@@ -270,6 +295,7 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     size_t p = t->model.layout.total;
     memset(t->grads, 0, sizeof(float) * p);
     crnn_model_backward(&t->model, &t->ws, t->inputs, t->grads);
+    crnn_dist_sum_floats(t->grads, p); /* the global mean gradient on every rank */
     double norm = crnn_grad_norm(t->grads, p);
     if (!isfinite(norm))
         return crnn_fail(err, CRNN_ERR_NUMERIC,
@@ -289,7 +315,7 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     if (wrap) {
         /* The text does not continue across the wrap: start from a zero state. */
         memset(t->cursors, 0, sizeof *t->cursors * (size_t)B);
-        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, B));
+        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, local));
     }
     t->step++;
     if (loss)
@@ -298,7 +324,8 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
 }
 
 /* Mean loss over a split read by up to B streams in chunks of up to T steps,
- * state carried from zero; touches only the workspace and eval_state. */
+ * state carried from zero; the streams are divided among the ranks. Touches
+ * only the workspace and eval_state. */
 static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *what,
                           double *mean, crnn_error *err)
 {
@@ -307,25 +334,27 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
     if (streams < 1)
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
     size_t len = split->length / (size_t)streams;
-    memset(t->eval_state, 0, sizeof(float) * crnn_model_state_size(&t->model, streams));
-    double total = 0;
-    uint64_t count = 0;
+    int first = (int)((int64_t)streams * t->rank / t->ranks);
+    int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
+    memset(t->eval_state, 0, sizeof(float) * crnn_model_state_size(&t->model, t->local_batch));
+    double sums[2] = {0, 0}; /* loss, characters */
     uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
     if (!cur)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    for (size_t pos = 0; pos + 1 < len;) {
+    for (size_t pos = 0; pos + 1 < len && mine > 0;) {
         int steps = (int)(len - 1 - pos < (size_t)c->seq ? len - 1 - pos : (size_t)c->seq);
         for (int b = 0; b < streams; b++)
             cur[b] = pos;
-        crnn_stream_chunk(split, streams, steps, cur, t->inputs, t->targets);
-        crnn_model_forward(&t->model, &t->ws, t->inputs, streams, steps, t->eval_state);
-        total += crnn_model_loss(&t->model, &t->ws, t->targets) * streams * steps;
-        count += (uint64_t)streams * steps;
+        crnn_stream_chunk(split, streams, first, mine, steps, cur, t->inputs, t->targets);
+        crnn_model_forward(&t->model, &t->ws, t->inputs, mine, steps, t->eval_state);
+        sums[0] += crnn_model_loss(&t->model, &t->ws, t->targets, 1.0);
+        sums[1] += (double)mine * steps;
         crnn_model_final_state(&t->model, &t->ws, t->eval_state);
         pos += (size_t)steps;
     }
     free(cur);
-    *mean = total / (double)count;
+    crnn_dist_sum_doubles(sums, 2);
+    *mean = sums[0] / sums[1];
     if (!isfinite(*mean))
         return crnn_fail(err, CRNN_ERR_NUMERIC, "the %s loss is not finite", what);
     return CRNN_OK;
@@ -375,15 +404,64 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
     s->adam_v = t->adam.v;
     s->cursors = t->cursors;
     s->n_cursors = t->config.batch;
-    s->state = t->state;
+    s->state = t->full_state;
     s->n_state = crnn_model_state_size(&t->model, t->config.batch);
+}
+
+/* Copies between this rank's state (L,S,local,H) and the full (L,S,B,H) one;
+ * gathered is (ranks,L,S,local,H) in rank order. */
+static void assemble_state(const crnn_trainer *t, const float *gathered, float *full)
+{
+    size_t block = (size_t)t->local_batch * t->config.hidden;
+    size_t slots = crnn_model_state_size(&t->model, 1) / (size_t)t->config.hidden;
+    for (int r = 0; r < t->ranks; r++)
+        for (size_t ls = 0; ls < slots; ls++)
+            memcpy(full + (ls * t->ranks + (size_t)r) * block,
+                   gathered + ((size_t)r * slots + ls) * block, sizeof(float) * block);
+}
+
+static void take_local_state(crnn_trainer *t, const float *full)
+{
+    size_t block = (size_t)t->local_batch * t->config.hidden;
+    size_t slots = crnn_model_state_size(&t->model, 1) / (size_t)t->config.hidden;
+    for (size_t ls = 0; ls < slots; ls++)
+        memcpy(t->state + ls * block, full + (ls * t->ranks + (size_t)t->rank) * block,
+               sizeof(float) * block);
 }
 
 int crnn_trainer_save(crnn_trainer *t, const char *path, crnn_error *err)
 {
-    crnn_snapshot s;
-    fill_snapshot(t, &s);
-    return crnn_snapshot_save(path, &s, err);
+    /* Collective: every rank's streams go into the one file rank 0 writes. */
+    crnn_dist_gather_floats(t->state, crnn_model_state_size(&t->model, t->local_batch),
+                            t->gathered);
+    int rc = CRNN_OK;
+    if (t->rank == 0) {
+        assemble_state(t, t->gathered, t->full_state);
+        crnn_snapshot s;
+        fill_snapshot(t, &s);
+        rc = crnn_snapshot_save(path, &s, err);
+    }
+    if (crnn_dist_any_internal(rc != CRNN_OK) && rc == CRNN_OK)
+        rc = crnn_fail(err, CRNN_ERR_IO, "rank 0 could not write %s", path);
+    return rc;
+}
+
+int crnn_trainer_check_replicas(crnn_trainer *t, crnn_error *err)
+{
+    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    const unsigned char *p = (const unsigned char *)t->model.params;
+    size_t n = t->model.layout.total * sizeof(float);
+    for (size_t off = 0; off < n;) {
+        uInt chunk = n - off > (1u << 30) ? (1u << 30) : (uInt)(n - off);
+        crc = (uint32_t)crc32(crc, p + off, chunk);
+        off += chunk;
+    }
+    if (!crnn_dist_all_equal_u32(crc))
+        return crnn_fail(err, CRNN_ERR_NUMERIC,
+                         "the weights differ between processes at step %llu (rank %d has CRC "
+                         "%08x): the replicas drifted apart",
+                         (unsigned long long)t->step, t->rank, crc);
+    return CRNN_OK;
 }
 
 /* Checks that a loaded snapshot's arrays fit its configuration. */
@@ -406,7 +484,7 @@ static int check_resumable(const crnn_snapshot *s, const crnn_trainer *t, const 
     return CRNN_OK;
 }
 
-crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
+static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_path,
                                   crnn_error *err)
 {
     crnn_snapshot s;
@@ -463,7 +541,7 @@ crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_
     memcpy(t->adam.v, s.adam_v, sizeof(float) * p);
     t->adam.step = s.adam_step;
     memcpy(t->cursors, s.cursors, sizeof(uint64_t) * (size_t)s.n_cursors);
-    memcpy(t->state, s.state, sizeof(float) * s.n_state);
+    take_local_state(t, s.state);
     memcpy(t->rng.s, s.rng, sizeof s.rng);
     t->step = s.step;
     t->best_step = s.best_step;
@@ -476,6 +554,32 @@ fail:
     crnn_snapshot_free(&s);
     crnn_trainer_free(t);
     return NULL;
+}
+
+/* Start-up is collective: if any rank failed, all fail (no rank waits forever
+ * in a collective the failed one never reaches). */
+static crnn_trainer *all_or_none(crnn_trainer *t, crnn_error *err)
+{
+    if (crnn_dist_any_internal(t == NULL)) {
+        if (t) {
+            crnn_trainer_free(t);
+            crnn_fail(err, CRNN_ERR_IO, "another process could not start (see its message)");
+        }
+        return NULL;
+    }
+    return t;
+}
+
+crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
+                                  crnn_error *err)
+{
+    return all_or_none(create_local(corpus_path, config, err), err);
+}
+
+crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
+                                  crnn_error *err)
+{
+    return all_or_none(resume_local(snapshot_path, corpus_path, err), err);
 }
 
 void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)

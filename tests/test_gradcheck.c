@@ -20,7 +20,7 @@ static uint32_t inputs[T * B], targets[T * B];
 static double loss_at(const crnn_model *m, crnn_workspace *ws, const float *state)
 {
     crnn_model_forward(m, ws, inputs, B, T, state);
-    return crnn_model_loss(m, ws, targets);
+    return crnn_model_loss(m, ws, targets, T * B) / (T * B);
 }
 
 /* Relative error with a floor, so tiny gradients are judged absolutely. */

@@ -50,7 +50,7 @@ _Noreturn void cli_fail(const crnn_error *err);
 typedef struct train_options {
     crnn_train_config config;
     const char *corpus, *resume, *output;
-    uint64_t max_iters, eval_every, save_every;
+    uint64_t max_iters, eval_every, save_every, check_every;
     double max_epochs; /* < 0: not given */
     double max_seconds;
     int threads, quiet, model_option_given, help;

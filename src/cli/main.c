@@ -2,6 +2,7 @@
  * main.c: the charrnn program: dispatches to the subcommands.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -34,8 +35,21 @@ int main(int argc, char **argv)
         printf("charrnn %s\n", CRNN_VERSION_STRING);
         return 0;
     }
-    if (!strcmp(cmd, "train"))
-        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) {
+        /* Under mpirun (Open MPI, MPICH or any PMI launcher) join the job; a plain
+         * run never touches MPI. */
+        int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+        if (launched && crnn_dist_init(&argc, &argv) != CRNN_OK) {
+            fprintf(stderr, "charrnn: error: MPI could not start\n");
+            return 1;
+        }
+        if (launched && !crnn_dist_have_mpi())
+            fprintf(stderr, "charrnn: warning: started by mpirun but built without MPI: each "
+                            "process trains alone (rebuild with libopenmpi-dev installed)\n");
+        int rc = cmd_train(argc - 1, argv + 1);
+        crnn_dist_finalize();
+        return rc;
+    }
     if (!strcmp(cmd, "sample"))
         return cmd_sample(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))

@@ -46,6 +46,8 @@ static const char TRAIN_HELP[] =
     "  --save-every N     also write a snapshot every N steps\n"
     "  -o, --output SNAP  snapshot to write (default model.crnn)\n"
     "  -q, --quiet        print only the final summary\n"
+    "Several processes (mpirun -np N charrnn train ...; --batch is the total, N must divide it):\n"
+    "  --check-replicas K compare a checksum of the weights across processes every K steps\n"
     "\n"
     "Exit status: 0 done, 1 error, 2 usage error, 130 interrupted (snapshot saved).\n";
 
@@ -138,10 +140,19 @@ static int save_snapshot(crnn_trainer *t, const char *path, const char *what, in
     crnn_error err = {0};
     if (crnn_trainer_save(t, path, &err) == CRNN_OK)
         return 1;
+    if (crnn_dist_rank() != 0) { /* rank 0 writes and reports */
+        if (fatal) {
+            crnn_trainer_free(t);
+            crnn_dist_finalize();
+            exit(1);
+        }
+        return 0;
+    }
     if (fatal) {
         fprintf(stderr, "charrnn: error: could not write the %s snapshot: %s\n", what, err.message);
         fprintf(stderr, "charrnn: any previous %s is unchanged\n", path);
         crnn_trainer_free(t);
+        crnn_dist_finalize();
         exit(1);
     }
     fprintf(stderr,
@@ -217,6 +228,9 @@ void train_parse(cli_args *a, train_options *o)
                 o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
             } else if (cli_is(a, arg, "--save-every")) {
                 o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
+            } else if (cli_is(a, arg, "--check-replicas")) {
+                o->check_every = (uint64_t)cli_int(a, cli_value(a, arg), "--check-replicas", 1,
+                                                   1000000000);
             } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
                 o->quiet = 1;
             } else if (arg[0] != '-' && !o->corpus) {
@@ -252,7 +266,8 @@ int cmd_train(int argc, char **argv)
     const char *corpus = o.corpus, *resume = o.resume, *output = o.output;
     uint64_t max_iters = o.max_iters, eval_every = o.eval_every, save_every = o.save_every;
     double max_epochs = o.max_epochs, max_seconds = o.max_seconds;
-    int threads = o.threads, quiet = o.quiet;
+    int threads = o.threads, quiet = o.quiet || crnn_dist_rank() != 0;
+    int leader = crnn_dist_rank() == 0; /* only rank 0 talks */
     crnn_set_threads(threads);
 
     crnn_error err = {0};
@@ -289,7 +304,7 @@ int cmd_train(int argc, char **argv)
 
     crnn_trainer_status st;
     crnn_trainer_get_status(t, &st);
-    if (st.unknown_chars > 0)
+    if (st.unknown_chars > 0 && leader)
         fprintf(stderr,
                 "charrnn: notice: the corpus has %llu distinct characters; with --max-vocab %d "
                 "the rarest are mapped to U+FFFD (%llu characters, %.3f%% of the text)\n",
@@ -310,6 +325,9 @@ int cmd_train(int argc, char **argv)
                 c->layers, c->hidden, c->embed, st.parameters, c->batch, c->seq,
                 (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
                 crnn_get_threads(), crnn_backend_description());
+        if (crnn_dist_size() > 1)
+            fprintf(stderr, "charrnn: %d processes, %d streams each\n", crnn_dist_size(),
+                    c->batch / crnn_dist_size());
     }
 
     struct sigaction sa;
@@ -326,18 +344,22 @@ int cmd_train(int argc, char **argv)
     for (;;) {
         crnn_trainer_get_status(t, &st);
         double elapsed = now_seconds() - start;
-        if ((lim.max_iters && st.step >= lim.max_iters) ||
-            (lim.max_epochs > 0 && st.epoch >= lim.max_epochs - 1e-9) ||
-            (lim.max_seconds > 0 && elapsed >= lim.max_seconds))
+        int limit = (lim.max_iters && st.step >= lim.max_iters) ||
+                    (lim.max_epochs > 0 && st.epoch >= lim.max_epochs - 1e-9) ||
+                    (lim.max_seconds > 0 && elapsed >= lim.max_seconds);
+        /* Every process must stop at the same step: the clocks and signals of
+         * one rank decide for all. */
+        if (crnn_dist_any(limit))
             break;
-        if (interrupted) {
+        if (crnn_dist_any(interrupted)) {
             save_snapshot(t, output, "interrupted run's", 1);
             if (tty && !quiet)
                 fputc('\n', stderr);
-            fprintf(stderr,
-                    "charrnn: interrupted at step %llu; snapshot saved to %s; continue with: "
-                    "charrnn train --resume %s\n",
-                    (unsigned long long)st.step, output, output);
+            if (leader)
+                fprintf(stderr,
+                        "charrnn: interrupted at step %llu; snapshot saved to %s; continue with: "
+                        "charrnn train --resume %s\n",
+                        (unsigned long long)st.step, output, output);
             free(best_path);
             crnn_trainer_free(t);
             return EXIT_INTERRUPTED;
@@ -345,8 +367,11 @@ int cmd_train(int argc, char **argv)
         if (crnn_trainer_step(t, &loss, &err) != CRNN_OK) {
             if (tty && !quiet)
                 fputc('\n', stderr);
-            fprintf(stderr, "charrnn: error: %s\n", err.message);
-            fprintf(stderr, "charrnn: the last good snapshot is %s (if one was written)\n", output);
+            if (leader) {
+                fprintf(stderr, "charrnn: error: %s\n", err.message);
+                fprintf(stderr, "charrnn: the last good snapshot is %s (if one was written)\n",
+                        output);
+            }
             free(best_path);
             crnn_trainer_free(t);
             return 1;
@@ -355,6 +380,12 @@ int cmd_train(int argc, char **argv)
         crnn_trainer_get_status(t, &st);
         elapsed = now_seconds() - start;
         rate = elapsed > 0 ? (double)(st.step - start_step) * chars_per_step / elapsed : 0;
+        if (o.check_every && st.step % o.check_every == 0 &&
+            crnn_trainer_check_replicas(t, &err) != CRNN_OK) {
+            fprintf(stderr, "charrnn: error: %s\n", err.message);
+            crnn_dist_abort(1);
+            cli_fail(&err);
+        }
         int eval_now = rs.eval_every && st.step % rs.eval_every == 0;
         if (eval_now) {
             int evaluated = st.val_chars >= 2; /* --val-fraction 0: nothing to evaluate */
@@ -404,9 +435,11 @@ int cmd_train(int argc, char **argv)
                  (unsigned long long)st.best_val_step, best_path);
     if (!isnan(test))
         snprintf(tst, sizeof tst, "; test %.4f nats/char", test);
-    fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
-            (unsigned long long)st.step, st.epoch, el, rate / 1000.0, val, tst);
-    fprintf(stderr, "charrnn: snapshot %s\n", output);
+    if (leader) {
+        fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
+                (unsigned long long)st.step, st.epoch, el, rate / 1000.0, val, tst);
+        fprintf(stderr, "charrnn: snapshot %s\n", output);
+    }
     free(best_path);
     crnn_trainer_free(t);
     return 0;
