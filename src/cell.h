@@ -7,8 +7,9 @@
  * Weights of one layer (views into the model's flat array):
  *   wx (in, G*H)   input projection
  *   wh (H, G*H)    recurrent projection
- *   b  (G*H)       bias
- * where G is the cell's number of gates (4 for the LSTM).
+ *   b  (G'*H)      bias (G' = bias_gates: the GRU keeps one more H for the
+ *                  recurrent candidate bias)
+ * where G is the cell's number of gates (4 LSTM, 3 GRU, 1 vanilla RNN).
  */
 #ifndef CRNN_CELL_H
 #define CRNN_CELL_H
@@ -24,6 +25,7 @@ typedef struct crnn_layer_grads {
 /* Activations of one layer over a chunk; B rows per step, T steps. */
 typedef struct crnn_layer_acts {
     int rows, steps, in, hidden;
+    float *scratch; /* (B,G*H) per-step scratch */
     const float *x; /* (T,B,in) input */
     float *gates;   /* (T,B,G*H) gate activations kept for backward */
     float *h;       /* (T+1,B,H): h[0] is the state carried in, h[t+1] the output of step t */
@@ -35,6 +37,8 @@ typedef struct crnn_layer_acts {
 typedef struct crnn_layer_backward {
     float *dh;     /* (T,B,H) gradient reaching each output h[t+1]; consumed */
     float *dgates; /* (T,B,G*H) scratch */
+    float *dgates2; /* (T,B,G*H) second scratch (cells whose input and recurrent
+                      gradients differ, such as the GRU) */
     float *dx;     /* (T,B,in) gradient of the input, written; NULL to skip */
     float *dh0;    /* (B,H) gradient of the carried-in h, written */
     float *dc0;    /* (B,H) gradient of the carried-in c, written (cells with c) */
@@ -43,6 +47,7 @@ typedef struct crnn_layer_backward {
 typedef struct crnn_cell_ops {
     const char *name;
     int gates;          /* G */
+    int bias_gates;     /* the bias has bias_gates * H entries (G, or more) */
     int has_cell_state; /* carries c besides h */
     void (*init_bias)(float *b, int hidden); /* after the weights are drawn */
     void (*forward)(const crnn_layer_weights *w, crnn_layer_acts *a);
@@ -51,5 +56,11 @@ typedef struct crnn_cell_ops {
 } crnn_cell_ops;
 
 extern const crnn_cell_ops crnn_cell_lstm;
+extern const crnn_cell_ops crnn_cell_gru;
+extern const crnn_cell_ops crnn_cell_rnn_tanh;
+extern const crnn_cell_ops crnn_cell_rnn_relu;
+
+/* The cell for a CRNN_CELL_* code (see charrnn.h), or NULL. */
+const crnn_cell_ops *crnn_cell_for(int code);
 
 #endif

@@ -55,10 +55,18 @@ typedef enum crnn_normalization {
     CRNN_NORMALIZE_NFKC = 2,
 } crnn_normalization;
 
+typedef enum crnn_cell_type {
+    CRNN_CELL_LSTM = 0,     /* long short-term memory (default) */
+    CRNN_CELL_GRU = 1,      /* gated recurrent unit (cuDNN / PyTorch form) */
+    CRNN_CELL_RNN_TANH = 2, /* vanilla RNN with tanh */
+    CRNN_CELL_RNN_RELU = 3, /* vanilla RNN with ReLU */
+} crnn_cell_type;
+
 /* Everything that defines a training run. Fill it with crnn_train_config_default()
  * and change what you need. Sizes are checked by crnn_trainer_create. */
 typedef struct crnn_train_config {
-    int layers;          /* L, stacked LSTM layers (default 2) */
+    crnn_cell_type cell; /* the recurrent cell (default LSTM) */
+    int layers;          /* L, stacked recurrent layers (default 2) */
     int hidden;          /* H, hidden units per layer (default 128) */
     int embed;           /* E, embedding size (default 64) */
     int batch;           /* B, parallel streams through the corpus (default 50) */

@@ -60,6 +60,7 @@ static void lstm_backward(const crnn_layer_weights *w, crnn_layer_grads *g, crnn
 const crnn_cell_ops crnn_cell_lstm = {
     .name = "lstm",
     .gates = 4,
+    .bias_gates = 4,
     .has_cell_state = 1,
     .init_bias = lstm_init_bias,
     .forward = lstm_forward,

@@ -35,8 +35,11 @@ int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_err
     if (c->vocab < 1 || c->vocab > MAX_VOCAB)
         return crnn_fail(err, CRNN_ERR_ARG, "vocabulary size %d is out of range", c->vocab);
     model->config = *c;
-    model->cell = &crnn_cell_lstm;
+    model->cell = crnn_cell_for(c->cell);
+    if (!model->cell)
+        return crnn_fail(err, CRNN_ERR_VERSION, "unknown cell type %d", c->cell);
     size_t gh = (size_t)model->cell->gates * c->hidden, off = 0;
+    size_t bias = (size_t)model->cell->bias_gates * c->hidden;
     crnn_layout *lay = &model->layout;
     lay->emb = off;
     off += (size_t)c->vocab * c->embed;
@@ -47,7 +50,7 @@ int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_err
         lay->wh[l] = off;
         off += (size_t)c->hidden * gh;
         lay->b[l] = off;
-        off += gh;
+        off += bias;
     }
     lay->wy = off;
     off += (size_t)c->hidden * c->vocab;
@@ -103,7 +106,8 @@ size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *ce
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
     size_t per_layer = 2 * bt1 * c->hidden + bt * gh + bt * c->hidden;
     return bt * c->embed + (size_t)c->layers * per_layer + bt * c->vocab + 2 * bt * wide +
-           bt * gh + (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */;
+           2 * bt * gh + (size_t)rows * gh + (size_t)c->layers * 2 * rows * c->hidden +
+           bt * 2 /* row_loss doubles */;
 }
 
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
@@ -124,6 +128,7 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     ok = ok && (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
          (ws->row_loss = crnn_calloc(bt, sizeof(double))) && (ws->dh_a = crnn_alloc_floats(bt * wide)) &&
          (ws->dh_b = crnn_alloc_floats(bt * wide)) && (ws->dgates = crnn_alloc_floats(bt * gh)) &&
+         (ws->dgates2 = crnn_alloc_floats(bt * gh)) && (ws->scratch = crnn_alloc_floats((size_t)rows * gh)) &&
          (ws->dstate = crnn_alloc_floats(crnn_model_state_size(model, rows)));
     if (!ok) {
         crnn_workspace_free(ws);
@@ -147,6 +152,8 @@ void crnn_workspace_free(crnn_workspace *ws)
     crnn_free_floats(ws->dh_a);
     crnn_free_floats(ws->dh_b);
     crnn_free_floats(ws->dgates);
+    crnn_free_floats(ws->dgates2);
+    crnn_free_floats(ws->scratch);
     crnn_free_floats(ws->dstate);
     memset(ws, 0, sizeof *ws);
 }
@@ -166,6 +173,7 @@ static crnn_layer_acts layer_acts(const crnn_model *model, crnn_workspace *ws, i
         .steps = ws->steps,
         .in = l == 0 ? c->embed : c->hidden,
         .hidden = c->hidden,
+        .scratch = ws->scratch,
         /* layer l reads the outputs h[1..T] of the layer below */
         .x = l == 0 ? ws->x0 : ws->h[l - 1] + (size_t)ws->rows * c->hidden,
         .gates = ws->gates[l],
@@ -243,6 +251,7 @@ void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint
         crnn_layer_backward bw = {
             .dh = dh,
             .dgates = ws->dgates,
+            .dgates2 = ws->dgates2,
             .dx = dbelow,
             .dh0 = ws->dstate + (size_t)(l * slots) * bh,
             .dc0 = slots == 2 ? ws->dstate + (size_t)(l * slots + 1) * bh : NULL,

@@ -25,6 +25,7 @@
 
 typedef struct crnn_model_config {
     int vocab, embed, hidden, layers;
+    int cell; /* crnn_cell_type */
 } crnn_model_config;
 
 typedef struct crnn_layout {
@@ -52,7 +53,8 @@ typedef struct crnn_workspace {
     float *logits;                     /* (T,B,V), becomes dlogits after the loss */
     double *row_loss;                  /* (T*B) */
     float *dh_a, *dh_b;                /* (T,B,max(E,H)) ping-pong gradients between layers */
-    float *dgates;                     /* (T,B,G*H) */
+    float *dgates, *dgates2;           /* (T,B,G*H) */
+    float *scratch;                    /* (B,G*H) */
     float *dstate;                     /* (L,S,B,H) gradient of the carried-in state */
     int rows, steps;                   /* of the last forward */
 } crnn_workspace;

@@ -38,12 +38,8 @@ crnn_sampler *crnn_sampler_open(const char *path, crnn_error *err)
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (s.cell != 0) {
-        crnn_fail(err, CRNN_ERR_VERSION, "%s uses a cell type this charrnn does not know (%d)",
-                  path, s.cell);
-        goto fail;
-    }
-    crnn_model_config mc = {s.vocab_size, s.config.embed, s.config.hidden, s.config.layers};
+    crnn_model_config mc = {s.vocab_size, s.config.embed, s.config.hidden, s.config.layers,
+                            s.config.cell};
     if (crnn_model_init(&sm->model, &mc, err) != CRNN_OK)
         goto fail;
     if (sm->model.layout.total != s.n_params) {

@@ -265,7 +265,7 @@ static void put_config(buf *b, const crnn_snapshot *s)
     put_u32(b, (uint32_t)c->embed);
     put_u32(b, (uint32_t)c->batch);
     put_u32(b, (uint32_t)c->seq);
-    put_u32(b, (uint32_t)s->cell);
+    put_u32(b, (uint32_t)c->cell);
     put_u32(b, (uint32_t)c->normalize);
     put_u32(b, (uint32_t)c->lossy);
     put_f32(b, c->learning_rate);
@@ -284,7 +284,7 @@ static void get_config(reader *r, crnn_snapshot *s)
     c->embed = (int)get_u32(r);
     c->batch = (int)get_u32(r);
     c->seq = (int)get_u32(r);
-    s->cell = (int)get_u32(r);
+    c->cell = (crnn_cell_type)get_u32(r);
     c->normalize = (crnn_normalization)get_u32(r);
     c->lossy = (int)get_u32(r);
     c->learning_rate = get_f32(r);

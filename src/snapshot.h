@@ -23,8 +23,7 @@ typedef struct crnn_snapshot {
     unsigned version_major, version_minor; /* filled by load */
     uint64_t file_bytes, payload_bytes;    /* filled by load */
 
-    crnn_train_config config;
-    int cell;                    /* 0 = LSTM */
+    crnn_train_config config;   /* including the cell type */
     uint32_t *vocab;             /* (vocab_size) code points, increasing */
     int vocab_size;
 

@@ -95,6 +95,9 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
         return crnn_fail(err, CRNN_ERR_ARG,
                          "validation and test fractions must be in [0, 0.5) (got %g and %g)",
                          (double)c->val_fraction, (double)c->test_fraction);
+    if (!crnn_cell_for(c->cell))
+        return crnn_fail(err, CRNN_ERR_VERSION, "unknown cell type %d: a newer charrnn is needed",
+                         (int)c->cell);
     if (c->max_vocab < 0 || c->max_vocab == 1)
         return crnn_fail(err, CRNN_ERR_ARG, "the vocabulary limit must be 0 (none) or at least 2 "
                          "(got %d)", c->max_vocab);
@@ -110,12 +113,13 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
 
 uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
 {
-    double gh = 4.0 * c->hidden, h = c->hidden, v = vocab_size;
+    double gh = 4.0 * c->hidden, h = c->hidden, v = vocab_size; /* the LSTM is the largest */
     double params = v * c->embed + h * v + v;
     for (int l = 0; l < c->layers; l++)
         params += ((l == 0 ? c->embed : h) + h + 1) * gh;
-    crnn_model_config mc = {vocab_size, c->embed, c->hidden, c->layers};
-    double ws = (double)crnn_workspace_floats(&mc, &crnn_cell_lstm, c->batch, c->seq);
+    crnn_model_config mc = {vocab_size, c->embed, c->hidden, c->layers, c->cell};
+    const crnn_cell_ops *cell = crnn_cell_for(c->cell);
+    double ws = (double)crnn_workspace_floats(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq);
     double bytes = 4.0 * (4 * params + ws + 2.0 * c->layers * 2 * c->batch * h);
     return bytes > 1.8e19 ? UINT64_MAX : (uint64_t)bytes;
 }
@@ -192,7 +196,7 @@ static int allocate(crnn_trainer *t, crnn_error *err)
                          "this configuration needs about %.1f GiB of memory for training but the "
                          "machine has %.1f GiB; use smaller --hidden, --layers, --batch or --seq",
                          (double)need / (1 << 30), (double)have / (1 << 30));
-    crnn_model_config mc = {t->vocab.size, c->embed, c->hidden, c->layers};
+    crnn_model_config mc = {t->vocab.size, c->embed, c->hidden, c->layers, c->cell};
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
@@ -385,7 +389,6 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->config = t->config;
-    s->cell = 0;
     s->vocab = t->vocab.symbols;
     s->vocab_size = t->vocab.size;
     s->corpus_path = t->corpus_path;
@@ -496,11 +499,6 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
                   "%s holds weights only (an export): it can be sampled from, but training "
                   "cannot resume from it; resume from the full snapshot instead",
                   snapshot_path);
-        goto fail;
-    }
-    if (s.cell != 0) {
-        crnn_fail(err, CRNN_ERR_VERSION, "%s uses a cell type this charrnn does not know (%d)",
-                  snapshot_path, s.cell);
         goto fail;
     }
     if (check_config(&s.config, err) != CRNN_OK)

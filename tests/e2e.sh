@@ -55,6 +55,18 @@ expect 0 "" -- "$bin" info m.crnn
 grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
 grep -q "format:      1.0" out.txt && ok || bad "info lacks the format"
 
+# --- other cells ------------------------------------------------------------------------
+for cell in "--cell gru" "--cell rnn" "--cell rnn --activation relu"; do
+  # shellcheck disable=SC2086
+  expect 0 "" -- "$bin" train corpus.txt -o cell.crnn "${small[@]}" $cell --max-iters 30 --eval-every 15 -q
+  expect 0 "" -- "$bin" sample cell.crnn -n 30 --seed 1
+  expect 0 "" -- "$bin" train --resume cell.crnn --max-iters 32 -q
+done
+expect 0 "" -- "$bin" info cell.crnn
+grep -q "RNN (ReLU)" out.txt && ok || bad "info lacks the cell: $(cat out.txt)"
+expect 2 "--activation applies to --cell rnn only" -- "$bin" train corpus.txt --activation relu
+expect 2 "--cell takes" -- "$bin" train corpus.txt --cell transformer
+
 # --- resume gives the same result as never stopping ------------------------------
 expect 0 "" -- "$bin" train corpus.txt -o full.crnn "${small[@]}" --max-iters 60 --eval-every 1000 -q
 expect 0 "" -- "$bin" train corpus.txt -o part.crnn "${small[@]}" --max-iters 30 --eval-every 1000 -q

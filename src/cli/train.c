@@ -22,7 +22,9 @@ static const char TRAIN_HELP[] =
     "next to it as NAME.best.crnn. Any snapshot can be resumed exactly.\n"
     "\n"
     "Model:\n"
-    "  --layers L         stacked LSTM layers (default 2)\n"
+    "  --cell TYPE        lstm (default), gru or rnn (vanilla)\n"
+    "  --activation F     tanh (default) or relu, for --cell rnn\n"
+    "  --layers L         stacked recurrent layers (default 2)\n"
     "  --hidden H         hidden units per layer (default 128)\n"
     "  --embed E          embedding size (default 64)\n"
     "Training:\n"
@@ -52,6 +54,12 @@ static const char TRAIN_HELP[] =
     "Exit status: 0 done, 1 error, 2 usage error, 130 interrupted (snapshot saved).\n";
 
 static volatile sig_atomic_t interrupted;
+
+static const char *cell_name(int cell)
+{
+    static const char *names[] = {"LSTM", "GRU", "RNN (tanh)", "RNN (ReLU)"};
+    return cell >= 0 && cell < 4 ? names[cell] : "?";
+}
 
 static void on_signal(int sig)
 {
@@ -168,12 +176,30 @@ void train_parse(cli_args *a, train_options *o)
     crnn_train_config_default(&o->config);
     o->max_epochs = -1;
     crnn_train_config *cfg = &o->config;
+    int relu = 0, activation_given = 0;
     const char *arg;
     while (cli_next(a, &arg)) {
         int model_option = 1;
         if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
             o->help = 1;
             return;
+        } else if (cli_is(a, arg, "--cell")) {
+            const char *v = cli_value(a, arg);
+            if (!strcmp(v, "lstm"))
+                cfg->cell = CRNN_CELL_LSTM;
+            else if (!strcmp(v, "gru"))
+                cfg->cell = CRNN_CELL_GRU;
+            else if (!strcmp(v, "rnn"))
+                cfg->cell = relu ? CRNN_CELL_RNN_RELU : CRNN_CELL_RNN_TANH;
+            else
+                cli_error(a, "--cell takes lstm, gru or rnn, not '%.100s'", v);
+        } else if (cli_is(a, arg, "--activation")) {
+            const char *v = cli_value(a, arg);
+            if (!strcmp(v, "relu") || !strcmp(v, "tanh"))
+                relu = !strcmp(v, "relu");
+            else
+                cli_error(a, "--activation takes tanh or relu, not '%.100s'", v);
+            activation_given = 1;
         } else if (cli_is(a, arg, "--layers")) {
             cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, 16);
         } else if (cli_is(a, arg, "--hidden")) {
@@ -243,7 +269,11 @@ void train_parse(cli_args *a, train_options *o)
     }
     if (a->failed)
         return;
-    if (!o->resume && !o->corpus)
+    if (cfg->cell == CRNN_CELL_RNN_TANH && relu)
+        cfg->cell = CRNN_CELL_RNN_RELU; /* --activation given after --cell */
+    if (activation_given && cfg->cell != CRNN_CELL_RNN_TANH && cfg->cell != CRNN_CELL_RNN_RELU)
+        cli_error(a, "--activation applies to --cell rnn only (LSTM and GRU gates are fixed)");
+    else if (!o->resume && !o->corpus)
         cli_error(a, "no corpus given: charrnn train CORPUS -o SNAP");
     else if (o->resume && o->model_option_given)
         cli_error(a, "a resumed run keeps its model and training options; only --corpus, -o and "
@@ -320,9 +350,9 @@ int cmd_train(int argc, char **argv)
                 (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
                 (unsigned long long)st.test_chars, st.vocab_size);
         fprintf(stderr,
-                "charrnn: %d x %d LSTM, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
+                "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
                 "%llu steps per epoch; %d threads; %s\n",
-                c->layers, c->hidden, c->embed, st.parameters, c->batch, c->seq,
+                c->layers, c->hidden, cell_name(c->cell), c->embed, st.parameters, c->batch, c->seq,
                 (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
                 crnn_get_threads(), crnn_backend_description());
         if (crnn_dist_size() > 1)
