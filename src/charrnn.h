@@ -62,6 +62,18 @@ typedef enum crnn_cell_type {
     CRNN_CELL_RNN_RELU = 3, /* vanilla RNN with ReLU */
 } crnn_cell_type;
 
+typedef enum crnn_optimizer {
+    CRNN_OPT_ADAM = 0,    /* Adam, betas 0.9 / 0.999 (default) */
+    CRNN_OPT_RMSPROP = 1, /* RMSprop, decay 0.95 (as char-rnn) */
+    CRNN_OPT_SGD = 2,     /* SGD with momentum 0.9 */
+} crnn_optimizer;
+
+typedef enum crnn_schedule {
+    CRNN_SCHEDULE_CONSTANT = 0,
+    CRNN_SCHEDULE_STEP = 1,   /* times lr_decay every decay_every epochs */
+    CRNN_SCHEDULE_COSINE = 2, /* cosine from lr to 0 over schedule_steps */
+} crnn_schedule;
+
 /* Everything that defines a training run. Fill it with crnn_train_config_default()
  * and change what you need. Sizes are checked by crnn_trainer_create. */
 typedef struct crnn_train_config {
@@ -71,7 +83,17 @@ typedef struct crnn_train_config {
     int embed;           /* E, embedding size (default 64) */
     int batch;           /* B, parallel streams through the corpus (default 50) */
     int seq;             /* T, time steps per chunk (default 50) */
-    float learning_rate; /* Adam step size (default 2e-3) */
+    float learning_rate; /* step size (default 2e-3) */
+    crnn_optimizer optimizer;
+    crnn_schedule schedule;
+    float lr_decay;          /* step schedule: factor (default 0.97) */
+    float decay_every;       /* step schedule: epochs between decays (default 1) */
+    uint64_t warmup_steps;   /* linear warm-up from 0 over this many steps (0 = none) */
+    uint64_t schedule_steps; /* cosine schedule: its length in steps (0: taken at the first
+                                step from the run settings' max_iters or max_epochs) */
+    float weight_decay;      /* decoupled weight decay (AdamW-style), 0 = off */
+    float dropout;           /* dropout between layers and before the output, 0 = off */
+    int reset_state;         /* 1: zero the hidden state at every chunk (stateless) */
     float clip;          /* global gradient-norm clip, 0 = off (default 5) */
     float val_fraction;  /* share of the corpus held out for validation (default 0.05) */
     float test_fraction; /* share held out at the end for a final test (default 0.05) */
@@ -131,6 +153,7 @@ typedef struct crnn_trainer_status {
     uint64_t distinct_chars;   /* distinct characters in the corpus (before --max-vocab) */
     uint64_t unknown_chars;    /* characters mapped to U+FFFD by max_vocab */
     size_t parameters;         /* number of weights */
+    double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
 } crnn_trainer_status;
 
@@ -144,6 +167,7 @@ typedef struct crnn_run_settings {
     uint64_t eval_every;
     uint64_t save_every;
     double max_epochs;
+    uint64_t patience;   /* stop after this many evaluations without a better validation loss */
 } crnn_run_settings;
 
 void crnn_trainer_get_run_settings(const crnn_trainer *trainer, crnn_run_settings *settings);
@@ -153,6 +177,12 @@ void crnn_trainer_set_run_settings(crnn_trainer *trainer, const crnn_run_setting
  * training (weights, gradients, moments, activations). Used to refuse absurd
  * sizes before allocating. */
 uint64_t crnn_train_memory_estimate(const crnn_train_config *config, int vocab_size);
+
+/* The model's mean cross-entropy (nats per character) on any UTF-8 file, read
+ * with the tokenizer settings it was trained with; *characters (may be NULL)
+ * receives the number of characters predicted. */
+int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double *nats_per_char,
+                       uint64_t *characters, crnn_error *err);
 
 /* ------------------------------------------------------------------ snapshots */
 

@@ -111,7 +111,7 @@ size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *ce
 }
 
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
-                        crnn_error *err)
+                        int with_dropout, crnn_error *err)
 {
     memset(ws, 0, sizeof *ws);
     const crnn_model_config *c = &model->config;
@@ -121,6 +121,9 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     ws->max_rows = rows;
     ws->max_steps = steps;
     int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;
+    for (int l = 0; l < c->layers && ok && with_dropout; l++)
+        ok = (ws->mask[l] = crnn_alloc_floats(bt * c->hidden)) &&
+             (ws->dropped[l] = crnn_alloc_floats(bt * c->hidden));
     for (int l = 0; l < c->layers && ok; l++) {
         ok = (ws->h[l] = crnn_alloc_floats(bt1 * c->hidden)) && (ws->c[l] = crnn_alloc_floats(bt1 * c->hidden)) &&
              (ws->gates[l] = crnn_alloc_floats(bt * gh)) && (ws->aux[l] = crnn_alloc_floats(bt * c->hidden));
@@ -146,6 +149,8 @@ void crnn_workspace_free(crnn_workspace *ws)
         crnn_free_floats(ws->c[l]);
         crnn_free_floats(ws->gates[l]);
         crnn_free_floats(ws->aux[l]);
+        crnn_free_floats(ws->mask[l]);
+        crnn_free_floats(ws->dropped[l]);
     }
     crnn_free_floats(ws->logits);
     free(ws->row_loss);
@@ -165,6 +170,35 @@ static crnn_layer_weights layer_weights(const crnn_model *model, int l)
                                 model->params + lay->b[l]};
 }
 
+/* The output of layer l as the next layer (or the projection) sees it. */
+static const float *layer_output(const crnn_model *model, const crnn_workspace *ws, int l)
+{
+    return ws->dropout > 0 ? ws->dropped[l] : ws->h[l] + (size_t)ws->rows * model->config.hidden;
+}
+
+void crnn_model_draw_dropout(const crnn_model *model, crnn_workspace *ws, float p, crnn_rng *rng,
+                             int total_rows, int first, int rows, int steps)
+{
+    ws->dropout = ws->mask[0] ? p : 0;
+    if (ws->dropout <= 0)
+        return;
+    int H = model->config.hidden;
+    float keep = 1.0f / (1.0f - p);
+    for (int l = 0; l < model->config.layers; l++) {
+        for (int t = 0; t < steps; t++) {
+            for (int b = 0; b < total_rows; b++) {
+                float *m = ws->mask[l] + ((size_t)t * rows + (size_t)(b - first)) * H;
+                int mine = b >= first && b < first + rows;
+                for (int j = 0; j < H; j++) {
+                    float u = crnn_rng_uniform(rng);
+                    if (mine)
+                        m[j] = u < p ? 0.0f : keep;
+                }
+            }
+        }
+    }
+}
+
 static crnn_layer_acts layer_acts(const crnn_model *model, crnn_workspace *ws, int l)
 {
     const crnn_model_config *c = &model->config;
@@ -174,8 +208,8 @@ static crnn_layer_acts layer_acts(const crnn_model *model, crnn_workspace *ws, i
         .in = l == 0 ? c->embed : c->hidden,
         .hidden = c->hidden,
         .scratch = ws->scratch,
-        /* layer l reads the outputs h[1..T] of the layer below */
-        .x = l == 0 ? ws->x0 : ws->h[l - 1] + (size_t)ws->rows * c->hidden,
+        /* layer l reads the outputs h[1..T] of the layer below (after dropout) */
+        .x = l == 0 ? ws->x0 : layer_output(model, ws, l - 1),
         .gates = ws->gates[l],
         .h = ws->h[l],
         .c = ws->c[l],
@@ -201,8 +235,13 @@ void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint3
         crnn_layer_weights w = layer_weights(model, l);
         crnn_layer_acts a = layer_acts(model, ws, l);
         model->cell->forward(&w, &a);
+        if (ws->dropout > 0) {
+            const float *out = ws->h[l] + bh;
+            for (size_t k = 0; k < n * c->hidden; k++)
+                ws->dropped[l][k] = out[k] * ws->mask[l][k];
+        }
     }
-    const float *top = ws->h[c->layers - 1] + bh; /* (T,B,H) outputs of the last layer */
+    const float *top = layer_output(model, ws, c->layers - 1); /* (T,B,H) */
     crnn_fill_rows(ws->logits, model->params + model->layout.by, (int)n, c->vocab);
     crnn_gemm(0, 0, (int)n, c->vocab, c->hidden, 1.0f, top, c->hidden,
               model->params + model->layout.wy, c->vocab, 1.0f, ws->logits, c->vocab);
@@ -236,13 +275,17 @@ void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint
     int rows = ws->rows, n = ws->rows * ws->steps, slots = state_slots(model);
     size_t bh = (size_t)rows * c->hidden;
     /* Output projection: logits = top @ wy + by. */
-    const float *top = ws->h[c->layers - 1] + bh;
+    const float *top = layer_output(model, ws, c->layers - 1);
+    size_t nh = (size_t)n * c->hidden;
     crnn_gemm(1, 0, c->hidden, c->vocab, n, 1.0f, top, c->hidden, ws->logits, c->vocab, 1.0f,
               grads + lay->wy, c->vocab);
     crnn_add_column_sums(grads + lay->by, ws->logits, n, c->vocab);
     float *dh = ws->dh_a, *dbelow = ws->dh_b;
     crnn_gemm(0, 1, n, c->hidden, c->vocab, 1.0f, ws->logits, c->vocab, model->params + lay->wy,
               c->vocab, 0.0f, dh, c->hidden);
+    if (ws->dropout > 0)
+        for (size_t k = 0; k < nh; k++)
+            dh[k] *= ws->mask[c->layers - 1][k];
     /* Layers from the top down; each writes the gradient of its input for the one below. */
     for (int l = c->layers - 1; l >= 0; l--) {
         crnn_layer_weights w = layer_weights(model, l);
@@ -257,6 +300,9 @@ void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint
             .dc0 = slots == 2 ? ws->dstate + (size_t)(l * slots + 1) * bh : NULL,
         };
         model->cell->backward(&w, &g, &a, &bw);
+        if (ws->dropout > 0 && l > 0)
+            for (size_t k = 0; k < nh; k++)
+                dbelow[k] *= ws->mask[l - 1][k];
         float *t = dh;
         dh = dbelow;
         dbelow = t;

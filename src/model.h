@@ -55,6 +55,9 @@ typedef struct crnn_workspace {
     float *dh_a, *dh_b;                /* (T,B,max(E,H)) ping-pong gradients between layers */
     float *dgates, *dgates2;           /* (T,B,G*H) */
     float *scratch;                    /* (B,G*H) */
+    float dropout;                     /* rate applied by the next forward (0 = off) */
+    float *mask[CRNN_MAX_LAYERS];      /* (T,B,H) 0 or 1/(1-p) per output of layer l */
+    float *dropped[CRNN_MAX_LAYERS];   /* (T,B,H) output of layer l after its mask */
     float *dstate;                     /* (L,S,B,H) gradient of the carried-in state */
     int rows, steps;                   /* of the last forward */
 } crnn_workspace;
@@ -73,7 +76,13 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng);
 size_t crnn_workspace_floats(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,
                              int steps);
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
-                        crnn_error *err);
+                        int with_dropout, crnn_error *err);
+
+/* Sets ws->dropout to p and draws the masks for the next forward. Draws for
+ * all `total_rows` rows (so every process of a data-parallel run draws the
+ * same numbers) and keeps rows first .. first+rows-1. */
+void crnn_model_draw_dropout(const crnn_model *model, crnn_workspace *ws, float p, crnn_rng *rng,
+                             int total_rows, int first, int rows, int steps);
 void crnn_workspace_free(crnn_workspace *ws);
 
 /* Forward over rows x steps tokens (time-major, ids < V) from state_in

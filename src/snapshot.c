@@ -274,6 +274,15 @@ static void put_config(buf *b, const crnn_snapshot *s)
     put_f32(b, c->test_fraction);
     put_u64(b, c->seed);
     put_u32(b, (uint32_t)c->max_vocab);
+    put_u32(b, (uint32_t)c->optimizer);
+    put_u32(b, (uint32_t)c->schedule);
+    put_f32(b, c->lr_decay);
+    put_f32(b, c->decay_every);
+    put_u64(b, c->warmup_steps);
+    put_u64(b, c->schedule_steps);
+    put_f32(b, c->weight_decay);
+    put_f32(b, c->dropout);
+    put_u32(b, (uint32_t)c->reset_state);
 }
 
 static void get_config(reader *r, crnn_snapshot *s)
@@ -293,6 +302,15 @@ static void get_config(reader *r, crnn_snapshot *s)
     c->test_fraction = get_f32(r);
     c->seed = get_u64(r);
     c->max_vocab = (int)get_u32(r);
+    c->optimizer = (crnn_optimizer)get_u32(r);
+    c->schedule = (crnn_schedule)get_u32(r);
+    c->lr_decay = get_f32(r);
+    c->decay_every = get_f32(r);
+    c->warmup_steps = get_u64(r);
+    c->schedule_steps = get_u64(r);
+    c->weight_decay = get_f32(r);
+    c->dropout = get_f32(r);
+    c->reset_state = (int)get_u32(r);
 }
 
 static void put_progress(buf *b, const crnn_snapshot *s)
@@ -308,6 +326,7 @@ static void put_progress(buf *b, const crnn_snapshot *s)
     put_u64(b, s->run.eval_every);
     put_u64(b, s->run.save_every);
     put_f64(b, s->run.max_epochs);
+    put_u64(b, s->run.patience);
 }
 
 static void get_progress(reader *r, crnn_snapshot *s)
@@ -323,6 +342,7 @@ static void get_progress(reader *r, crnn_snapshot *s)
     s->run.eval_every = get_u64(r);
     s->run.save_every = get_u64(r);
     s->run.max_epochs = get_f64(r);
+    s->run.patience = get_u64(r);
 }
 
 static int build_payload(const crnn_snapshot *s, buf *b, uint32_t *sections)

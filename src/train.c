@@ -14,6 +14,7 @@
 #include "common.h"
 #include "data.h"
 #include "dist.h"
+#include "evaluate.h"
 #include "io.h"
 #include "model.h"
 #include "optim.h"
@@ -45,7 +46,7 @@ struct crnn_trainer {
     crnn_model model;
     crnn_workspace ws; /* sized local_batch x T */
     float *grads;      /* (P) */
-    crnn_adam adam;
+    crnn_optim opt;
     crnn_rng rng;
 
     uint64_t step, best_step;
@@ -70,6 +71,8 @@ void crnn_train_config_default(crnn_train_config *c)
     c->batch = 50;
     c->seq = 50;
     c->learning_rate = 2e-3f;
+    c->lr_decay = 0.97f;
+    c->decay_every = 1.0f;
     c->clip = 5.0f;
     c->val_fraction = 0.05f;
     c->test_fraction = 0.05f;
@@ -98,6 +101,19 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
     if (!crnn_cell_for(c->cell))
         return crnn_fail(err, CRNN_ERR_VERSION, "unknown cell type %d: a newer charrnn is needed",
                          (int)c->cell);
+    if ((unsigned)c->optimizer > CRNN_OPT_SGD || (unsigned)c->schedule > CRNN_SCHEDULE_COSINE)
+        return crnn_fail(err, CRNN_ERR_VERSION, "unknown optimizer or schedule: a newer charrnn "
+                         "is needed");
+    if (!(c->lr_decay > 0 && c->lr_decay <= 1) || !(c->decay_every > 0))
+        return crnn_fail(err, CRNN_ERR_ARG, "the decay factor must be in (0, 1] and its period "
+                         "positive (got %g every %g epochs)", (double)c->lr_decay,
+                         (double)c->decay_every);
+    if (!(c->weight_decay >= 0 && c->weight_decay < 1))
+        return crnn_fail(err, CRNN_ERR_ARG, "weight decay must be in [0, 1) (got %g)",
+                         (double)c->weight_decay);
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return crnn_fail(err, CRNN_ERR_ARG, "dropout must be in [0, 1) (got %g)",
+                         (double)c->dropout);
     if (c->max_vocab < 0 || c->max_vocab == 1)
         return crnn_fail(err, CRNN_ERR_ARG, "the vocabulary limit must be 0 (none) or at least 2 "
                          "(got %d)", c->max_vocab);
@@ -200,7 +216,7 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, err);
+    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, c->dropout > 0, err);
     if (rc != CRNN_OK)
         return rc;
     size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, t->local_batch);
@@ -215,7 +231,7 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     t->targets = crnn_calloc(bt, sizeof *t->targets);
     if (!t->grads || !t->state || !t->eval_state || !t->full_state || !t->gathered ||
         !t->cursors || !t->inputs || !t->targets ||
-        crnn_adam_init(&t->adam, p) != CRNN_OK)
+        crnn_optim_init(&t->opt, c->optimizer, p) != CRNN_OK)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the trainer");
     memset(t->state, 0, sizeof(float) * ns);
     return CRNN_OK;
@@ -269,7 +285,7 @@ void crnn_trainer_free(crnn_trainer *t)
     crnn_model_free(&t->model);
     crnn_workspace_free(&t->ws);
     crnn_free_floats(t->grads);
-    crnn_adam_free(&t->adam);
+    crnn_optim_free(&t->opt);
     free(t->cursors);
     crnn_free_floats(t->state);
     crnn_free_floats(t->eval_state);
@@ -282,11 +298,26 @@ void crnn_trainer_free(crnn_trainer *t)
 
 int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
 {
+    if (t->config.schedule == CRNN_SCHEDULE_COSINE && t->config.schedule_steps == 0) {
+        /* The cosine's length is fixed at the first step, from the run's limit. */
+        uint64_t horizon = t->run.max_iters;
+        if (!horizon && t->run.max_epochs > 0)
+            horizon = (uint64_t)ceil(t->run.max_epochs * (double)t->chunks_per_epoch);
+        if (horizon <= t->config.warmup_steps)
+            return crnn_fail(err, CRNN_ERR_ARG, "a cosine schedule needs a length in steps longer "
+                             "than the warm-up: give --max-iters or --epochs");
+        t->config.schedule_steps = horizon;
+    }
     const crnn_train_config *c = &t->config;
     int B = c->batch, T = c->seq, local = t->local_batch;
     double normalizer = (double)B * T;
     crnn_stream_chunk(&t->splits.train, B, t->first_stream, local, T, t->cursors, t->inputs,
                       t->targets);
+    if (c->reset_state) /* stateless training: every chunk starts from zero */
+        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, local));
+    /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
+    crnn_rng rng = t->rng;
+    crnn_model_draw_dropout(&t->model, &t->ws, c->dropout, &rng, B, t->first_stream, local, T);
     crnn_model_forward(&t->model, &t->ws, t->inputs, local, T, t->state);
     double sum = crnn_model_loss(&t->model, &t->ws, t->targets, normalizer);
     crnn_dist_sum_doubles(&sum, 1); /* every rank sees the same loss, NaN included */
@@ -307,8 +338,10 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
                          "smaller --lr or --clip)",
                          isnan(norm) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
     crnn_clip_by_norm(t->grads, p, norm, c->clip);
-    crnn_adam_update(&t->adam, t->model.params, t->grads, c->learning_rate);
+    double lr = crnn_learning_rate(c, t->step, t->chunks_per_epoch);
+    crnn_optim_update(&t->opt, t->model.params, t->grads, (float)lr, c->weight_decay);
     /* Commit: carry the state, advance the streams, wrap at the end of an epoch. */
+    t->rng = rng;
     crnn_model_final_state(&t->model, &t->ws, t->state);
     size_t len = crnn_stream_length(&t->splits.train, B);
     int wrap = 0;
@@ -328,35 +361,19 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
 }
 
 /* Mean loss over a split read by up to B streams in chunks of up to T steps,
- * state carried from zero; the streams are divided among the ranks. Touches
- * only the workspace and eval_state. */
+ * the streams divided among the ranks. Touches only the workspace and
+ * eval_state, never the training state. */
 static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *what,
                           double *mean, crnn_error *err)
 {
-    const crnn_train_config *c = &t->config;
-    int streams = (int)(split->length / 2 < (size_t)c->batch ? split->length / 2 : (size_t)c->batch);
+    int streams = crnn_eval_streams(split, t->config.batch);
     if (streams < 1)
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
-    size_t len = split->length / (size_t)streams;
     int first = (int)((int64_t)streams * t->rank / t->ranks);
     int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
-    memset(t->eval_state, 0, sizeof(float) * crnn_model_state_size(&t->model, t->local_batch));
     double sums[2] = {0, 0}; /* loss, characters */
-    uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
-    if (!cur)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    for (size_t pos = 0; pos + 1 < len && mine > 0;) {
-        int steps = (int)(len - 1 - pos < (size_t)c->seq ? len - 1 - pos : (size_t)c->seq);
-        for (int b = 0; b < streams; b++)
-            cur[b] = pos;
-        crnn_stream_chunk(split, streams, first, mine, steps, cur, t->inputs, t->targets);
-        crnn_model_forward(&t->model, &t->ws, t->inputs, mine, steps, t->eval_state);
-        sums[0] += crnn_model_loss(&t->model, &t->ws, t->targets, 1.0);
-        sums[1] += (double)mine * steps;
-        crnn_model_final_state(&t->model, &t->ws, t->eval_state);
-        pos += (size_t)steps;
-    }
-    free(cur);
+    crnn_split_loss(&t->model, &t->ws, split, streams, first, mine, t->config.seq, t->eval_state,
+                    t->inputs, t->targets, sums);
     crnn_dist_sum_doubles(sums, 2);
     *mean = sums[0] / sums[1];
     if (!isfinite(*mean))
@@ -366,7 +383,7 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
 
 int crnn_trainer_evaluate(crnn_trainer *t, double *val_loss, crnn_error *err)
 {
-    double v;
+    double v = NAN;
     int rc = evaluate_split(t, &t->splits.val, "validation", &v, err);
     if (rc != CRNN_OK)
         return rc;
@@ -395,7 +412,7 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
     s->corpus_bytes = t->corpus_bytes;
     s->corpus_crc = t->corpus_crc;
     s->step = t->step;
-    s->adam_step = t->adam.step;
+    s->adam_step = t->opt.step;
     s->best_step = t->best_step;
     s->last_val_loss = t->last_val;
     s->best_val_loss = t->best_val;
@@ -403,8 +420,8 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
     s->run = t->run;
     s->params = t->model.params;
     s->n_params = t->model.layout.total;
-    s->adam_m = t->adam.m;
-    s->adam_v = t->adam.v;
+    s->adam_m = t->opt.m;
+    s->adam_v = t->opt.v;
     s->cursors = t->cursors;
     s->n_cursors = t->config.batch;
     s->state = t->full_state;
@@ -535,9 +552,9 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
         goto fail;
     size_t p = t->model.layout.total;
     memcpy(t->model.params, s.params, sizeof(float) * p);
-    memcpy(t->adam.m, s.adam_m, sizeof(float) * p);
-    memcpy(t->adam.v, s.adam_v, sizeof(float) * p);
-    t->adam.step = s.adam_step;
+    memcpy(t->opt.m, s.adam_m, sizeof(float) * p);
+    memcpy(t->opt.v, s.adam_v, sizeof(float) * p);
+    t->opt.step = s.adam_step;
     memcpy(t->cursors, s.cursors, sizeof(uint64_t) * (size_t)s.n_cursors);
     take_local_state(t, s.state);
     memcpy(t->rng.s, s.rng, sizeof s.rng);
@@ -596,6 +613,7 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->distinct_chars = t->distinct_chars;
     st->unknown_chars = t->unknown_chars;
     st->parameters = t->model.layout.total;
+    st->learning_rate = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch);
     st->config = t->config;
 }
 

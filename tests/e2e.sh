@@ -67,6 +67,36 @@ grep -q "RNN (ReLU)" out.txt && ok || bad "info lacks the cell: $(cat out.txt)"
 expect 2 "--activation applies to --cell rnn only" -- "$bin" train corpus.txt --activation relu
 expect 2 "--cell takes" -- "$bin" train corpus.txt --cell transformer
 
+# --- optimizers, schedules, regularization -------------------------------------------
+for extra in "--optimizer rmsprop --lr 0.01" "--optimizer sgd --lr 0.5 --schedule step --lr-decay 0.5" \
+             "--schedule cosine --warmup 5" "--dropout 0.3 --weight-decay 0.01" "--reset-state"; do
+  # shellcheck disable=SC2086
+  expect 0 "" -- "$bin" train corpus.txt -o opt.crnn "${small[@]}" $extra --max-iters 20 --eval-every 10 -q
+done
+# Resume stays exact with dropout, a cosine schedule and warm-up.
+reg=(--dropout 0.25 --schedule cosine --warmup 10 --optimizer rmsprop)
+expect 0 "" -- "$bin" train corpus.txt -o rfull.crnn "${small[@]}" "${reg[@]}" --max-iters 150 --eval-every 1000 -q
+expect 0 "" -- "$bin" train corpus.txt -o rpart.crnn "${small[@]}" "${reg[@]}" --max-iters 150 --eval-every 1000 -q --time 0.2
+expect 0 "" -- "$bin" train --resume rpart.crnn -q
+cmp -s rfull.crnn rpart.crnn && ok || bad "resume with dropout and a cosine schedule differs"
+expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn "${small[@]}" --schedule cosine --time 1
+expect 2 "--optimizer takes" -- "$bin" train corpus.txt --optimizer lbfgs
+expect 2 "--dropout must be between" -- "$bin" train corpus.txt --dropout 1.5
+# Early stopping: a learning rate far too large makes validation worse at once.
+expect 0 "stopping early" -- "$bin" train corpus.txt -o es.crnn "${small[@]}" --lr 5 --eval-every 2 --patience 2 --max-iters 400
+# The loss log and its curves.
+[ -s es.csv ] && head -1 es.csv | grep -q "^step,epoch,train_loss,val_loss" && ok || bad "no CSV log"
+grep -q "<svg" es.svg && grep -q "polyline" es.svg && ok || bad "no SVG curves"
+expect 0 "wrote curve.svg" -- "$bin" plot es.csv -o curve.svg
+expect 1 "cannot open" -- "$bin" plot missing.csv
+expect 1 "not a charrnn training log" -- "$bin" plot corpus.txt
+# eval: nats per character on any file.
+expect 0 "" -- "$bin" eval m.crnn corpus.txt
+grep -qE "corpus.txt: [0-9.]+ nats/char, [0-9.]+ bits/char over [0-9]+ characters" out.txt && ok || bad "eval output: $(cat out.txt)"
+printf 'Ω unknown' >omega.txt
+expect 1 "not in the model's vocabulary" -- "$bin" eval m.crnn omega.txt
+expect 2 "usage: charrnn eval SNAP FILE" -- "$bin" eval m.crnn
+
 # --- resume gives the same result as never stopping ------------------------------
 expect 0 "" -- "$bin" train corpus.txt -o full.crnn "${small[@]}" --max-iters 60 --eval-every 1000 -q
 expect 0 "" -- "$bin" train corpus.txt -o part.crnn "${small[@]}" --max-iters 30 --eval-every 1000 -q

@@ -29,17 +29,18 @@ static double rel_error(double a, double b)
     return fabs(a - b) / fmax(fabs(a) + fabs(b), 1e-2);
 }
 
-static void check_model_gradients(int cell)
+static void check_model_gradients(int cell, float dropout)
 {
     crnn_model m;
     crnn_error err = {0};
     crnn_model_config cfg = {V, E, H, L, cell};
     CHECK_OK(crnn_model_init(&m, &cfg, &err), err);
     crnn_workspace ws;
-    CHECK_OK(crnn_workspace_init(&ws, &m, B, T, &err), err);
+    CHECK_OK(crnn_workspace_init(&ws, &m, B, T, dropout > 0, &err), err);
     crnn_rng rng;
     crnn_rng_seed(&rng, 42);
     crnn_model_randomize(&m, &rng);
+    crnn_model_draw_dropout(&m, &ws, dropout, &rng, B, 0, B, T); /* one fixed mask */
     /* Larger weights than the default draw, so every gate is exercised away from 0. */
     for (size_t i = 0; i < m.layout.total; i++)
         m.params[i] *= 1.5f;
@@ -78,8 +79,8 @@ static void check_model_gradients(int cell)
         }
     }
     CHECK(worst < 2e-2, "%s: weight %zu: relative error %.3g", m.cell->name, worst_at, worst);
-    fprintf(stderr, "gradcheck %s: %zu weights, worst relative error %.3g\n", m.cell->name, P,
-            worst);
+    fprintf(stderr, "gradcheck %s%s: %zu weights, worst relative error %.3g\n", m.cell->name,
+            dropout > 0 ? " with dropout" : "", P, worst);
 
     double worst_state = 0;
     for (size_t i = 0; i < ns; i++) {
@@ -171,6 +172,8 @@ int main(void)
     crnn_set_threads(2);
     check_kernels();
     for (int cell = CRNN_CELL_LSTM; cell <= CRNN_CELL_RNN_RELU; cell++)
-        check_model_gradients(cell);
+        check_model_gradients(cell, 0);
+    check_model_gradients(CRNN_CELL_LSTM, 0.3f);
+    check_model_gradients(CRNN_CELL_GRU, 0.3f);
     return check_result("test_gradcheck");
 }

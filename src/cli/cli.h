@@ -7,6 +7,7 @@
 #ifndef CRNN_CLI_H
 #define CRNN_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "charrnn.h"
@@ -50,7 +51,7 @@ _Noreturn void cli_fail(const crnn_error *err);
 typedef struct train_options {
     crnn_train_config config;
     const char *corpus, *resume, *output;
-    uint64_t max_iters, eval_every, save_every, check_every;
+    uint64_t max_iters, eval_every, save_every, check_every, patience;
     double max_epochs; /* < 0: not given */
     double max_seconds;
     int threads, quiet, model_option_given, help;
@@ -70,7 +71,21 @@ typedef struct file_options { /* info and export */
     int help;
 } file_options;
 
+/* One line of the training log. */
+typedef struct train_log_row {
+    uint64_t step;
+    double epoch, train_loss, val_loss, best_val_loss, learning_rate, chars_per_second, elapsed;
+} train_log_row;
+
+/* Appends a row to the CSV log at path (writing the header first if new). */
+int train_log_append(const char *path, const train_log_row *row);
+/* Draws the log's curves into an SVG file; why explains a failure. */
+int plot_svg(const char *log_path, const char *svg_path, char *why, size_t whylen);
+/* path with its ending `from` replaced by `to` (or `to` appended); caller frees. */
+char *replace_extension(const char *path, const char *from, const char *to);
+
 void train_parse(cli_args *a, train_options *o);
+void plot_parse(cli_args *a, file_options *o);
 void sample_parse(cli_args *a, sample_options *o);
 void info_parse(cli_args *a, file_options *o);
 void export_parse(cli_args *a, file_options *o);
@@ -79,5 +94,7 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

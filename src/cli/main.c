@@ -17,6 +17,8 @@ static const char MAIN_HELP[] =
     "  sample SNAP            generate text\n"
     "  info SNAP              describe and verify a snapshot\n"
     "  export SNAP -o MODEL   write a sample-only model (fp32, fp16 or bf16)\n"
+    "  plot LOG.csv           draw the loss curves of a training log as SVG\n"
+    "  eval SNAP FILE         the model's loss (nats and bits per character) on a file\n"
     "\n"
     "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
 
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return cmd_plot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "charrnn: unknown command '%s' (see: charrnn --help)\n", cmd);
     return EXIT_USAGE;
 }

@@ -30,7 +30,15 @@ static const char TRAIN_HELP[] =
     "Training:\n"
     "  --batch B          parallel streams through the corpus (default 50)\n"
     "  --seq T            time steps per chunk, truncated BPTT (default 50)\n"
-    "  --lr X             Adam learning rate (default 0.002)\n"
+    "  --lr X             learning rate (default 0.002)\n"
+    "  --optimizer NAME   adam (default), rmsprop or sgd (with momentum 0.9)\n"
+    "  --schedule NAME    constant (default), step or cosine (to 0 at the end of the run)\n"
+    "  --lr-decay F       step schedule: multiply the rate by F (default 0.97) ...\n"
+    "  --decay-every E    ... every E epochs (default 1)\n"
+    "  --warmup N         raise the rate linearly over the first N steps\n"
+    "  --weight-decay X   decoupled weight decay (AdamW-style), default 0\n"
+    "  --dropout P        dropout between layers and before the output (default 0)\n"
+    "  --reset-state      stateless training: zero the hidden state at every chunk\n"
     "  --clip X           clip the gradient's global norm to X, 0 = off (default 5)\n"
     "  --seed S           random seed (default 1)\n"
     "  --val-fraction F   share of the text held out for validation (default 0.05)\n"
@@ -46,6 +54,7 @@ static const char TRAIN_HELP[] =
     "  --time SECONDS     stop after this many seconds of this run\n"
     "  --eval-every N     validation loss and snapshot every N steps (default 200)\n"
     "  --save-every N     also write a snapshot every N steps\n"
+    "  --patience N       stop after N evaluations without a better validation loss\n"
     "  -o, --output SNAP  snapshot to write (default model.crnn)\n"
     "  -q, --quiet        print only the final summary\n"
     "Several processes (mpirun -np N charrnn train ...; --batch is the total, N must divide it):\n"
@@ -232,6 +241,38 @@ void train_parse(cli_args *a, train_options *o)
                 cfg->normalize = CRNN_NORMALIZE_NONE;
             else
                 cli_error(a, "--normalize takes nfc, nfkc or none, not '%.100s'", v);
+        } else if (cli_is(a, arg, "--optimizer")) {
+            const char *v = cli_value(a, arg);
+            if (!strcmp(v, "adam"))
+                cfg->optimizer = CRNN_OPT_ADAM;
+            else if (!strcmp(v, "rmsprop"))
+                cfg->optimizer = CRNN_OPT_RMSPROP;
+            else if (!strcmp(v, "sgd"))
+                cfg->optimizer = CRNN_OPT_SGD;
+            else
+                cli_error(a, "--optimizer takes adam, rmsprop or sgd, not '%.100s'", v);
+        } else if (cli_is(a, arg, "--schedule")) {
+            const char *v = cli_value(a, arg);
+            if (!strcmp(v, "constant"))
+                cfg->schedule = CRNN_SCHEDULE_CONSTANT;
+            else if (!strcmp(v, "step"))
+                cfg->schedule = CRNN_SCHEDULE_STEP;
+            else if (!strcmp(v, "cosine"))
+                cfg->schedule = CRNN_SCHEDULE_COSINE;
+            else
+                cli_error(a, "--schedule takes constant, step or cosine, not '%.100s'", v);
+        } else if (cli_is(a, arg, "--lr-decay")) {
+            cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
+        } else if (cli_is(a, arg, "--decay-every")) {
+            cfg->decay_every = (float)cli_double(a, cli_value(a, arg), "--decay-every", 1e-6, 1e9);
+        } else if (cli_is(a, arg, "--warmup")) {
+            cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
+        } else if (cli_is(a, arg, "--weight-decay")) {
+            cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
+        } else if (cli_is(a, arg, "--dropout")) {
+            cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
+        } else if (cli_is(a, arg, "--reset-state")) {
+            cfg->reset_state = 1;
         } else if (cli_is(a, arg, "--max-vocab")) {
             cfg->max_vocab = (int)cli_int(a, cli_value(a, arg), "--max-vocab", 2, 0x110000);
         } else {
@@ -254,6 +295,8 @@ void train_parse(cli_args *a, train_options *o)
                 o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
             } else if (cli_is(a, arg, "--save-every")) {
                 o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
+            } else if (cli_is(a, arg, "--patience")) {
+                o->patience = (uint64_t)cli_int(a, cli_value(a, arg), "--patience", 1, 1000000000);
             } else if (cli_is(a, arg, "--check-replicas")) {
                 o->check_every = (uint64_t)cli_int(a, cli_value(a, arg), "--check-replicas", 1,
                                                    1000000000);
@@ -308,7 +351,9 @@ int cmd_train(int argc, char **argv)
     if (!output)
         output = resume ? resume : "model.crnn";
     char *best_path = best_path_for(output);
-    if (!best_path) {
+    char *log_path = replace_extension(output, ".crnn", ".csv");
+    char *svg_path = replace_extension(output, ".crnn", ".svg");
+    if (!best_path || !log_path || !svg_path) {
         crnn_trainer_free(t);
         fprintf(stderr, "charrnn: error: out of memory\n");
         return 1;
@@ -329,6 +374,8 @@ int cmd_train(int argc, char **argv)
         rs.eval_every = eval_every;
     if (save_every)
         rs.save_every = save_every;
+    if (o.patience)
+        rs.patience = o.patience;
     crnn_trainer_set_run_settings(t, &rs);
     run_limits lim = {rs.max_iters, rs.max_epochs, max_seconds};
 
@@ -379,6 +426,16 @@ int cmd_train(int argc, char **argv)
                     (lim.max_seconds > 0 && elapsed >= lim.max_seconds);
         /* Every process must stop at the same step: the clocks and signals of
          * one rank decide for all. */
+        /* Early stopping: too many evaluations since the best one. */
+        if (rs.patience && rs.eval_every && !isnan(st.best_val_loss) &&
+            (st.step - st.best_val_step) / rs.eval_every >= rs.patience) {
+            if (leader && !quiet)
+                fprintf(stderr, "%scharrnn: no better validation loss for %llu evaluations: "
+                                "stopping early (best %.4f at step %llu)\n",
+                        tty ? "\r\033[K" : "", (unsigned long long)rs.patience,
+                        st.best_val_loss, (unsigned long long)st.best_val_step);
+            limit = 1;
+        }
         if (crnn_dist_any(limit))
             break;
         if (crnn_dist_any(interrupted)) {
@@ -391,6 +448,8 @@ int cmd_train(int argc, char **argv)
                         "charrnn train --resume %s\n",
                         (unsigned long long)st.step, output, output);
             free(best_path);
+    free(log_path);
+    free(svg_path);
             crnn_trainer_free(t);
             return EXIT_INTERRUPTED;
         }
@@ -403,6 +462,8 @@ int cmd_train(int argc, char **argv)
                         output);
             }
             free(best_path);
+    free(log_path);
+    free(svg_path);
             crnn_trainer_free(t);
             return 1;
         }
@@ -422,6 +483,13 @@ int cmd_train(int argc, char **argv)
             if (evaluated && crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
                 cli_fail(&err);
             crnn_trainer_get_status(t, &st);
+            if (leader && evaluated) {
+                train_log_row row = {st.step, st.epoch, smooth, st.last_val_loss,
+                                     st.best_val_loss, st.learning_rate, rate,
+                                     now_seconds() - start};
+                if (train_log_append(log_path, &row) != 0)
+                    fprintf(stderr, "charrnn: warning: could not append to the log %s\n", log_path);
+            }
             saved_at_step = save_snapshot(t, output, "latest", 0);
             if (evaluated && st.best_val_step == st.step)
                 save_snapshot(t, best_path, "best", 0);
@@ -444,6 +512,10 @@ int cmd_train(int argc, char **argv)
             if (crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
                 cli_fail(&err);
             crnn_trainer_get_status(t, &st);
+            train_log_row row = {st.step, st.epoch, smooth, st.last_val_loss, st.best_val_loss,
+                                 st.learning_rate, rate, now_seconds() - start};
+            if (leader && train_log_append(log_path, &row) != 0)
+                fprintf(stderr, "charrnn: warning: could not append to the log %s\n", log_path);
             if (st.best_val_step == st.step)
                 save_snapshot(t, best_path, "best", 0);
         }
@@ -466,11 +538,17 @@ int cmd_train(int argc, char **argv)
     if (!isnan(test))
         snprintf(tst, sizeof tst, "; test %.4f nats/char", test);
     if (leader) {
+        char why[600];
+        if (plot_svg(log_path, svg_path, why, sizeof why) != 0)
+            fprintf(stderr, "charrnn: no loss curves: %s\n", why);
         fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
                 (unsigned long long)st.step, st.epoch, el, rate / 1000.0, val, tst);
-        fprintf(stderr, "charrnn: snapshot %s\n", output);
+        fprintf(stderr, "charrnn: snapshot %s; loss log %s, curves %s\n", output, log_path,
+                svg_path);
     }
     free(best_path);
+    free(log_path);
+    free(svg_path);
     crnn_trainer_free(t);
     return 0;
 }

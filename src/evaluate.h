@@ -1,0 +1,24 @@
+/*
+ * evaluate.h: the loss of a model over a split of text, read by parallel
+ * streams with the hidden state carried from chunk to chunk (the way training
+ * reads it, but forward only and from a zero state). Used by the trainer's
+ * validation and test, and by crnn_evaluate_file.
+ */
+#ifndef CRNN_EVALUATE_H
+#define CRNN_EVALUATE_H
+
+#include "data.h"
+#include "model.h"
+
+/* Streams for a split: min(max_streams, length / 2) (0 if the split is too short). */
+int crnn_eval_streams(const crnn_split *split, int max_streams);
+
+/* Adds to sums[0] the summed loss (nats) and to sums[1] the characters predicted
+ * by streams first .. first+count-1 of `streams` over the split, in chunks of at
+ * most `steps` (ws must hold count x steps). state (L,S,count,H) and
+ * inputs/targets (steps x count) are scratch. */
+void crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
+                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
+                     uint32_t *targets, double sums[2]);
+
+#endif
