@@ -128,7 +128,12 @@ printf 'ok text\n\xc3\x28 broken' >bad.txt
 expect 1 "invalid UTF-8 at byte 8 (line 2, column 1)" -- "$bin" train bad.txt -o x.crnn
 expect 1 "use --lossy" -- "$bin" train bad.txt -o x.crnn
 printf 'abcabc' >tiny.txt
-expect 1 "too small for batch 50 x sequence 50" -- "$bin" train tiny.txt -o x.crnn
+expect 1 "is too small for batch" -- "$bin" train tiny.txt -o x.crnn
+expect 1 "too small for batch 50 x sequence 50" -- "$bin" train tiny.txt -o x.crnn --batch 50 --seq 50
+head -c 500 corpus.txt >small.txt
+expect 0 "8 streams instead of 16" -- "$bin" train small.txt -o small.crnn --max-iters 2
+expect 0 "picked 2 x 64, embedding 32, batch 16 x 50 for a 0.03 MB corpus" -- "$bin" train corpus.txt -o auto.crnn --max-iters 1
+
 [ -e x.crnn ] && bad "a snapshot was written for a bad corpus" || ok
 mkdir adir
 expect 1 "is a directory" -- "$bin" train adir -o x.crnn

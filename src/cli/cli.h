@@ -54,7 +54,7 @@ typedef struct train_options {
     uint64_t max_iters, eval_every, save_every, check_every, patience;
     double max_epochs; /* < 0: not given */
     double max_seconds;
-    int threads, quiet, model_option_given, help;
+    int threads, quiet, model_option_given, size_option_given, help;
 } train_options;
 
 typedef struct sample_options {

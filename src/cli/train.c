@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -211,14 +212,19 @@ void train_parse(cli_args *a, train_options *o)
             activation_given = 1;
         } else if (cli_is(a, arg, "--layers")) {
             cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, 16);
+            o->size_option_given = 1;
         } else if (cli_is(a, arg, "--hidden")) {
             cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
+            o->size_option_given = 1;
         } else if (cli_is(a, arg, "--embed")) {
             cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
+            o->size_option_given = 1;
         } else if (cli_is(a, arg, "--batch")) {
             cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, 65536);
+            o->size_option_given = 1;
         } else if (cli_is(a, arg, "--seq")) {
             cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, 65536);
+            o->size_option_given = 1;
         } else if (cli_is(a, arg, "--lr")) {
             cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
         } else if (cli_is(a, arg, "--clip")) {
@@ -271,6 +277,7 @@ void train_parse(cli_args *a, train_options *o)
             cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
         } else if (cli_is(a, arg, "--dropout")) {
             cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
+            o->size_option_given = 1;
         } else if (cli_is(a, arg, "--reset-state")) {
             cfg->reset_state = 1;
         } else if (cli_is(a, arg, "--max-vocab")) {
@@ -323,6 +330,45 @@ void train_parse(cli_args *a, train_options *o)
                      "the stopping and saving options can be given with --resume");
 }
 
+/* With no size given, sizes suited to the corpus: bigger text, bigger model.
+ * A corpus too small for the batch gets fewer streams, with a notice. */
+static void pick_sizes(const char *corpus, crnn_train_config *c, int quiet)
+{
+    struct stat st;
+    if (stat(corpus, &st) != 0 || !S_ISREG(st.st_mode))
+        return; /* the trainer reports the problem */
+    double mb = (double)st.st_size / 1e6;
+    if (mb < 0.2) {
+        c->layers = 2, c->hidden = 64, c->embed = 32, c->batch = 16, c->seq = 50;
+    } else if (mb < 3) {
+        c->layers = 2, c->hidden = 128, c->embed = 64, c->batch = 50, c->seq = 50;
+    } else if (mb < 30) {
+        c->layers = 2, c->hidden = 256, c->embed = 64, c->batch = 64, c->seq = 100;
+        c->dropout = 0.1f;
+    } else {
+        c->layers = 3, c->hidden = 512, c->embed = 64, c->batch = 64, c->seq = 100;
+        c->dropout = 0.2f;
+    }
+    /* Characters are at most bytes: the training split needs B x (T+1) of them. */
+    double train = (double)st.st_size * (1.0 - c->val_fraction - c->test_fraction);
+    while (c->seq > 8 && train < 4.0 * (c->seq + 1))
+        c->seq /= 2;
+    int fit = (int)(train / (c->seq + 1));
+    if (fit < c->batch && fit >= 1) {
+        if (!quiet)
+            fprintf(stderr, "charrnn: notice: the corpus is small: %d streams instead of %d\n",
+                    fit, c->batch);
+        c->batch = fit;
+    }
+    if (!quiet)
+        fprintf(stderr,
+                "charrnn: picked %d x %d, embedding %d, batch %d x %d%s for a %.2f MB corpus "
+                "(--layers, --hidden, --embed, --batch, --seq and --dropout choose)\n",
+                c->layers, c->hidden, c->embed, c->batch, c->seq,
+                c->dropout > 0 ? (c->dropout < 0.15f ? ", dropout 0.1" : ", dropout 0.2") : "",
+                mb);
+}
+
 int cmd_train(int argc, char **argv)
 {
     cli_args a;
@@ -343,6 +389,8 @@ int cmd_train(int argc, char **argv)
     int leader = crnn_dist_rank() == 0; /* only rank 0 talks */
     crnn_set_threads(threads);
 
+    if (!resume && !o.size_option_given)
+        pick_sizes(corpus, &cfg, quiet);
     crnn_error err = {0};
     crnn_trainer *t = resume ? crnn_trainer_resume(resume, corpus, &err)
                              : crnn_trainer_create(corpus, &cfg, &err);
