@@ -6,13 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
+#ifndef CRNN_DATADIR
+#define CRNN_DATADIR "/usr/local/share/charrnn"
+#endif
+
 static const char SAMPLE_HELP[] =
-    "usage: charrnn sample SNAP [options]\n"
+    "usage: charrnn sample [SNAP] [options]\n"
     "\n"
     "Generates text from a snapshot (or an exported model), printing it as it is made.\n"
+    "Without SNAP it uses the model shipped with charrnn (models/fortunes.crnn, trained\n"
+    "on the default corpus), or $CHARRNN_MODEL if set.\n"
     "\n"
     "  -n, --length N        characters to generate (default 1000)\n"
     "  -t, --temperature T   0 = always the most likely character; higher is wilder (default 1)\n"
@@ -56,8 +63,29 @@ void sample_parse(cli_args *a, sample_options *o)
             cli_unexpected(a, arg);
         }
     }
-    if (!a->failed && !o->path)
-        cli_error(a, "no snapshot given: charrnn sample SNAP");
+}
+
+/* The shipped model: $CHARRNN_MODEL, then models/ beside the build directory
+ * of this executable, then the installed data directory. */
+static const char *default_model(char *buf, size_t len)
+{
+    const char *env = getenv("CHARRNN_MODEL");
+    if (env && *env)
+        return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(buf, len, "%s/../models/fortunes.crnn", exe);
+            if (access(buf, R_OK) == 0)
+                return buf;
+        }
+    }
+    snprintf(buf, len, "%s/fortunes.crnn", CRNN_DATADIR);
+    return buf;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -72,7 +100,9 @@ int cmd_sample(int argc, char **argv)
     }
     if (a.failed)
         return cli_usage_exit(&a);
-    const char *path = so.path, *prime = so.prime;
+    char model_buf[4200];
+    const char *path = so.path ? so.path : default_model(model_buf, sizeof model_buf);
+    const char *prime = so.prime;
     long long length = so.length;
     crnn_sample_options opt = so.sampling;
     uint64_t seed = so.seed;
