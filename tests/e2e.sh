@@ -51,6 +51,13 @@ expect 0 "" -- "$bin" sample m.crnn -n 100 --seed 8
 cmp -s out.txt s1.txt && bad "different seeds gave the same sample" || ok
 expect 0 "" -- "$bin" sample m.crnn -n 50 -t 0 --prime "the "
 head -c 4 out.txt | grep -q "the " && ok || bad "prime text not printed first"
+expect 0 "" -- "$bin" sample m.crnn -n 12 -t 0 --prime "the " --count 3
+[ "$(grep -c '^the ' out.txt)" = 3 ] && [ "$(sed -n 1p out.txt)" = "$(sed -n 3p out.txt)" ] && ok ||
+  bad "--count 3: $(cat out.txt)"
+expect 0 "" -- "$bin" sample m.crnn -n 500 --seed 3 --stop "o"
+[ "$(tr -d '\n' <out.txt | tail -c 1)" = "o" ] && [ "$(grep -o o out.txt | wc -l)" = 1 ] && ok ||
+  bad "--stop o: $(cat out.txt)"
+expect 2 "--stop needs" -- "$bin" sample m.crnn --stop ""
 expect 0 "" -- "$bin" info m.crnn
 grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
 grep -q "format:      1.0" out.txt && ok || bad "info lacks the format"

@@ -58,8 +58,8 @@ typedef struct train_options {
 } train_options;
 
 typedef struct sample_options {
-    const char *path, *prime;
-    long long length;
+    const char *path, *prime, *stop;
+    long long length, count;
     crnn_sample_options sampling;
     uint64_t seed;
     int have_seed, threads, help;

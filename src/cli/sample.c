@@ -29,12 +29,15 @@ static const char SAMPLE_HELP[] =
     "  --prime TEXT          text to start from (printed first); without it the model\n"
     "                        starts as after a line break\n"
     "  --seed S              random seed: the same seed gives the same text (default: clock)\n"
+    "  --stop TEXT           end a sample as soon as it has written TEXT\n"
+    "  --count N             N independent samples, separated by a blank line (default 1)\n"
     "  --threads N           compute threads (default 1)\n";
 
 void sample_parse(cli_args *a, sample_options *o)
 {
     memset(o, 0, sizeof *o);
     o->length = 1000;
+    o->count = 1;
     o->threads = 1;
     crnn_sample_options_default(&o->sampling);
     const char *arg;
@@ -55,6 +58,12 @@ void sample_parse(cli_args *a, sample_options *o)
         } else if (cli_is(a, arg, "--seed")) {
             o->seed = cli_u64(a, cli_value(a, arg), "--seed");
             o->have_seed = 1;
+        } else if (cli_is(a, arg, "--stop")) {
+            o->stop = cli_value(a, arg);
+            if (!*o->stop)
+                cli_error(a, "--stop needs a non-empty text");
+        } else if (cli_is(a, arg, "--count")) {
+            o->count = cli_int(a, cli_value(a, arg), "--count", 1, 1000000);
         } else if (cli_is(a, arg, "--threads")) {
             o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
         } else if (arg[0] != '-' && !o->path) {
@@ -118,24 +127,44 @@ int cmd_sample(int argc, char **argv)
     if (!sm)
         cli_fail(&err);
     crnn_sampler_seed(sm, seed);
-    if (prime && *prime) {
-        if (crnn_sampler_prime(sm, prime, strlen(prime), &err) != CRNN_OK) {
-            crnn_sampler_free(sm);
-            cli_fail(&err);
+    size_t stop_len = so.stop ? strlen(so.stop) : 0;
+    char *tail = stop_len ? calloc(stop_len + 4, 1) : NULL; /* the last bytes written */
+    for (long long k = 0; k < so.count; k++) {
+        if (k > 0) {
+            fputs("\n\n", stdout); /* samples are separated by a blank line */
+            crnn_sampler_reset(sm);
         }
-        fputs(prime, stdout);
-    }
-    for (long long i = 0; i < length; i++) {
-        uint32_t cp;
-        if (crnn_sampler_next(sm, &opt, &cp, &err) != CRNN_OK) {
-            crnn_sampler_free(sm);
-            cli_fail(&err);
+        if (prime && *prime) {
+            if (crnn_sampler_prime(sm, prime, strlen(prime), &err) != CRNN_OK) {
+                crnn_sampler_free(sm);
+                cli_fail(&err);
+            }
+            fputs(prime, stdout);
         }
-        char utf8[4];
-        fwrite(utf8, 1, (size_t)crnn_utf8_encode(cp, utf8), stdout);
-        if (cp == '\n' || i % 16 == 15)
-            fflush(stdout); /* stream the text as it is made */
+        size_t have = 0;
+        for (long long i = 0; i < length; i++) {
+            uint32_t cp;
+            if (crnn_sampler_next(sm, &opt, &cp, &err) != CRNN_OK) {
+                crnn_sampler_free(sm);
+                cli_fail(&err);
+            }
+            char utf8[4];
+            int n = crnn_utf8_encode(cp, utf8);
+            fwrite(utf8, 1, (size_t)n, stdout);
+            if (cp == '\n' || i % 16 == 15)
+                fflush(stdout); /* stream the text as it is made */
+            if (tail) { /* --stop: end this sample once its text ends with the stop text */
+                for (int b = 0; b < n; b++) {
+                    if (have == stop_len)
+                        memmove(tail, tail + 1, --have);
+                    tail[have++] = utf8[b];
+                }
+                if (have == stop_len && !memcmp(tail, so.stop, stop_len))
+                    break;
+            }
+        }
     }
+    free(tail);
     fputc('\n', stdout);
     crnn_sampler_free(sm);
     if (fflush(stdout) != 0 || ferror(stdout)) {

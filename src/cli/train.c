@@ -134,18 +134,29 @@ static double progress_fraction(const crnn_trainer_status *st, const run_limits 
     return f;
 }
 
+/* One progress line. On a terminal it is redrawn in place and starts with a bar
+ * of the run's progress (done fraction by whichever limit is nearest). */
 static void print_progress(const crnn_trainer_status *st, double train_loss, double rate,
-                           double elapsed, double left, int final_line, int tty)
+                           double elapsed, double left, double done, int final_line, int tty)
 {
-    char el[32], lf[32], val[48];
+    char el[32], lf[32], val[48], bar[40] = "";
     format_duration(elapsed, el, sizeof el);
     format_duration(left, lf, sizeof lf);
     if (isnan(st->last_val_loss))
         snprintf(val, sizeof val, "val -");
     else
         snprintf(val, sizeof val, "val %.4f (best %.4f)", st->last_val_loss, st->best_val_loss);
-    fprintf(stderr, "%sstep %llu | epoch %.2f | train %.4f | %s | %.1fk chars/s | %s elapsed, %s left%s",
-            tty ? "\r\033[K" : "", (unsigned long long)st->step, st->epoch, train_loss, val,
+    if (tty && !final_line) {
+        int width = 20, full = (int)(fmin(fmax(done, 0), 1) * width + 0.5);
+        bar[0] = '[';
+        for (int i = 0; i < width; i++)
+            bar[1 + i] = i < full ? '#' : '-';
+        snprintf(bar + 1 + width, sizeof bar - 1 - (size_t)width, "] %3.0f%% ",
+                 100 * fmin(fmax(done, 0), 1));
+    }
+    fprintf(stderr, "%s%sstep %llu | epoch %.2f | train %.4f | %s | %.1fk chars/s | %s elapsed, "
+                    "%s left%s",
+            tty ? "\r\033[K" : "", bar, (unsigned long long)st->step, st->epoch, train_loss, val,
             rate / 1000.0, el, lf, final_line || !tty ? "\n" : "");
     fflush(stderr);
 }
@@ -549,7 +560,7 @@ int cmd_train(int argc, char **argv)
         double f = progress_fraction(&st, &lim, start_step, elapsed);
         double left = f > 0 ? elapsed * (1 - f) / f : NAN;
         if (!quiet && (eval_now || (tty && now_seconds() - last_draw > 0.25))) {
-            print_progress(&st, smooth, rate, elapsed, left, eval_now, tty);
+            print_progress(&st, smooth, rate, elapsed, left, f, eval_now, tty);
             last_draw = now_seconds();
         }
     }
