@@ -66,10 +66,11 @@ void crnn_add_column_sums(float *db, const float *d, int rows, int n)
  * exp(-1000) is 1.6e-38, not 0: harmless for sigmoid, softmax and tanh). */
 static inline float fast_expf(float x)
 {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x; /* a NaN stays NaN */
     float n = __builtin_roundf(x * 1.44269504f);
     float r = x - n * 0.693145752f; /* ln2 in two parts, for an exact r */
     r = r - n * 1.42860677e-6f;
+    n = n == n ? n : 0.0f; /* NaN: the polynomial carries it; the exponent must be a number */
     float p = 1.38888889e-3f;
     p = p * r + 8.33333333e-3f;
     p = p * r + 4.16666667e-2f;
@@ -77,7 +78,7 @@ static inline float fast_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
