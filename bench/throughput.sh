@@ -29,7 +29,8 @@ charrnn_cps() { # binary, options...
   "$b" train "$corpus" -o "$work/m.crnn" "$@" --time "$seconds" --eval-every 1000000000 -q 2>"$work/log" >/dev/null
   sed -n 's/.* \([0-9.]*\)k chars\/s.*/\1/p' "$work/log" | head -1 | awk '{printf "%.0f", $1 * 1000}'
 }
-printf "%-6s %12s %12s %12s %7s %9s %7s\n" config charrnn "${OLD:+old}" pytorch ratio GFLOP/s "%peak"
+printf "%-6s %12s %12s %12s %7s %9s %7s | %14s %14s %7s\n" config charrnn "${OLD:+old}" pytorch ratio \
+  GFLOP/s "%peak" "sample charrnn" "sample pytorch" ratio
 for c in $configs; do
   case $c in
     a) L=2 H=128 B=50 T=50 ;;
@@ -40,12 +41,21 @@ for c in $configs; do
   mine=$(charrnn_cps "$bin" "${opts[@]}")
   old=""
   [ -n "${OLD:-}" ] && old=$(charrnn_cps "$OLD" "${opts[@]}")
-  theirs=$(OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$ref" --data "$corpus" --layers $L --hidden $H \
-    --embed 64 --batch $B --seq $T --threads 1 --seconds "$seconds" --no-test --sample-len 300 2>/dev/null |
-    tail -1 | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["train_chars_per_s"]))')
+  # Sampling, batch 1, temperature 1, from the model just trained.
+  n=20000
+  t0=$(date +%s.%N)
+  "$bin" sample "$work/m.crnn" -n $n -t 1 --seed 1 >/dev/null
+  t1=$(date +%s.%N)
+  mysample=$(awk -v n=$n -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n / (b - a)}')
+  OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$ref" --data "$corpus" --layers $L --hidden $H \
+    --embed 64 --batch $B --seq $T --threads 1 --seconds "$seconds" --no-test --sample-len 2000 \
+    2>/dev/null | tail -1 >"$work/ref.json"
+  theirs=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["train_chars_per_s"]))' "$work/ref.json")
+  theirsample=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["sample_chars_per_s"]))' "$work/ref.json")
   f=$(flops $L $H 64 65)
   gf=$(awk -v c="$mine" -v f="$f" 'BEGIN{printf "%.1f", c * f / 1e9}')
-  printf "%-6s %12s %12s %12s %7s %9s %7s\n" "($c)" "$mine" "$old" "$theirs" \
+  printf "%-6s %12s %12s %12s %7s %9s %7s | %14s %14s %7s\n" "($c)" "$mine" "$old" "$theirs" \
     "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
-    "$(awk -v g="$gf" -v p="${peak:-0}" 'BEGIN{if (p > 0) printf "%.0f%%", 100 * g / p; else print "?"}')"
+    "$(awk -v g="$gf" -v p="${peak:-0}" 'BEGIN{if (p > 0) printf "%.0f%%", 100 * g / p; else print "?"}')" \
+    "$mysample" "$theirsample" "$(awk -v a="$mysample" -v b="$theirsample" 'BEGIN{printf "%.1fx", a / b}')"
 done

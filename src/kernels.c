@@ -14,11 +14,20 @@
 #include "kernels.h"
 
 /* Below this many elements a loop runs on one thread: the fork costs more. */
-#define PARALLEL_MIN 16384
+#define PARALLEL_MIN 4096
 
 void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc)
 {
+    if (m == 1 && !trans_a) {
+        /* One row (sampling): a matrix-vector product streams B once, where sgemm
+         * would first copy all of B into its packed layout. */
+        if (trans_b)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, a, 1, beta, c, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, a, 1, beta, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -67,7 +76,9 @@ void crnn_add_column_sums(float *db, const float *d, int rows, int n)
 static inline float fast_expf(float x)
 {
     x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x; /* a NaN stays NaN */
-    float n = __builtin_roundf(x * 1.44269504f);
+    /* Round to nearest by adding and removing 1.5 * 2^23 (no libm call, so the
+     * loop vectorizes; exact for |x * log2 e| < 2^22). */
+    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145752f; /* ln2 in two parts, for an exact r */
     r = r - n * 1.42860677e-6f;
     n = n == n ? n : 0.0f; /* NaN: the polynomial carries it; the exponent must be a number */
@@ -149,24 +160,32 @@ void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const f
     }
 }
 
+/* One row of the LSTM backward gate loop; compiled per instruction set as above. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void lstm_backward_row(int hidden, const float *restrict g, const float *restrict c_prev,
+                              const float *restrict tanh_c, const float *restrict dh,
+                              float *restrict dc, float *restrict dg)
+{
+    for (int j = 0; j < hidden; j++) {
+        float i = g[j], f = g[hidden + j], cand = g[2 * hidden + j], out = g[3 * hidden + j];
+        float tc = tanh_c[j], dhv = dh[j];
+        float dcv = dc[j] + dhv * out * (1.0f - tc * tc);
+        dg[j] = dcv * cand * i * (1.0f - i);
+        dg[hidden + j] = dcv * c_prev[j] * f * (1.0f - f);
+        dg[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
+        dg[3 * hidden + j] = dhv * tc * out * (1.0f - out);
+        dc[j] = dcv * f;
+    }
+}
+
 void crnn_lstm_backward_pointwise(int rows, int hidden, const float *gates, const float *c_prev,
                                   const float *tanh_c, const float *dh, float *dc, float *dgates)
 {
 #pragma omp parallel for schedule(static) if ((size_t)rows * hidden >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * hidden;
-        const float *g = gates + 4 * o;
-        float *dg = dgates + 4 * o;
-        for (int j = 0; j < hidden; j++) {
-            float i = g[j], f = g[hidden + j], cand = g[2 * hidden + j], out = g[3 * hidden + j];
-            float tc = tanh_c[o + j], dhv = dh[o + j];
-            float dcv = dc[o + j] + dhv * out * (1.0f - tc * tc);
-            dg[j] = dcv * cand * i * (1.0f - i);
-            dg[hidden + j] = dcv * c_prev[o + j] * f * (1.0f - f);
-            dg[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
-            dg[3 * hidden + j] = dhv * tc * out * (1.0f - out);
-            dc[o + j] = dcv * f;
-        }
+        lstm_backward_row(hidden, gates + 4 * o, c_prev + o, tanh_c + o, dh + o, dc + o,
+                          dgates + 4 * o);
     }
 }
 

@@ -146,6 +146,16 @@ static void check_kernels(void)
                   max_diff(c1, c2, M * N));
         }
     }
+    /* One row: the matrix-vector path against the reference. */
+    for (int tb = 0; tb < 2; tb++) {
+        fill(a, K, &rng);
+        fill(b, K * N, &rng);
+        fill(c1, N, &rng);
+        memcpy(c2, c1, sizeof(float) * N);
+        crnn_gemm(0, tb, 1, N, K, 0.5f, a, K, b, tb ? K : N, 1.0f, c1, N);
+        crnn_gemm_ref(0, tb, 1, N, K, 0.5f, a, K, b, tb ? K : N, 1.0f, c2, N);
+        CHECK(max_diff(c1, c2, N) < 1e-4, "one-row gemm %d differs by %g", tb, max_diff(c1, c2, N));
+    }
     /* The fused gate loop against its reference, on enough rows to run threaded. */
     enum { R = 64, HH = 300 };
     float *g1 = malloc(sizeof(float) * R * 4 * HH), *g2 = malloc(sizeof(float) * R * 4 * HH);

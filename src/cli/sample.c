@@ -31,14 +31,14 @@ static const char SAMPLE_HELP[] =
     "  --seed S              random seed: the same seed gives the same text (default: clock)\n"
     "  --stop TEXT           end a sample as soon as it has written TEXT\n"
     "  --count N             N independent samples, separated by a blank line (default 1)\n"
-    "  --threads N           compute threads (default 1)\n";
+    "  --threads N           compute threads (default: all cores)\n";
 
 void sample_parse(cli_args *a, sample_options *o)
 {
     memset(o, 0, sizeof *o);
     o->length = 1000;
     o->count = 1;
-    o->threads = 1;
+    o->threads = 0;
     crnn_sample_options_default(&o->sampling);
     const char *arg;
     while (cli_next(a, &arg)) {
