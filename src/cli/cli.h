@@ -42,6 +42,9 @@ long long cli_int(cli_args *a, const char *text, const char *name, long long min
 uint64_t cli_u64(cli_args *a, const char *text, const char *name);
 double cli_double(cli_args *a, const char *text, const char *name, double min, double max);
 
+/* After parsing: prints the help text (returns 0) or the usage error (returns
+ * EXIT_USAGE) if there is one, else returns -1: go on. */
+int cli_parsed(const cli_args *a, int help, const char *help_text);
 /* Prints a's usage error ("charrnn CMD: message (see: charrnn CMD --help)")
  * and returns EXIT_USAGE. */
 int cli_usage_exit(const cli_args *a);

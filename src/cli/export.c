@@ -53,12 +53,9 @@ int cmd_export(int argc, char **argv)
     cli_args_init(&a, argc, argv, "export");
     file_options o;
     export_parse(&a, &o);
-    if (o.help) {
-        fputs(EXPORT_HELP, stdout);
-        return 0;
-    }
-    if (a.failed)
-        return cli_usage_exit(&a);
+    int done = cli_parsed(&a, o.help, EXPORT_HELP);
+    if (done >= 0)
+        return done;
     const char *path = o.path, *out = o.output;
     crnn_weights_dtype dtype = o.dtype;
     crnn_error err = {0};

@@ -37,12 +37,9 @@ int cmd_info(int argc, char **argv)
     cli_args_init(&a, argc, argv, "info");
     file_options o;
     info_parse(&a, &o);
-    if (o.help) {
-        fputs(INFO_HELP, stdout);
-        return 0;
-    }
-    if (a.failed)
-        return cli_usage_exit(&a);
+    int done = cli_parsed(&a, o.help, INFO_HELP);
+    if (done >= 0)
+        return done;
     const char *path = o.path;
     crnn_snapshot_info in;
     crnn_error err = {0};

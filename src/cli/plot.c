@@ -211,12 +211,9 @@ int cmd_plot(int argc, char **argv)
     cli_args_init(&a, argc, argv, "plot");
     file_options o;
     plot_parse(&a, &o);
-    if (o.help) {
-        fputs(PLOT_HELP, stdout);
-        return 0;
-    }
-    if (a.failed)
-        return cli_usage_exit(&a);
+    int done = cli_parsed(&a, o.help, PLOT_HELP);
+    if (done >= 0)
+        return done;
     char *svg = o.output ? NULL : replace_extension(o.path, ".csv", ".svg");
     char why[600];
     int rc = plot_svg(o.path, o.output ? o.output : svg, why, sizeof why);

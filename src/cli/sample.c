@@ -103,12 +103,9 @@ int cmd_sample(int argc, char **argv)
     cli_args_init(&a, argc, argv, "sample");
     sample_options so;
     sample_parse(&a, &so);
-    if (so.help) {
-        fputs(SAMPLE_HELP, stdout);
-        return 0;
-    }
-    if (a.failed)
-        return cli_usage_exit(&a);
+    int done = cli_parsed(&a, so.help, SAMPLE_HELP);
+    if (done >= 0)
+        return done;
     char model_buf[4200];
     const char *path = so.path ? so.path : default_model(model_buf, sizeof model_buf);
     const char *prime = so.prime;

@@ -386,12 +386,9 @@ int cmd_train(int argc, char **argv)
     cli_args_init(&a, argc, argv, "train");
     train_options o;
     train_parse(&a, &o);
-    if (o.help) {
-        fputs(TRAIN_HELP, stdout);
-        return 0;
-    }
-    if (a.failed)
-        return cli_usage_exit(&a);
+    int done = cli_parsed(&a, o.help, TRAIN_HELP);
+    if (done >= 0)
+        return done;
     crnn_train_config cfg = o.config;
     const char *corpus = o.corpus, *resume = o.resume, *output = o.output;
     uint64_t max_iters = o.max_iters, eval_every = o.eval_every, save_every = o.save_every;

@@ -120,6 +120,15 @@ double cli_double(cli_args *a, const char *text, const char *name, double min, d
     return v;
 }
 
+int cli_parsed(const cli_args *a, int help, const char *help_text)
+{
+    if (help) {
+        fputs(help_text, stdout);
+        return 0;
+    }
+    return a->failed ? cli_usage_exit(a) : -1;
+}
+
 int cli_usage_exit(const cli_args *a)
 {
     fprintf(stderr, "charrnn %s: %s (see: charrnn %s --help)\n", a->command, a->message,
