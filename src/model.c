@@ -86,7 +86,10 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng)
     const crnn_model_config *c = &model->config;
     const crnn_layout *lay = &model->layout;
     size_t gh = (size_t)model->cell->gates * c->hidden;
-    uniform_fill(model->params + lay->emb, (size_t)c->vocab * c->embed, 1.0f, rng);
+    /* Embedding rows with unit variance (as PyTorch's N(0,1)): with U(-1,1) the
+     * inputs were a third as strong and early training took about twice the
+     * steps (bench/RESULTS.md, quality section). */
+    uniform_fill(model->params + lay->emb, (size_t)c->vocab * c->embed, 1.7320508f, rng);
     float hb = 1.0f / sqrtf((float)c->hidden);
     for (int l = 0; l < c->layers; l++) {
         size_t in = l == 0 ? (size_t)c->embed : (size_t)c->hidden;
