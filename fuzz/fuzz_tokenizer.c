@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "utf8.h"
 #include "vocab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -49,7 +49,8 @@ typedef struct crnn_cell_ops {
     int gates;          /* G */
     int bias_gates;     /* the bias has bias_gates * H entries (G, or more) */
     int has_cell_state; /* carries c besides h */
-    void (*init_bias)(float *b, int hidden); /* after the weights are drawn */
+    void (*init_bias)(float *b, int hidden, float keep_bias); /* after the weights are drawn;
+                                                          keep_bias: LSTM forget gate */
     void (*forward)(const crnn_layer_weights *w, crnn_layer_acts *a);
     void (*backward)(const crnn_layer_weights *w, crnn_layer_grads *g, crnn_layer_acts *a,
                      crnn_layer_backward *bw);

@@ -94,6 +94,7 @@ typedef struct crnn_train_config {
     float weight_decay;      /* decoupled weight decay (AdamW-style), 0 = off */
     float dropout;           /* dropout between layers and before the output, 0 = off */
     int reset_state;         /* 1: zero the hidden state at every chunk (stateless) */
+    float forget_bias;       /* LSTM forget-gate bias at initialisation (default 1) */
     float clip;          /* global gradient-norm clip, 0 = off (default 5) */
     float val_fraction;  /* share of the corpus held out for validation (default 0.05) */
     float test_fraction; /* share held out at the end for a final test (default 0.05) */
@@ -152,6 +153,9 @@ typedef struct crnn_trainer_status {
     int vocab_size;
     uint64_t distinct_chars;   /* distinct characters in the corpus (before --max-vocab) */
     uint64_t unknown_chars;    /* characters mapped to U+FFFD by max_vocab */
+    const char *token_cache;   /* the id file the corpus is read from; NULL: ids in memory */
+    int token_cache_reused;    /* 1: it was there already (no tokenizing) */
+    const char *token_cache_warning; /* why no id file could be written, or "" */
     size_t parameters;         /* number of weights */
     double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
@@ -281,6 +285,11 @@ int crnn_trainer_check_replicas(crnn_trainer *trainer, crnn_error *err);
 
 /* Threads used by the matrix products and element-wise loops (0 = all cores). */
 void crnn_set_threads(int threads);
+
+/* Where trainers keep the token id cache of their corpus (see README): NULL
+ * restores the default ($CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn,
+ * else ~/.cache/charrnn); "" keeps ids in memory only. Not thread-safe. */
+void crnn_set_cache_dir(const char *dir);
 int crnn_get_threads(void);
 
 /* A short description of the compute back end, such as "OpenBLAS 0.3.21 (Zen)". */

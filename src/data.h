@@ -14,8 +14,10 @@
 #include "charrnn.h"
 
 typedef struct crnn_split {
-    const uint32_t *tokens; /* (length) view into the corpus */
+    const unsigned char *ids; /* (length) view into the corpus, `width` bytes per id */
+    int width;                /* 1, 2 or 4 */
     size_t length;
+    uint32_t limit;           /* ids must be below this (the vocabulary size) */
 } crnn_split;
 
 typedef struct crnn_splits {
@@ -24,8 +26,8 @@ typedef struct crnn_splits {
 
 /* Cuts n tokens into train | val | test with the given fractions. Each
  * non-zero fraction yields at least 2 tokens when the text allows. */
-void crnn_split_corpus(const uint32_t *tokens, size_t n, double val_fraction,
-                       double test_fraction, crnn_splits *splits);
+void crnn_split_corpus(const unsigned char *ids, int width, size_t n, uint32_t limit,
+                       double val_fraction, double test_fraction, crnn_splits *splits);
 
 /* Length of each stream's piece of a split for B streams. */
 size_t crnn_stream_length(const crnn_split *split, int streams);
@@ -35,8 +37,9 @@ uint64_t crnn_chunks_per_epoch(const crnn_split *split, int streams, int steps);
 
 /* Fills inputs and targets (T,count) time-major with the chunks of streams
  * first .. first+count-1 of `streams`, each at its cursor (cursors indexed by
- * stream). The caller checked that the chunks fit. */
-void crnn_stream_chunk(const crnn_split *split, int streams, int first, int count, int steps,
+ * stream). The caller checked that the chunks fit. Returns 0, or -1 if an id
+ * is not below the split's limit (a damaged id file). */
+int crnn_stream_chunk(const crnn_split *split, int streams, int first, int count, int steps,
                        const uint64_t *cursors, uint32_t *inputs, uint32_t *targets);
 
 #endif

@@ -9,6 +9,7 @@
 #include "evaluate.h"
 #include "io.h"
 #include "snapshot.h"
+#include "utf8.h"
 #include "vocab.h"
 
 int crnn_eval_streams(const crnn_split *split, int max_streams)
@@ -17,23 +18,26 @@ int crnn_eval_streams(const crnn_split *split, int max_streams)
     return (int)(half < (size_t)max_streams ? half : (size_t)max_streams);
 }
 
-void crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
-                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
-                     uint32_t *targets, double sums[2])
+int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
+                    int streams, int first, int count, int steps, float *state, uint32_t *inputs,
+                    uint32_t *targets, double sums[2])
 {
     if (count <= 0 || streams <= 0)
-        return;
+        return 0;
     size_t len = split->length / (size_t)streams;
     memset(state, 0, sizeof(float) * crnn_model_state_size(model, count));
     ws->dropout = 0; /* evaluation sees the whole network */
     uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
     if (!cur)
-        return;
+        return -2;
     for (size_t pos = 0; pos + 1 < len;) {
         int n = (int)(len - 1 - pos < (size_t)steps ? len - 1 - pos : (size_t)steps);
         for (int b = 0; b < streams; b++)
             cur[b] = pos;
-        crnn_stream_chunk(split, streams, first, count, n, cur, inputs, targets);
+        if (crnn_stream_chunk(split, streams, first, count, n, cur, inputs, targets) != 0) {
+            free(cur);
+            return -1;
+        }
         crnn_model_forward(model, ws, inputs, count, n, state);
         sums[0] += crnn_model_loss(model, ws, targets, 1.0);
         sums[1] += (double)count * n;
@@ -41,6 +45,7 @@ void crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spl
         pos += (size_t)n;
     }
     free(cur);
+    return 0;
 }
 
 int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double *nats_per_char,
@@ -80,7 +85,7 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
     int unknown = s.config.max_vocab > 0 ? crnn_vocab_index(&vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
     if ((rc = crnn_vocab_encode(&vocab, text, n, unknown, err)) != CRNN_OK)
         goto done;
-    crnn_split split = {text, n};
+    crnn_split split = {(const unsigned char *)text, 4, n, (uint32_t)vocab.size};
     int streams = crnn_eval_streams(&split, STREAMS);
     if (streams < 1) {
         rc = crnn_fail(err, CRNN_ERR_DATA, "%s is too short to evaluate (at least 2 characters)",
@@ -97,7 +102,11 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
     if ((rc = crnn_workspace_init(&ws, &model, streams, STEPS, 0, err)) != CRNN_OK)
         goto done;
     double sums[2] = {0, 0};
-    crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs, targets, sums);
+    if (crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs, targets,
+                        sums) != 0) {
+        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     *nats_per_char = sums[0] / sums[1];
     if (characters)
         *characters = (uint64_t)sums[1];

@@ -11,8 +11,9 @@
 #include "cell.h"
 #include "kernels.h"
 
-static void gru_init_bias(float *b, int hidden)
+static void gru_init_bias(float *b, int hidden, float keep_bias)
 {
+    (void)keep_bias;
     memset(b, 0, sizeof(float) * 4 * (size_t)hidden);
 }
 

@@ -9,12 +9,12 @@
 #include "cell.h"
 #include "kernels.h"
 
-static void lstm_init_bias(float *b, int hidden)
+static void lstm_init_bias(float *b, int hidden, float forget_bias)
 {
     for (int j = 0; j < 4 * hidden; j++)
         b[j] = 0.0f;
     for (int j = hidden; j < 2 * hidden; j++)
-        b[j] = 1.0f; /* forget gate open at the start: gradients flow through time */
+        b[j] = forget_bias; /* 1 by default: gradients flow through time from the start */
 }
 
 static void lstm_forward(const crnn_layer_weights *w, crnn_layer_acts *a)

@@ -81,7 +81,7 @@ static void uniform_fill(float *p, size_t n, float bound, crnn_rng *rng)
         p[i] = (2.0f * crnn_rng_uniform(rng) - 1.0f) * bound;
 }
 
-void crnn_model_randomize(crnn_model *model, crnn_rng *rng)
+void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias)
 {
     const crnn_model_config *c = &model->config;
     const crnn_layout *lay = &model->layout;
@@ -95,7 +95,7 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng)
         size_t in = l == 0 ? (size_t)c->embed : (size_t)c->hidden;
         uniform_fill(model->params + lay->wx[l], in * gh, hb, rng);
         uniform_fill(model->params + lay->wh[l], (size_t)c->hidden * gh, hb, rng);
-        model->cell->init_bias(model->params + lay->b[l], c->hidden);
+        model->cell->init_bias(model->params + lay->b[l], c->hidden, forget_bias);
     }
     uniform_fill(model->params + lay->wy, (size_t)c->hidden * c->vocab, hb, rng);
     memset(model->params + lay->by, 0, sizeof(float) * (size_t)c->vocab);

@@ -70,7 +70,7 @@ void crnn_model_free(crnn_model *model);
 size_t crnn_model_state_size(const crnn_model *model, int rows);
 
 /* Draws the initial weights: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), cell biases. */
-void crnn_model_randomize(crnn_model *model, crnn_rng *rng);
+void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias);
 
 /* Floats a workspace for B x T needs (for memory estimates). */
 size_t crnn_workspace_floats(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,

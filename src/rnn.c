@@ -9,8 +9,9 @@
 #include "charrnn.h"
 #include "kernels.h"
 
-static void rnn_init_bias(float *b, int hidden)
+static void rnn_init_bias(float *b, int hidden, float keep_bias)
 {
+    (void)keep_bias;
     memset(b, 0, sizeof(float) * (size_t)hidden);
 }
 

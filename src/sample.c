@@ -10,6 +10,7 @@
 #include "common.h"
 #include "model.h"
 #include "snapshot.h"
+#include "utf8.h"
 #include "vocab.h"
 
 struct ranked {

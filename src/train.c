@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "common.h"
+#include "corpus.h"
 #include "data.h"
 #include "dist.h"
 #include "evaluate.h"
@@ -21,21 +22,13 @@
 #include "snapshot.h"
 #include "vocab.h"
 
-/* Corpora larger than this are refused (tokens take 4 bytes per character). */
-#define MAX_CORPUS_BYTES ((uint64_t)1 << 32)
 #define MAX_STREAMS 65536
 #define MAX_STEPS 65536
 
 struct crnn_trainer {
     crnn_train_config config;
     char *corpus_path;
-    uint64_t corpus_bytes;
-    uint32_t corpus_crc;
-
-    crnn_vocab vocab;
-    size_t distinct_chars, unknown_chars;
-    uint32_t *tokens; /* (n_tokens) the whole corpus as token ids */
-    size_t n_tokens;
+    crnn_corpus corpus; /* token ids (mapped from the id cache) and the vocabulary */
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
@@ -74,6 +67,7 @@ void crnn_train_config_default(crnn_train_config *c)
     c->lr_decay = 0.97f;
     c->decay_every = 1.0f;
     c->clip = 5.0f;
+    c->forget_bias = 1.0f;
     c->val_fraction = 0.05f;
     c->test_fraction = 0.05f;
     c->seed = 1;
@@ -111,6 +105,9 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
     if (!(c->weight_decay >= 0 && c->weight_decay < 1))
         return crnn_fail(err, CRNN_ERR_ARG, "weight decay must be in [0, 1) (got %g)",
                          (double)c->weight_decay);
+    if (!(fabsf(c->forget_bias) <= 10))
+        return crnn_fail(err, CRNN_ERR_ARG, "forget bias must be between -10 and 10 (got %g)",
+                         (double)c->forget_bias);
     if (!(c->dropout >= 0 && c->dropout < 1))
         return crnn_fail(err, CRNN_ERR_ARG, "dropout must be in [0, 1) (got %g)",
                          (double)c->dropout);
@@ -146,38 +143,33 @@ static uint64_t physical_memory(void)
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
 }
 
-/* Reads the corpus, remembers its size and CRC, decodes it to code points. */
+static const char *cache_dir_setting; /* crnn_set_cache_dir: NULL = default */
+static int cache_dir_set;
+
+void crnn_set_cache_dir(const char *dir)
+{
+    free((void *)cache_dir_setting);
+    cache_dir_setting = dir ? strdup(dir) : NULL;
+    cache_dir_set = dir != NULL;
+}
+
+/* Tokenizes the corpus (or maps its id cache). */
 static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
 {
-    unsigned char *bytes;
-    size_t len;
-    int rc = crnn_read_file(path, MAX_CORPUS_BYTES, &bytes, &len, err);
-    if (rc != CRNN_OK)
-        return rc;
-    t->corpus_bytes = len;
-    t->corpus_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), bytes, 0);
-    for (size_t off = 0; off < len;) {
-        uInt chunk = len - off > (1u << 30) ? (1u << 30) : (uInt)(len - off);
-        t->corpus_crc = (uint32_t)crc32(t->corpus_crc, bytes + off, chunk);
-        off += chunk;
-    }
-    if (len == 0) {
-        free(bytes);
-        return crnn_fail(err, CRNN_ERR_DATA, "%s is empty: a corpus needs text to learn from", path);
-    }
-    rc = crnn_utf8_decode(bytes, len, path, t->config.lossy, t->config.normalize, &t->tokens,
-                          &t->n_tokens, err);
-    free(bytes);
-    if (rc == CRNN_OK && t->n_tokens == 0)
-        rc = crnn_fail(err, CRNN_ERR_DATA, "%s holds no characters", path);
-    return rc;
+    char buf[4096];
+    crnn_corpus_options o = {t->config.lossy, t->config.normalize, t->config.max_vocab,
+                             cache_dir_set ? cache_dir_setting
+                                           : crnn_default_cache_dir(buf, sizeof buf)};
+    return crnn_corpus_open(&t->corpus, path, &o, err);
 }
 
 /* Splits the corpus and checks that every split can feed B x T. */
 static int prepare_splits(crnn_trainer *t, const char *path, crnn_error *err)
 {
     const crnn_train_config *c = &t->config;
-    crnn_split_corpus(t->tokens, t->n_tokens, c->val_fraction, c->test_fraction, &t->splits);
+    crnn_split_corpus(t->corpus.ids, t->corpus.width, t->corpus.length,
+                      (uint32_t)t->corpus.vocab.size, c->val_fraction, c->test_fraction,
+                      &t->splits);
     t->chunks_per_epoch = crnn_chunks_per_epoch(&t->splits.train, c->batch, c->seq);
     if (t->chunks_per_epoch == 0) {
         uint64_t need = (uint64_t)c->batch * (uint64_t)(c->seq + 1);
@@ -206,13 +198,13 @@ static int allocate(crnn_trainer *t, crnn_error *err)
                          c->batch, t->ranks, t->ranks);
     t->local_batch = c->batch / t->ranks;
     t->first_stream = t->rank * t->local_batch;
-    uint64_t need = crnn_train_memory_estimate(c, t->vocab.size), have = physical_memory();
+    uint64_t need = crnn_train_memory_estimate(c, t->corpus.vocab.size), have = physical_memory();
     if (need > have)
         return crnn_fail(err, CRNN_ERR_NOMEM,
                          "this configuration needs about %.1f GiB of memory for training but the "
                          "machine has %.1f GiB; use smaller --hidden, --layers, --batch or --seq",
                          (double)need / (1 << 30), (double)have / (1 << 30));
-    crnn_model_config mc = {t->vocab.size, c->embed, c->hidden, c->layers, c->cell};
+    crnn_model_config mc = {t->corpus.vocab.size, c->embed, c->hidden, c->layers, c->cell};
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
@@ -237,12 +229,6 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     return CRNN_OK;
 }
 
-/* Token that stands for characters outside a limited vocabulary, or -1. */
-static int unknown_id(const crnn_trainer *t)
-{
-    return t->config.max_vocab > 0 ? crnn_vocab_index(&t->vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
-}
-
 static crnn_trainer *create_local(const char *corpus_path, const crnn_train_config *config,
                                   crnn_error *err)
 {
@@ -261,9 +247,6 @@ static crnn_trainer *create_local(const char *corpus_path, const crnn_train_conf
     t->last_val = t->best_val = NAN;
     t->corpus_path = strdup(corpus_path);
     if (!t->corpus_path || read_corpus(t, corpus_path, err) != CRNN_OK ||
-        crnn_vocab_build(&t->vocab, t->tokens, t->n_tokens, config->max_vocab, &t->distinct_chars,
-                         &t->unknown_chars, err) != CRNN_OK ||
-        crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, unknown_id(t), err) != CRNN_OK ||
         prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK) {
         if (!t->corpus_path)
             crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
@@ -271,7 +254,7 @@ static crnn_trainer *create_local(const char *corpus_path, const crnn_train_conf
         return NULL;
     }
     crnn_rng_seed(&t->rng, config->seed);
-    crnn_model_randomize(&t->model, &t->rng);
+    crnn_model_randomize(&t->model, &t->rng, config->forget_bias);
     return t;
 }
 
@@ -280,8 +263,7 @@ void crnn_trainer_free(crnn_trainer *t)
     if (!t)
         return;
     free(t->corpus_path);
-    crnn_vocab_free(&t->vocab);
-    free(t->tokens);
+    crnn_corpus_close(&t->corpus);
     crnn_model_free(&t->model);
     crnn_workspace_free(&t->ws);
     crnn_free_floats(t->grads);
@@ -294,6 +276,14 @@ void crnn_trainer_free(crnn_trainer *t)
     free(t->inputs);
     free(t->targets);
     free(t);
+}
+
+static int damaged_ids(const crnn_trainer *t, crnn_error *err)
+{
+    return crnn_fail(err, CRNN_ERR_FORMAT,
+                     "the token ids of %s hold a value beyond the vocabulary: the id cache %s is "
+                     "damaged; delete it and start again",
+                     t->corpus_path, t->corpus.cache_path ? t->corpus.cache_path : "(in memory)");
 }
 
 int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
@@ -311,8 +301,11 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     const crnn_train_config *c = &t->config;
     int B = c->batch, T = c->seq, local = t->local_batch;
     double normalizer = (double)B * T;
-    crnn_stream_chunk(&t->splits.train, B, t->first_stream, local, T, t->cursors, t->inputs,
-                      t->targets);
+    double damaged = crnn_stream_chunk(&t->splits.train, B, t->first_stream, local, T, t->cursors,
+                                       t->inputs, t->targets) != 0;
+    crnn_dist_sum_doubles(&damaged, 1);
+    if (damaged > 0)
+        return damaged_ids(t, err);
     if (c->reset_state) /* stateless training: every chunk starts from zero */
         memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, local));
     /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
@@ -371,10 +364,13 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
     int first = (int)((int64_t)streams * t->rank / t->ranks);
     int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
-    double sums[2] = {0, 0}; /* loss, characters */
-    crnn_split_loss(&t->model, &t->ws, split, streams, first, mine, t->config.seq, t->eval_state,
-                    t->inputs, t->targets, sums);
-    crnn_dist_sum_doubles(sums, 2);
+    double sums[3] = {0, 0, 0}; /* loss, characters, damaged */
+    int bad = crnn_split_loss(&t->model, &t->ws, split, streams, first, mine, t->config.seq,
+                              t->eval_state, t->inputs, t->targets, sums);
+    sums[2] = bad != 0;
+    crnn_dist_sum_doubles(sums, 3);
+    if (sums[2] > 0)
+        return bad == -2 ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory") : damaged_ids(t, err);
     *mean = sums[0] / sums[1];
     if (!isfinite(*mean))
         return crnn_fail(err, CRNN_ERR_NUMERIC, "the %s loss is not finite", what);
@@ -406,11 +402,11 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->config = t->config;
-    s->vocab = t->vocab.symbols;
-    s->vocab_size = t->vocab.size;
+    s->vocab = t->corpus.vocab.symbols;
+    s->vocab_size = t->corpus.vocab.size;
     s->corpus_path = t->corpus_path;
-    s->corpus_bytes = t->corpus_bytes;
-    s->corpus_crc = t->corpus_crc;
+    s->corpus_bytes = t->corpus.file_bytes;
+    s->corpus_crc = t->corpus.file_crc;
     s->step = t->step;
     s->adam_step = t->opt.step;
     s->best_step = t->best_step;
@@ -535,19 +531,26 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
     t->corpus_path = strdup(path);
     if (!t->corpus_path || read_corpus(t, path, err) != CRNN_OK)
         goto fail;
-    if (t->corpus_bytes != s.corpus_bytes || t->corpus_crc != s.corpus_crc) {
+    if (t->corpus.file_bytes != s.corpus_bytes || t->corpus.file_crc != s.corpus_crc) {
         crnn_fail(err, CRNN_ERR_DATA,
                   "%s is not the corpus %s was trained on (%llu bytes, CRC %08x; the snapshot "
                   "expects %llu bytes, CRC %08x)",
-                  path, snapshot_path, (unsigned long long)t->corpus_bytes, t->corpus_crc,
+                  path, snapshot_path, (unsigned long long)t->corpus.file_bytes, t->corpus.file_crc,
                   (unsigned long long)s.corpus_bytes, s.corpus_crc);
         goto fail;
     }
-    if (crnn_vocab_adopt(&t->vocab, s.vocab, s.vocab_size, err) != CRNN_OK)
+    /* The same text and options give the same vocabulary, unless the Unicode
+     * tables of utf8proc changed what normalization does. */
+    if (s.vocab_size != t->corpus.vocab.size ||
+        memcmp(s.vocab, t->corpus.vocab.symbols, sizeof(uint32_t) * (size_t)s.vocab_size) != 0) {
+        crnn_fail(err, CRNN_ERR_DATA,
+                  "%s gives a different vocabulary (%d characters) from the one %s was trained "
+                  "with (%d characters)%s",
+                  path, t->corpus.vocab.size, snapshot_path, s.vocab_size,
+                  s.config.normalize ? ": this utf8proc normalizes differently" : "");
         goto fail;
-    s.vocab = NULL; /* now owned by the trainer */
-    if (crnn_vocab_encode(&t->vocab, t->tokens, t->n_tokens, unknown_id(t), err) != CRNN_OK ||
-        prepare_splits(t, path, err) != CRNN_OK || allocate(t, err) != CRNN_OK ||
+    }
+    if (prepare_splits(t, path, err) != CRNN_OK || allocate(t, err) != CRNN_OK ||
         check_resumable(&s, t, snapshot_path, err) != CRNN_OK)
         goto fail;
     size_t p = t->model.layout.total;
@@ -609,9 +612,12 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->train_chars = t->splits.train.length;
     st->val_chars = t->splits.val.length;
     st->test_chars = t->splits.test.length;
-    st->vocab_size = t->vocab.size;
-    st->distinct_chars = t->distinct_chars;
-    st->unknown_chars = t->unknown_chars;
+    st->vocab_size = t->corpus.vocab.size;
+    st->distinct_chars = t->corpus.distinct;
+    st->unknown_chars = t->corpus.unknown;
+    st->token_cache = t->corpus.cache_path;
+    st->token_cache_reused = t->corpus.cache_reused;
+    st->token_cache_warning = t->corpus.cache_warning;
     st->parameters = t->model.layout.total;
     st->learning_rate = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch);
     st->config = t->config;

@@ -1,7 +1,7 @@
 /*
- * vocab.h: the tokenizer. UTF-8 text becomes a sequence of Unicode code points
- * (through utf8proc); the vocabulary is the sorted set of code points seen, and
- * a token is a code point's index in it. Knows nothing of models or files.
+ * vocab.h: the vocabulary: the sorted set of code points seen in a text (see
+ * utf8.h for the decoding), a token being a code point's index in it. Knows
+ * nothing of models or files.
  */
 #ifndef CRNN_VOCAB_H
 #define CRNN_VOCAB_H
@@ -18,13 +18,6 @@ typedef struct crnn_vocab {
     int size;
 } crnn_vocab;
 
-/* Decodes UTF-8 into code points. A BOM at the start is skipped. Invalid UTF-8
- * is CRNN_ERR_UTF8 naming `name`, the byte offset, line and column, unless
- * lossy (then each bad byte becomes U+FFFD). With a normalization, the text is
- * normalized (NFC or NFKC) after decoding. *out is malloc'ed (caller frees). */
-int crnn_utf8_decode(const unsigned char *bytes, size_t len, const char *name, int lossy,
-                     crnn_normalization norm, uint32_t **out, size_t *count, crnn_error *err);
-
 #define CRNN_UNKNOWN_CODE_POINT 0xFFFDu
 
 /* The sorted set of distinct code points in text. With max_size > 0 and more
@@ -34,6 +27,11 @@ int crnn_utf8_decode(const unsigned char *bytes, size_t len, const char *name, i
  * the number of characters that will map to U+FFFD (either may be NULL). */
 int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_size,
                      size_t *distinct, size_t *mapped, crnn_error *err);
+
+/* The same from the number of occurrences of every code point (counts has
+ * CRNN_MAX_CODE_POINT + 1 entries). */
+int crnn_vocab_from_counts(crnn_vocab *vocab, const uint64_t *counts, int max_size,
+                           size_t *distinct, size_t *mapped, crnn_error *err);
 
 /* Takes ownership of symbols (must be strictly increasing, checked). */
 int crnn_vocab_adopt(crnn_vocab *vocab, uint32_t *symbols, int size, crnn_error *err);

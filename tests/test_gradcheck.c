@@ -39,7 +39,7 @@ static void check_model_gradients(int cell, float dropout)
     CHECK_OK(crnn_workspace_init(&ws, &m, B, T, dropout > 0, &err), err);
     crnn_rng rng;
     crnn_rng_seed(&rng, 42);
-    crnn_model_randomize(&m, &rng);
+    crnn_model_randomize(&m, &rng, 1.0f);
     crnn_model_draw_dropout(&m, &ws, dropout, &rng, B, 0, B, T); /* one fixed mask */
     /* Larger weights than the default draw, so every gate is exercised away from 0. */
     for (size_t i = 0; i < m.layout.total; i++)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "utf8.h"
 #include "vocab.h"
 
 static char *encode_all(const uint32_t *cps, size_t n, size_t *len)

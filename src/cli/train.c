@@ -40,6 +40,7 @@ static const char TRAIN_HELP[] =
     "  --weight-decay X   decoupled weight decay (AdamW-style), default 0\n"
     "  --dropout P        dropout between layers and before the output (default 0)\n"
     "  --reset-state      stateless training: zero the hidden state at every chunk\n"
+    "  --forget-bias F    LSTM forget-gate bias at initialisation (default 1)\n"
     "  --clip X           clip the gradient's global norm to X, 0 = off (default 5)\n"
     "  --seed S           random seed (default 1)\n"
     "  --val-fraction F   share of the text held out for validation (default 0.05)\n"
@@ -49,6 +50,9 @@ static const char TRAIN_HELP[] =
     "  --lossy            replace invalid UTF-8 with U+FFFD instead of stopping\n"
     "  --normalize FORM   nfc or nfkc Unicode normalization (default: none)\n"
     "  --max-vocab N      keep the N-1 most frequent characters; map the rest to U+FFFD\n"
+    "  --cache-dir DIR    where the corpus's token ids are cached (default\n"
+    "                     $CHARRNN_CACHE_DIR, else ~/.cache/charrnn)\n"
+    "  --no-cache         tokenize into memory, write no id file\n"
     "Stopping and saving (a resumed run keeps these unless given again):\n"
     "  --max-iters N      stop at step N, counted from the start of training\n"
     "  --epochs N         stop after N passes over the training split (default 10)\n"
@@ -289,6 +293,8 @@ void train_parse(cli_args *a, train_options *o)
         } else if (cli_is(a, arg, "--dropout")) {
             cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
             o->size_option_given = 1;
+        } else if (cli_is(a, arg, "--forget-bias")) {
+            cfg->forget_bias = (float)cli_double(a, cli_value(a, arg), "--forget-bias", -10, 10);
         } else if (cli_is(a, arg, "--reset-state")) {
             cfg->reset_state = 1;
         } else if (cli_is(a, arg, "--max-vocab")) {
@@ -301,6 +307,10 @@ void train_parse(cli_args *a, train_options *o)
                 o->resume = cli_value(a, "--resume");
             } else if (cli_is(a, arg, "--corpus")) {
                 o->corpus = cli_value(a, "--corpus");
+            } else if (cli_is(a, arg, "--cache-dir")) {
+                o->cache_dir = cli_value(a, "--cache-dir");
+            } else if (cli_is(a, arg, "--no-cache")) {
+                o->cache_dir = "";
             } else if (cli_is(a, arg, "--threads")) {
                 o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
             } else if (cli_is(a, arg, "--max-iters")) {
@@ -396,6 +406,7 @@ int cmd_train(int argc, char **argv)
     int threads = o.threads, quiet = o.quiet || crnn_dist_rank() != 0;
     int leader = crnn_dist_rank() == 0; /* only rank 0 talks */
     crnn_set_threads(threads);
+    crnn_set_cache_dir(o.cache_dir);
 
     if (!resume && !o.size_option_given)
         pick_sizes(corpus, &cfg, quiet);
@@ -437,6 +448,9 @@ int cmd_train(int argc, char **argv)
 
     crnn_trainer_status st;
     crnn_trainer_get_status(t, &st);
+    if (st.token_cache_warning && st.token_cache_warning[0] && leader)
+        fprintf(stderr, "charrnn: warning: no token cache (%s); the ids are kept in memory\n",
+                st.token_cache_warning);
     if (st.unknown_chars > 0 && leader)
         fprintf(stderr,
                 "charrnn: notice: the corpus has %llu distinct characters; with --max-vocab %d "
@@ -452,6 +466,9 @@ int cmd_train(int argc, char **argv)
                 resume ? "resuming" : "training on", resume ? resume : corpus,
                 (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
                 (unsigned long long)st.test_chars, st.vocab_size);
+        if (st.token_cache)
+            fprintf(stderr, "charrnn: token ids %s %s\n",
+                    st.token_cache_reused ? "read from" : "cached in", st.token_cache);
         fprintf(stderr,
                 "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
                 "%llu steps per epoch; %d threads; %s\n",

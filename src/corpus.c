@@ -1,0 +1,447 @@
+/*
+ * corpus.c: streaming tokenization of a text file and its id cache.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common.h"
+#include "corpus.h"
+#include "utf8.h"
+
+#define CACHE_MAGIC "CRNNIDS"
+#define CACHE_VERSION 1u
+#define CACHE_ENDIAN 0x01020304u
+#define CACHE_ALIGN 4096
+
+/* ---- The id cache file. ---- */
+
+typedef struct cache_header {
+    char magic[8];
+    uint32_t version, endian;
+    uint64_t file_bytes, file_inode, file_device;
+    int64_t mtime_sec, mtime_nsec;
+    uint32_t file_crc, lossy, normalize;
+    int32_t max_vocab, vocab_size, width;
+    uint64_t length, distinct, unknown, ids_offset;
+    uint32_t header_crc, reserved;
+} cache_header;
+
+typedef struct file_identity {
+    uint64_t bytes, inode, device;
+    int64_t sec, nsec;
+} file_identity;
+
+static int identify(const char *path, file_identity *id, crnn_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return crnn_fail(err, CRNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return crnn_fail(err, CRNN_ERR_IO, "%s is a directory, not a text file", path);
+    id->bytes = (uint64_t)st.st_size;
+    id->inode = (uint64_t)st.st_ino;
+    id->device = (uint64_t)st.st_dev;
+    id->sec = (int64_t)st.st_mtim.tv_sec;
+    id->nsec = (int64_t)st.st_mtim.tv_nsec;
+    return CRNN_OK;
+}
+
+static uint32_t header_crc(const cache_header *h, const uint32_t *symbols)
+{
+    cache_header copy = *h;
+    copy.header_crc = 0;
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)&copy, sizeof copy);
+    return (uint32_t)crc32(crc, (const Bytef *)symbols, (uInt)(sizeof *symbols * (size_t)h->vocab_size));
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* DIR/NAME.HASH.ids, the hash over the absolute path and the options. */
+static char *cache_name(const char *dir, const char *path, const crnn_corpus_options *o)
+{
+    char abs[PATH_MAX];
+    if (!realpath(path, abs))
+        return NULL;
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, abs, strlen(abs));
+    int opts[3] = {o->lossy, (int)o->normalize, o->max_vocab};
+    h = fnv1a(h, opts, sizeof opts);
+    const char *base = strrchr(abs, '/');
+    base = base ? base + 1 : abs;
+    size_t n = strlen(dir) + strlen(base) + 40;
+    char *name = malloc(n);
+    if (name)
+        snprintf(name, n, "%s/%.100s.%016llx.ids", dir, base, (unsigned long long)h);
+    return name;
+}
+
+static int make_dirs(const char *dir)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Maps a valid cache file for this text and these options into c (replacing
+ * its vocabulary); 0 if there is none (c unchanged). */
+static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
+                     const crnn_corpus_options *o)
+{
+    crnn_vocab vocab = {0};
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    cache_header h;
+    int ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+             memcmp(h.magic, CACHE_MAGIC, 8) == 0 && h.version == CACHE_VERSION &&
+             h.endian == CACHE_ENDIAN && h.file_bytes == id->bytes && h.file_inode == id->inode &&
+             h.file_device == id->device && h.mtime_sec == id->sec && h.mtime_nsec == id->nsec &&
+             h.lossy == (uint32_t)o->lossy && h.normalize == (uint32_t)o->normalize &&
+             h.max_vocab == o->max_vocab && h.vocab_size >= 1 && h.vocab_size <= 0x110000 &&
+             (h.width == 1 || h.width == 2 || h.width == 4) && h.ids_offset % CACHE_ALIGN == 0 &&
+             h.ids_offset >= sizeof h + sizeof(uint32_t) * (uint64_t)h.vocab_size &&
+             h.length > 0 && h.length <= ((uint64_t)st.st_size - h.ids_offset) / (uint64_t)h.width &&
+             (uint64_t)st.st_size == h.ids_offset + h.length * (uint64_t)h.width;
+    uint32_t *symbols = NULL;
+    if (ok) {
+        symbols = malloc(sizeof *symbols * (size_t)h.vocab_size);
+        size_t sb = sizeof *symbols * (size_t)h.vocab_size;
+        ok = symbols && pread(fd, symbols, sb, sizeof h) == (ssize_t)sb &&
+             header_crc(&h, symbols) == h.header_crc;
+    }
+    crnn_error ignored;
+    if (ok)
+        ok = crnn_vocab_adopt(&vocab, symbols, h.vocab_size, &ignored) == CRNN_OK;
+    void *map = MAP_FAILED;
+    if (ok) {
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        ok = map != MAP_FAILED;
+    }
+    close(fd);
+    if (!ok) {
+        free(symbols); /* also when adopted: vocab.symbols is the same array */
+        return 0;
+    }
+    crnn_vocab_free(&c->vocab);
+    c->vocab = vocab;
+    c->mapping = map;
+    c->mapping_length = (size_t)st.st_size;
+    c->ids = (const unsigned char *)map + h.ids_offset;
+    c->length = (size_t)h.length;
+    c->width = h.width;
+    c->file_bytes = h.file_bytes;
+    c->file_crc = h.file_crc;
+    c->distinct = (size_t)h.distinct;
+    c->unknown = (size_t)h.unknown;
+    c->cache_reused = 1;
+    return 1;
+}
+
+/* ---- Tokenizing. ---- */
+
+/* Pass 1: CRC, UTF-8 check and the count of every code point. */
+static int count_pass(const char *path, const crnn_corpus_options *o, uint64_t *counts,
+                      size_t *length, uint64_t *bytes, uint32_t *crc, crnn_error *err)
+{
+    crnn_utf8_reader s;
+    int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
+    size_t n = 0;
+    while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
+        for (size_t i = 0; i < s.ncps; i++)
+            counts[s.cps[i]]++;
+        n += s.ncps;
+        rc = CRNN_OK;
+    }
+    *length = n;
+    *bytes = s.bytes;
+    *crc = s.crc;
+    crnn_utf8_close(&s);
+    return rc < 0 ? rc : CRNN_OK;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n, const char *what, crnn_error *err)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return crnn_fail(err, errno == ENOSPC ? CRNN_ERR_NOSPACE : CRNN_ERR_IO,
+                             "cannot write %s: %s", what, strerror(errno));
+        done += (size_t)w;
+    }
+    return CRNN_OK;
+}
+
+/* Where pass 2 puts the ids: a file descriptor or a memory buffer. */
+typedef struct sink {
+    int fd;
+    unsigned char *mem;
+    size_t at;           /* bytes in mem so far */
+    unsigned char *staging; /* for the file: one segment's ids */
+    size_t staging_cap;
+} sink;
+
+static int emit(sink *k, const uint32_t *ids, size_t n, int width, crnn_error *err,
+                const char *what)
+{
+    unsigned char *dst;
+    size_t bytes = n * (size_t)width;
+    if (k->fd >= 0) {
+        if (bytes > k->staging_cap) {
+            unsigned char *p = realloc(k->staging, bytes);
+            if (!p)
+                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+            k->staging = p;
+            k->staging_cap = bytes;
+        }
+        dst = k->staging;
+    } else {
+        dst = k->mem + k->at;
+    }
+    if (width == 1)
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (unsigned char)ids[i];
+    else if (width == 2)
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)(void *)dst)[i] = (uint16_t)ids[i];
+    else
+        memcpy(dst, ids, bytes);
+    if (k->fd >= 0) {
+        int rc = write_all(k->fd, dst, bytes, what, err);
+        if (rc != CRNN_OK)
+            return rc;
+    }
+    k->at += bytes;
+    return CRNN_OK;
+}
+
+/* Pass 2: every code point's id into the sink. */
+static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t *id_of,
+                   int unknown_id, int width, size_t expect, uint32_t expect_crc, sink *k,
+                   const char *what, crnn_error *err)
+{
+    crnn_utf8_reader s;
+    int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
+    size_t n = 0;
+    while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
+        uint32_t *cps = s.cps;
+        if (n + s.ncps > expect) {
+            rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read", path);
+            break;
+        }
+        for (size_t i = 0; i < s.ncps; i++) {
+            int32_t id = id_of[cps[i]];
+            cps[i] = (uint32_t)(id >= 0 ? id : unknown_id);
+        }
+        rc = emit(k, cps, s.ncps, width, err, what);
+        n += s.ncps;
+    }
+    if (rc >= 0 && (n != expect || s.crc != expect_crc))
+        rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read", path);
+    crnn_utf8_close(&s);
+    return rc < 0 ? rc : CRNN_OK;
+}
+
+/* Pass 2 into a new cache file: a temporary name in dir, renamed when whole. */
+static int write_cache(crnn_corpus *c, const char *path, const char *name,
+                       const file_identity *id, const crnn_corpus_options *o,
+                       const int32_t *id_of, int unknown_id, crnn_error *err)
+{
+    size_t tmplen = strlen(name) + 16;
+    char *tmp = malloc(tmplen);
+    if (!tmp)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    snprintf(tmp, tmplen, "%s.XXXXXX", name);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = crnn_fail(err, CRNN_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    cache_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.version = CACHE_VERSION;
+    h.endian = CACHE_ENDIAN;
+    h.file_bytes = c->file_bytes;
+    h.file_inode = id->inode;
+    h.file_device = id->device;
+    h.mtime_sec = id->sec;
+    h.mtime_nsec = id->nsec;
+    h.file_crc = c->file_crc;
+    h.lossy = (uint32_t)o->lossy;
+    h.normalize = (uint32_t)o->normalize;
+    h.max_vocab = o->max_vocab;
+    h.vocab_size = c->vocab.size;
+    h.width = c->width;
+    h.length = c->length;
+    h.distinct = c->distinct;
+    h.unknown = c->unknown;
+    size_t head = sizeof h + sizeof(uint32_t) * (size_t)c->vocab.size;
+    h.ids_offset = (head + CACHE_ALIGN - 1) / CACHE_ALIGN * CACHE_ALIGN;
+    h.header_crc = header_crc(&h, c->vocab.symbols);
+    unsigned char *front = calloc(1, (size_t)h.ids_offset);
+    int rc = CRNN_OK;
+    if (!front) {
+        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    } else {
+        memcpy(front, &h, sizeof h);
+        memcpy(front + sizeof h, c->vocab.symbols, sizeof(uint32_t) * (size_t)c->vocab.size);
+        rc = write_all(fd, front, (size_t)h.ids_offset, tmp, err);
+        sink k = {fd, NULL, 0, NULL, 0};
+        if (rc == CRNN_OK)
+            rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, c->file_crc, &k, tmp,
+                         err);
+        free(k.staging);
+        free(front);
+    }
+    if (rc == CRNN_OK && fdatasync(fd) != 0)
+        rc = crnn_fail(err, errno == ENOSPC ? CRNN_ERR_NOSPACE : CRNN_ERR_IO, "cannot write %s: %s",
+                       tmp, strerror(errno));
+    if (close(fd) != 0 && rc == CRNN_OK)
+        rc = crnn_fail(err, CRNN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (rc == CRNN_OK && rename(tmp, name) != 0)
+        rc = crnn_fail(err, CRNN_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc != CRNN_OK)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+const char *crnn_default_cache_dir(char *buf, size_t size)
+{
+    const char *env = getenv("CHARRNN_CACHE_DIR");
+    if (env)
+        return *env ? (snprintf(buf, size, "%s", env), buf) : NULL;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg) {
+        snprintf(buf, size, "%s/charrnn", xdg);
+        return buf;
+    }
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        snprintf(buf, size, "%s/.cache/charrnn", home);
+        return buf;
+    }
+    return NULL;
+}
+
+int crnn_corpus_open(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
+                     crnn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    file_identity id;
+    int rc = identify(path, &id, err);
+    if (rc != CRNN_OK)
+        return rc;
+    if (id.bytes == 0)
+        return crnn_fail(err, CRNN_ERR_DATA, "%s is empty: a corpus needs text to learn from", path);
+    int use_cache = o->cache_dir && *o->cache_dir;
+    char *name = use_cache ? cache_name(o->cache_dir, path, o) : NULL;
+    if (name && try_cache(c, name, &id, o)) {
+        c->cache_path = name;
+        return CRNN_OK;
+    }
+
+    uint64_t *counts = calloc((size_t)CRNN_MAX_CODE_POINT + 1, sizeof *counts);
+    int32_t *id_of = NULL;
+    if (!counts) {
+        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    rc = count_pass(path, o, counts, &c->length, &c->file_bytes, &c->file_crc, err);
+    if (rc == CRNN_OK && c->length == 0)
+        rc = crnn_fail(err, CRNN_ERR_DATA, "%s holds no characters", path);
+    if (rc == CRNN_OK)
+        rc = crnn_vocab_from_counts(&c->vocab, counts, o->max_vocab, &c->distinct, &c->unknown,
+                                    err);
+    free(counts);
+    counts = NULL;
+    if (rc != CRNN_OK)
+        goto done;
+    c->width = c->vocab.size <= 256 ? 1 : c->vocab.size <= 65536 ? 2 : 4;
+    id_of = malloc(sizeof *id_of * ((size_t)CRNN_MAX_CODE_POINT + 1));
+    if (!id_of) {
+        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    memset(id_of, 0xFF, sizeof *id_of * ((size_t)CRNN_MAX_CODE_POINT + 1)); /* -1: unknown */
+    for (int i = 0; i < c->vocab.size; i++)
+        id_of[c->vocab.symbols[i]] = i;
+    int unknown_id = crnn_vocab_index(&c->vocab, CRNN_UNKNOWN_CODE_POINT);
+
+    if (name) {
+        crnn_error werr = {CRNN_ERR_IO, ""};
+        if (make_dirs(o->cache_dir) != 0)
+            crnn_fail(&werr, CRNN_ERR_IO, "cannot create %s: %s", o->cache_dir, strerror(errno));
+        else if (write_cache(c, path, name, &id, o, id_of, unknown_id, &werr) == CRNN_OK &&
+                 try_cache(c, name, &id, o)) {
+            c->cache_reused = 0;
+            c->cache_path = name;
+            name = NULL;
+            goto done;
+        } else if (werr.status == CRNN_ERR_DATA) { /* the text changed under us */
+            *err = werr;
+            rc = werr.status;
+            goto done;
+        }
+        if (!werr.message[0])
+            snprintf(werr.message, sizeof werr.message, "%s was written but cannot be mapped", name);
+        snprintf(c->cache_warning, sizeof c->cache_warning, "%s", werr.message);
+    }
+    if (c->length > SIZE_MAX / (size_t)c->width) {
+        rc = crnn_fail(err, CRNN_ERR_NOMEM, "%s is too large to hold in memory", path);
+        goto done;
+    }
+    c->owned = malloc(c->length * (size_t)c->width + 1);
+    if (!c->owned) {
+        rc = crnn_fail(err, CRNN_ERR_NOMEM,
+                       "out of memory holding %s as %zu ids (give the token cache a writable "
+                       "directory with --cache-dir)", path, c->length);
+        goto done;
+    }
+    sink k = {-1, c->owned, 0, NULL, 0};
+    rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, c->file_crc, &k, path, err);
+    c->ids = c->owned;
+done:
+    free(counts);
+    free(id_of);
+    free(name);
+    if (rc != CRNN_OK)
+        crnn_corpus_close(c);
+    return rc;
+}
+
+void crnn_corpus_close(crnn_corpus *c)
+{
+    crnn_vocab_free(&c->vocab);
+    if (c->mapping)
+        munmap(c->mapping, c->mapping_length);
+    free(c->owned);
+    free(c->cache_path);
+    memset(c, 0, sizeof *c);
+}

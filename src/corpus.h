@@ -1,0 +1,67 @@
+/*
+ * corpus.h: a text file as token ids, ready to train on. The file is read in
+ * blocks, twice: the first pass checks the UTF-8, computes the CRC and counts
+ * the characters (the vocabulary), the second writes each character's id. Ids
+ * take 1, 2 or 4 bytes by vocabulary size and go to a cache file that is
+ * memory-mapped, so resident memory does not grow with the corpus and a second
+ * start skips tokenizing. The cache is reused while the corpus keeps its size,
+ * modification time and inode and the tokenizer options are the same;
+ * anything else (or a damaged cache) rebuilds it.
+ */
+#ifndef CRNN_CORPUS_H
+#define CRNN_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "charrnn.h"
+#include "vocab.h"
+
+typedef struct crnn_corpus_options {
+    int lossy;                   /* replace invalid UTF-8 by U+FFFD */
+    crnn_normalization normalize;
+    int max_vocab;               /* as crnn_vocab_build's max_size */
+    const char *cache_dir;       /* where id files go; NULL or "" = keep ids in memory */
+} crnn_corpus_options;
+
+typedef struct crnn_corpus {
+    crnn_vocab vocab;
+    const unsigned char *ids; /* (length * width) token ids, native byte order */
+    size_t length;            /* tokens */
+    int width;                /* bytes per id: 1, 2 or 4 */
+    uint64_t file_bytes;      /* size of the text file */
+    uint32_t file_crc;        /* CRC-32 of its bytes */
+    size_t distinct;          /* distinct characters before max_vocab */
+    size_t unknown;           /* characters mapped to U+FFFD by max_vocab */
+    char *cache_path;         /* the id file in use, NULL when the ids are in memory */
+    int cache_reused;         /* 1: the id file was already there */
+    char cache_warning[512];  /* why the cache could not be written ("" if it was) */
+    void *mapping;            /* mmap of the id file, or NULL */
+    size_t mapping_length;
+    unsigned char *owned;     /* the ids when they are in memory */
+} crnn_corpus;
+
+/* Opens the text at path: from a valid cache file, or by tokenizing it (and
+ * writing the cache when options->cache_dir allows; failing that, the ids stay
+ * in memory and cache_warning says why). Empty text is CRNN_ERR_DATA, invalid
+ * UTF-8 CRNN_ERR_UTF8 with its byte offset, line and column. */
+int crnn_corpus_open(crnn_corpus *corpus, const char *path, const crnn_corpus_options *options,
+                     crnn_error *err);
+
+void crnn_corpus_close(crnn_corpus *corpus);
+
+/* Token i of ids stored `width` bytes each. */
+static inline uint32_t crnn_id_at(const unsigned char *ids, int width, size_t i)
+{
+    if (width == 1)
+        return ids[i];
+    if (width == 2)
+        return ((const uint16_t *)(const void *)ids)[i];
+    return ((const uint32_t *)(const void *)ids)[i];
+}
+
+/* The default cache directory: $CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn,
+ * else $HOME/.cache/charrnn (NULL if none of them is set). */
+const char *crnn_default_cache_dir(char *buf, size_t size);
+
+#endif
