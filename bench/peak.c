@@ -1,14 +1,52 @@
 /*
  * peak.c: the machine's practical FP32 peak, as the best rate of a large
- * square sgemm through the same OpenBLAS charrnn uses (2 threads by default).
+ * square sgemm through the same OpenBLAS charrnn uses (2 threads by default),
+ * and its read bandwidth from working sets that fit L2, L3 and none (DRAM):
+ * batch-1 sampling reads every weight once per character, so it is bound by
+ * bandwidth, not FLOPs.
  * usage: build/bench/bench_peak [N] [THREADS]
  */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "charrnn.h"
 #include "kernels.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Best read bandwidth (GB/s) summing a buffer of `bytes` on all threads. */
+static double read_bandwidth(size_t bytes)
+{
+    size_t n = bytes / sizeof(float);
+    float *x = malloc(bytes);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(i % 3);
+    int passes = (int)(2e9 / (double)bytes) + 1;
+    double best = 0, sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        for (int p = 0; p < passes; p++) {
+            float s = 0;
+#pragma omp parallel for simd reduction(+ : s) schedule(static)
+            for (size_t i = 0; i < n; i++)
+                s += x[i];
+            sink += s;
+        }
+        double gbs = (double)bytes * passes / (now() - t0) / 1e9;
+        best = gbs > best ? gbs : best;
+    }
+    free(x);
+    if (sink == 42.0) /* keep the sums alive */
+        puts("");
+    return best;
+}
 
 int main(int argc, char **argv)
 {
@@ -31,5 +69,8 @@ int main(int argc, char **argv)
     printf("peak: %.1f GFLOP/s (sgemm %d^3, %d threads, %s)\n", best, n, crnn_get_threads(),
            crnn_backend_description());
     free(a), free(b), free(c);
+    printf("bandwidth: L2 %.0f GB/s (1 MB), L3 %.0f GB/s (16 MB), DRAM %.0f GB/s (1 GB), "
+           "%d threads\n", read_bandwidth((size_t)1 << 20), read_bandwidth((size_t)16 << 20),
+           read_bandwidth((size_t)1 << 30), omp_get_max_threads());
     return 0;
 }

@@ -156,6 +156,8 @@ typedef struct crnn_trainer_status {
     const char *token_cache;   /* the id file the corpus is read from; NULL: ids in memory */
     int token_cache_reused;    /* 1: it was there already (no tokenizing) */
     const char *token_cache_warning; /* why no id file could be written, or "" */
+    double tokenize_seconds;   /* spent reading the corpus (or mapping its id cache) */
+    uint64_t corpus_bytes;
     size_t parameters;         /* number of weights */
     double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
@@ -285,15 +287,21 @@ int crnn_trainer_check_replicas(crnn_trainer *trainer, crnn_error *err);
 
 /* Threads used by the matrix products and element-wise loops (0 = all cores). */
 void crnn_set_threads(int threads);
+int crnn_get_threads(void);
 
 /* Where trainers keep the token id cache of their corpus (see README): NULL
  * restores the default ($CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn,
  * else ~/.cache/charrnn); "" keeps ids in memory only. Not thread-safe. */
 void crnn_set_cache_dir(const char *dir);
-int crnn_get_threads(void);
 
 /* A short description of the compute back end, such as "OpenBLAS 0.3.21 (Zen)". */
 const char *crnn_backend_description(void);
+
+/* 1 if OpenBLAS runs kernels weaker than this CPU supports (it fell back to
+ * generic ones for a CPU it does not know, or a preset OPENBLAS_CORETYPE holds
+ * it back), with the OPENBLAS_CORETYPE value that fixes it in core. OpenBLAS
+ * reads that variable when it loads: only a new process can use it. */
+int crnn_blas_better_core(char *core, size_t size);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -350,8 +351,22 @@ const char *crnn_default_cache_dir(char *buf, size_t size)
     return NULL;
 }
 
+static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
+                       crnn_error *err);
+
 int crnn_corpus_open(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
                      crnn_error *err)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = open_corpus(c, path, o, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    c->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    return rc;
+}
+
+static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
+                       crnn_error *err)
 {
     memset(c, 0, sizeof *c);
     file_identity id;
@@ -434,6 +449,12 @@ done:
     if (rc != CRNN_OK)
         crnn_corpus_close(c);
     return rc;
+}
+
+void crnn_corpus_trim(crnn_corpus *c)
+{
+    if (c->mapping)
+        madvise(c->mapping, c->mapping_length, MADV_DONTNEED);
 }
 
 void crnn_corpus_close(crnn_corpus *c)

@@ -36,6 +36,7 @@ typedef struct crnn_corpus {
     char *cache_path;         /* the id file in use, NULL when the ids are in memory */
     int cache_reused;         /* 1: the id file was already there */
     char cache_warning[512];  /* why the cache could not be written ("" if it was) */
+    double seconds;           /* spent opening: tokenizing, or mapping the cache */
     void *mapping;            /* mmap of the id file, or NULL */
     size_t mapping_length;
     unsigned char *owned;     /* the ids when they are in memory */
@@ -49,6 +50,11 @@ int crnn_corpus_open(crnn_corpus *corpus, const char *path, const crnn_corpus_op
                      crnn_error *err);
 
 void crnn_corpus_close(crnn_corpus *corpus);
+
+/* Unmaps the pages of the id file from this process (they stay in the page
+ * cache; the streams fault in the few they read next), so that resident memory
+ * does not grow with the corpus as training walks through it. */
+void crnn_corpus_trim(crnn_corpus *corpus);
 
 /* Token i of ids stored `width` bytes each. */
 static inline uint32_t crnn_id_at(const unsigned char *ids, int width, size_t i)

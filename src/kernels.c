@@ -16,9 +16,20 @@
 /* Below this many elements a loop runs on one thread: the fork costs more. */
 #define PARALLEL_MIN 4096
 
+static int use_reference; /* crnn_kernels_use_reference */
+
+void crnn_kernels_use_reference(int on)
+{
+    use_reference = on;
+}
+
 void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc)
 {
+    if (use_reference) {
+        crnn_gemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     if (m == 1 && !trans_a) {
         /* One row (sampling): a matrix-vector product streams B once, where sgemm
          * would first copy all of B into its packed layout. */
@@ -131,6 +142,10 @@ static void lstm_forward_row(int hidden, float *restrict g, const float *restric
 void crnn_lstm_forward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
                                  float *c, float *tanh_c, float *h)
 {
+    if (use_reference) {
+        crnn_lstm_forward_pointwise_ref(rows, hidden, gates, c_prev, c, tanh_c, h);
+        return;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)rows * hidden >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * hidden;
@@ -181,6 +196,10 @@ static void lstm_backward_row(int hidden, const float *restrict g, const float *
 void crnn_lstm_backward_pointwise(int rows, int hidden, const float *gates, const float *c_prev,
                                   const float *tanh_c, const float *dh, float *dc, float *dgates)
 {
+    if (use_reference) {
+        crnn_lstm_backward_pointwise_ref(rows, hidden, gates, c_prev, tanh_c, dh, dc, dgates);
+        return;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)rows * hidden >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * hidden;
@@ -189,9 +208,51 @@ void crnn_lstm_backward_pointwise(int rows, int hidden, const float *gates, cons
     }
 }
 
+void crnn_lstm_backward_pointwise_ref(int rows, int hidden, const float *gates,
+                                      const float *c_prev, const float *tanh_c, const float *dh,
+                                      float *dc, float *dgates)
+{
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < hidden; j++) {
+            const float *g = gates + (size_t)r * 4 * hidden;
+            float *dg = dgates + (size_t)r * 4 * hidden;
+            size_t o = (size_t)r * hidden + j;
+            float i = g[j], f = g[hidden + j], cand = g[2 * hidden + j], out = g[3 * hidden + j];
+            float dcv = dc[o] + dh[o] * out * (1.0f - tanh_c[o] * tanh_c[o]);
+            dg[j] = dcv * cand * i * (1.0f - i);
+            dg[hidden + j] = dcv * c_prev[o] * f * (1.0f - f);
+            dg[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
+            dg[3 * hidden + j] = dh[o] * tanh_c[o] * out * (1.0f - out);
+            dc[o] = dcv * f;
+        }
+    }
+}
+
+double crnn_softmax_xent_ref(int rows, int vocab, float *logits, const uint32_t *targets,
+                             float scale, double *row_loss)
+{
+    double total = 0;
+    for (int r = 0; r < rows; r++) {
+        float *z = logits + (size_t)r * vocab;
+        double max = z[0], sum = 0;
+        for (int j = 1; j < vocab; j++)
+            max = z[j] > max ? z[j] : max;
+        for (int j = 0; j < vocab; j++)
+            sum += exp((double)z[j] - max);
+        row_loss[r] = log(sum) - ((double)z[targets[r]] - max);
+        total += row_loss[r];
+        for (int j = 0; j < vocab; j++)
+            z[j] = (float)(scale * exp((double)z[j] - max) / sum);
+        z[targets[r]] -= scale;
+    }
+    return total;
+}
+
 double crnn_softmax_xent(int rows, int vocab, float *logits, const uint32_t *targets, float scale,
                          double *row_loss)
 {
+    if (use_reference)
+        return crnn_softmax_xent_ref(rows, vocab, logits, targets, scale, row_loss);
 #pragma omp parallel for schedule(static) if ((size_t)rows * vocab >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         float *z = logits + (size_t)r * vocab;
@@ -245,11 +306,4 @@ void crnn_set_threads(int threads)
 int crnn_get_threads(void)
 {
     return crnn_kernels_get_threads();
-}
-
-const char *crnn_backend_description(void)
-{
-    static char desc[160];
-    snprintf(desc, sizeof desc, "%s", openblas_get_config());
-    return desc;
 }

@@ -52,6 +52,17 @@ double crnn_softmax_xent(int rows, int vocab, float *logits, const uint32_t *tar
 /* Sum of squares, accumulated in double. */
 double crnn_sumsq(const float *x, size_t n);
 
+void crnn_lstm_backward_pointwise_ref(int rows, int hidden, const float *gates,
+                                      const float *c_prev, const float *tanh_c, const float *dh,
+                                      float *dc, float *dgates);
+double crnn_softmax_xent_ref(int rows, int vocab, float *logits, const uint32_t *targets,
+                             float scale, double *row_loss);
+
+/* 1: every function above with a reference runs its reference instead (plain
+ * loops, libm's exp and tanh), so that a whole training run can be compared
+ * with the fast kernels. For tests; not thread-safe. */
+void crnn_kernels_use_reference(int on);
+
 /* Threads for BLAS and the element-wise loops. */
 void crnn_kernels_set_threads(int threads);
 int crnn_kernels_get_threads(void);

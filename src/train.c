@@ -348,6 +348,8 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
         memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, local));
     }
     t->step++;
+    if (t->step % 1024 == 0)
+        crnn_corpus_trim(&t->corpus);
     if (loss)
         *loss = l;
     return CRNN_OK;
@@ -369,6 +371,7 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
                               t->eval_state, t->inputs, t->targets, sums);
     sums[2] = bad != 0;
     crnn_dist_sum_doubles(sums, 3);
+    crnn_corpus_trim(&t->corpus); /* the split just read need not stay resident */
     if (sums[2] > 0)
         return bad == -2 ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory") : damaged_ids(t, err);
     *mean = sums[0] / sums[1];
@@ -618,6 +621,8 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->token_cache = t->corpus.cache_path;
     st->token_cache_reused = t->corpus.cache_reused;
     st->token_cache_warning = t->corpus.cache_warning;
+    st->tokenize_seconds = t->corpus.seconds;
+    st->corpus_bytes = t->corpus.file_bytes;
     st->parameters = t->model.layout.total;
     st->learning_rate = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch);
     st->config = t->config;

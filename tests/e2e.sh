@@ -226,5 +226,36 @@ cmp -s nan.crnn nan-before.crnn && ok || bad "the good snapshot was overwritten 
 # --- unreadable output directory: clear error -------------------------------------------------
 expect 1 "cannot create" -- "$bin" train corpus.txt -o no/such/dir/m.crnn "${small[@]}" --max-iters 2
 
+# --- the token id cache ------------------------------------------------------------------------
+export CHARRNN_CACHE_DIR=$work/ids
+expect 0 "tokenized" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-iters 2
+grep -qF "ids cached in $work/ids/" err.txt && ok || bad "no id cache written: $(cat err.txt)"
+expect 0 "token ids read from $work/ids/" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-iters 2
+expect 0 "" -- "$bin" train --resume c.crnn --max-iters 4
+grep -qF "token ids read from" err.txt && ok || bad "resume did not use the id cache: $(cat err.txt)"
+touch -d "2001-01-01" corpus.txt # same bytes, another modification time: tokenized again
+expect 0 "tokenized" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-iters 2
+expect 0 "tokenized" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-iters 2 --no-cache
+grep -qF "ids cached" err.txt && bad "--no-cache wrote a cache" || ok
+echo "not a directory" >blocker
+expect 0 "warning: no token cache" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-iters 2 --cache-dir blocker/ids
+# A damaged id file is rebuilt, never trusted.
+for f in "$work"/ids/corpus.txt.*.ids; do printf 'garbage' | dd of="$f" bs=1 seek=16 conv=notrunc 2>/dev/null; done
+expect 0 "tokenized" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-iters 2
+unset CHARRNN_CACHE_DIR
+
+# --- initialisation and kernels ----------------------------------------------------------------
+expect 0 "done at step 3" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --max-iters 3 --forget-bias 0
+expect 2 "--forget-bias" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --forget-bias 11
+expect 0 "" -- "$bin" --version
+grep -q "gate loops" out.txt && ok || bad "--version does not name the kernels: $(cat out.txt)"
+# OpenBLAS held back by a preset OPENBLAS_CORETYPE: charrnn restarts with the right one.
+if grep -q "gate loops AVX" out.txt && "$bin" --version | grep -q "OpenBLAS"; then
+  expect 0 "restarted with OPENBLAS_CORETYPE=" -- env OPENBLAS_CORETYPE=Prescott "$bin" train corpus.txt -o k.crnn "${small[@]}" --max-iters 2
+  grep "weights; batch" err.txt | grep -q Prescott && bad "still on the Prescott kernels: $(cat err.txt)" || ok
+  expect 0 "" -- env OPENBLAS_CORETYPE=Prescott CHARRNN_KEEP_CORETYPE=1 "$bin" train corpus.txt -o k.crnn "${small[@]}" --max-iters 2
+  grep -q "restarted" err.txt && bad "CHARRNN_KEEP_CORETYPE=1 was not respected" || ok
+fi
+
 echo "e2e: $pass passed, $fail failed" >&2
 [ "$fail" = 0 ]

@@ -170,6 +170,36 @@ static void check_kernels(void)
     crnn_lstm_forward_pointwise_ref(R, HH, g2, cp, out2, out2 + R * HH, out2 + 2 * R * HH);
     CHECK(max_diff(g1, g2, (size_t)R * 4 * HH) < 1e-6, "gate activations differ");
     CHECK(max_diff(out1, out2, (size_t)R * HH * 3) < 1e-6, "c, tanh(c), h differ");
+    /* The backward gate loop, from those activations (odd width: 300 is not a
+     * multiple of 16, so the vector loops' tails run too). */
+    float *dh = malloc(sizeof(float) * R * HH), *dc1 = malloc(sizeof(float) * R * HH),
+          *dc2 = malloc(sizeof(float) * R * HH);
+    fill(dh, (size_t)R * HH, &rng);
+    fill(dc1, (size_t)R * HH, &rng);
+    memcpy(dc2, dc1, sizeof(float) * R * HH);
+    float *dg1 = malloc(sizeof(float) * R * 4 * HH), *dg2 = malloc(sizeof(float) * R * 4 * HH);
+    crnn_lstm_backward_pointwise(R, HH, g2, cp, out2 + R * HH, dh, dc1, dg1);
+    crnn_lstm_backward_pointwise_ref(R, HH, g2, cp, out2 + R * HH, dh, dc2, dg2);
+    CHECK(max_diff(dg1, dg2, (size_t)R * 4 * HH) < 1e-6, "gate gradients differ by %g",
+          max_diff(dg1, dg2, (size_t)R * 4 * HH));
+    CHECK(max_diff(dc1, dc2, (size_t)R * HH) < 1e-6, "cell gradients differ");
+    /* Softmax cross-entropy: losses and logit gradients, 67 rows of 83. */
+    enum { SR = 67, SV = 83 };
+    float *z1 = malloc(sizeof(float) * SR * SV), *z2 = malloc(sizeof(float) * SR * SV);
+    uint32_t tg[SR];
+    double l1[SR], l2[SR];
+    fill(z1, (size_t)SR * SV, &rng);
+    for (int i = 0; i < SR * SV; i++)
+        z1[i] *= 20;
+    memcpy(z2, z1, sizeof(float) * SR * SV);
+    for (int r = 0; r < SR; r++)
+        tg[r] = (uint32_t)(r * 7 % SV);
+    double s1 = crnn_softmax_xent(SR, SV, z1, tg, 0.25f, l1);
+    double s2 = crnn_softmax_xent_ref(SR, SV, z2, tg, 0.25f, l2);
+    CHECK(fabs(s1 - s2) < 1e-5 * fabs(s2), "softmax loss %.9g vs %.9g", s1, s2);
+    CHECK(max_diff(z1, z2, (size_t)SR * SV) < 1e-6, "softmax gradients differ by %g",
+          max_diff(z1, z2, (size_t)SR * SV));
+    free(dh), free(dc1), free(dc2), free(dg1), free(dg2), free(z1), free(z2);
     free(g1);
     free(g2);
     free(cp);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -22,6 +23,27 @@ static const char MAIN_HELP[] =
     "\n"
     "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
 
+/* OpenBLAS chooses its kernels when it loads, from OPENBLAS_CORETYPE or the
+ * CPU model; when that choice is weaker than the CPU (an OpenBLAS older than
+ * the CPU, or a preset variable), run again once with the variable set. */
+static void use_fast_blas_kernels(char **argv)
+{
+    char core[32];
+    if (getenv("CHARRNN_BLAS_RESTART") || getenv("CHARRNN_KEEP_CORETYPE") ||
+        !crnn_blas_better_core(core, sizeof core))
+        return;
+    char why[200];
+    const char *preset = getenv("OPENBLAS_CORETYPE");
+    snprintf(why, sizeof why, "OpenBLAS chose kernels weaker than this CPU runs%s%.40s%s; "
+             "restarted with OPENBLAS_CORETYPE=%s (CHARRNN_KEEP_CORETYPE=1 keeps them)",
+             preset ? " (OPENBLAS_CORETYPE was " : "", preset ? preset : "", preset ? ")" : "",
+             core);
+    setenv("CHARRNN_BLAS_RESTART", why, 1);
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);
+    unsetenv("CHARRNN_BLAS_RESTART"); /* could not: go on with the slower kernels */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -29,12 +51,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval"))
+        use_fast_blas_kernels(argv);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(MAIN_HELP, stdout);
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("charrnn %s\n", CRNN_VERSION_STRING);
+        char core[32];
+        printf("charrnn %s\n%s\n", CRNN_VERSION_STRING, crnn_backend_description());
+        if (crnn_blas_better_core(core, sizeof core))
+            printf("faster kernels for this CPU: OPENBLAS_CORETYPE=%s\n", core);
         return 0;
     }
     if (!strcmp(cmd, "train")) {

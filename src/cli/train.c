@@ -466,9 +466,16 @@ int cmd_train(int argc, char **argv)
                 resume ? "resuming" : "training on", resume ? resume : corpus,
                 (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
                 (unsigned long long)st.test_chars, st.vocab_size);
-        if (st.token_cache)
-            fprintf(stderr, "charrnn: token ids %s %s\n",
-                    st.token_cache_reused ? "read from" : "cached in", st.token_cache);
+        if (getenv("CHARRNN_BLAS_RESTART"))
+            fprintf(stderr, "charrnn: notice: %s\n", getenv("CHARRNN_BLAS_RESTART"));
+        double mb = (double)st.corpus_bytes / 1e6;
+        if (st.token_cache && st.token_cache_reused)
+            fprintf(stderr, "charrnn: token ids read from %s in %.2f s\n", st.token_cache,
+                    st.tokenize_seconds);
+        else
+            fprintf(stderr, "charrnn: tokenized %.1f MB in %.2f s (%.0f MB/s)%s%s\n", mb,
+                    st.tokenize_seconds, mb / (st.tokenize_seconds > 0 ? st.tokenize_seconds : 1),
+                    st.token_cache ? ", ids cached in " : "", st.token_cache ? st.token_cache : "");
         fprintf(stderr,
                 "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
                 "%llu steps per epoch; %d threads; %s\n",
