@@ -40,26 +40,25 @@ flops() { # L H E V: training FLOPs per character
   for ((l = 0; l < L; l++)); do in=$([ $l = 0 ] && echo "$E" || echo "$H"); f=$((f + 6 * (in + H) * 4 * H)); done
   echo $((f + 6 * H * V))
 }
-# Runs a command; prints its peak resident memory in MB to fd 3.
+# peak_rss FILE command...: runs the command, writes its peak resident memory (MB) to FILE.
 peak_rss() {
   python3 -c 'import resource, subprocess, sys
-subprocess.run(sys.argv[1:], check=True)
-print(round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024), file=sys.stderr)' "$@" 2>&3
+subprocess.run(sys.argv[2:], check=True)
+open(sys.argv[1], "w").write("%d\n" % round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))' "$@"
 }
 charrnn_cps() { # binary, options... (the peak memory goes to $work/rss)
   local b=$1
   shift
-  peak_rss "$b" train "$corpus" -o "$work/m.crnn" "$@" --time "$seconds" --eval-every 1000000000 \
-    -q 3>"$work/rss" 2>"$work/log" >/dev/null
-  tail -1 "$work/rss" >"$work/rss.last"
+  peak_rss "$work/rss" "$b" train "$corpus" -o "$work/m.crnn" "$@" --time "$seconds" \
+    --eval-every 1000000000 -q 2>"$work/log" >/dev/null
   sed -n 's/.* \([0-9.]*\)k chars\/s.*/\1/p' "$work/log" | head -1 | awk '{printf "%.0f", $1 * 1000}'
 }
 faster=$("$bin" --version | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p')
 refenv=(OPENBLAS_NUM_THREADS=2)
 [ -n "$faster" ] && refenv+=(OPENBLAS_CORETYPE="$faster")
 echo "reference: ${refenv[*]} /usr/bin/python3 $ref --threads 1"
-printf "%-5s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" config \
-  charrnn "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio \
+printf "%-5s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" \
+  config charrnn "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio \
   "sample" "s.torch" ratio "s.limit" "%lim" "kernels (torch)"
 for c in $configs; do
   case $c in
@@ -71,7 +70,7 @@ for c in $configs; do
   one=$(charrnn_cps "$bin" "${opts[@]}" --threads 1)
   opts+=(--threads 2)
   mine=$(charrnn_cps "$bin" "${opts[@]}")
-  myrss=$(cat "$work/rss.last")
+  myrss=$(cat "$work/rss")
   old=""
   [ -n "${OLD:-}" ] && old=$(charrnn_cps "$OLD" "${opts[@]}")
   # Sampling, batch 1, temperature 1, from the model just trained.
@@ -80,13 +79,10 @@ for c in $configs; do
   "$bin" sample "$work/m.crnn" -n $n -t 1 --seed 1 >/dev/null
   t1=$(date +%s.%N)
   mysample=$(awk -v n=$n -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n / (b - a)}')
-  env "${refenv[@]}" python3 -c 'import resource, subprocess, sys
-subprocess.run(sys.argv[1:], check=True)
-print(round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024), file=sys.stderr)' \
-    /usr/bin/python3 "$ref" --data "$corpus" --layers $L --hidden $H \
+  peak_rss "$work/rss" env "${refenv[@]}" /usr/bin/python3 "$ref" --data "$corpus" --layers $L --hidden $H \
     --embed 64 --batch $B --seq $T --threads 1 --seconds "$seconds" --no-test --sample-len 2000 \
-    2>"$work/ref.err" | tail -1 >"$work/ref.json"
-  theirrss=$(tail -1 "$work/ref.err")
+    2>/dev/null | tail -1 >"$work/ref.json"
+  theirrss=$(cat "$work/rss")
   theirs=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["train_chars_per_s"]))' "$work/ref.json")
   theirsample=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["sample_chars_per_s"]))' "$work/ref.json")
   theircore=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["openblas_core"])' "$work/ref.json")

@@ -30,15 +30,15 @@ typedef struct crnn_layer_acts {
     float *gates;   /* (T,B,G*H) gate activations kept for backward */
     float *h;       /* (T+1,B,H): h[0] is the state carried in, h[t+1] the output of step t */
     float *c;       /* (T+1,B,H): cell state, same convention (cells with one) */
-    float *aux;     /* (T,B,H): cell-specific (tanh(c) for the LSTM) */
+    float *aux;     /* (T,B,H): cell-specific (cells with aux_per_step), else NULL */
 } crnn_layer_acts;
 
 /* Scratch and outputs of one layer's backward pass. */
 typedef struct crnn_layer_backward {
     float *dh;     /* (T,B,H) gradient reaching each output h[t+1]; consumed */
-    float *dgates; /* (T,B,G*H) scratch */
-    float *dgates2; /* (T,B,G*H) second scratch (cells whose input and recurrent
-                      gradients differ, such as the GRU) */
+    float *dgates; /* (T,B,G*H) scratch (cells with backward_buffers >= 1) */
+    float *dgates2; /* (T,B,G*H) second scratch (backward_buffers 2: cells whose input
+                      and recurrent gradients differ, such as the GRU) */
     float *dx;     /* (T,B,in) gradient of the input, written; NULL to skip */
     float *dh0;    /* (B,H) gradient of the carried-in h, written */
     float *dc0;    /* (B,H) gradient of the carried-in c, written (cells with c) */
@@ -49,6 +49,9 @@ typedef struct crnn_cell_ops {
     int gates;          /* G */
     int bias_gates;     /* the bias has bias_gates * H entries (G, or more) */
     int has_cell_state; /* carries c besides h */
+    int aux_per_step;   /* 1: needs the (T,B,H) aux buffer */
+    int backward_buffers; /* (T,B,G*H) scratch buffers its backward needs (the LSTM's
+                             writes its gradients over the gates: none) */
     void (*init_bias)(float *b, int hidden, float keep_bias); /* after the weights are drawn;
                                                           keep_bias: LSTM forget gate */
     void (*forward)(const crnn_layer_weights *w, crnn_layer_acts *a);

@@ -170,12 +170,29 @@ static int count_pass(const char *path, const crnn_corpus_options *o, uint64_t *
     crnn_utf8_reader s;
     int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
     size_t n = 0;
+    /* Four tables for the first 256 code points, used in turn: counting one
+     * table, a run of the same character waits on its own previous store. */
+    uint64_t small[4][256];
+    memset(small, 0, sizeof small);
     while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
-        for (size_t i = 0; i < s.ncps; i++)
-            counts[s.cps[i]]++;
+        const uint32_t *cp = s.cps;
+        size_t i = 0;
+        for (; i + 4 <= s.ncps; i += 4)
+            for (int k = 0; k < 4; k++) {
+                uint32_t x = cp[i + (size_t)k];
+                if (x < 256)
+                    small[k][x]++;
+                else
+                    counts[x]++;
+            }
+        for (; i < s.ncps; i++)
+            counts[cp[i]]++;
         n += s.ncps;
         rc = CRNN_OK;
     }
+    for (int k = 0; k < 4; k++)
+        for (int x = 0; x < 256; x++)
+            counts[x] += small[k][x];
     *length = n;
     *bytes = s.bytes;
     *crc = s.crc;
@@ -240,13 +257,21 @@ static int emit(sink *k, const uint32_t *ids, size_t n, int width, crnn_error *e
     return CRNN_OK;
 }
 
-/* Pass 2: every code point's id into the sink. */
+static int same_file(const file_identity *a, const file_identity *b)
+{
+    return a->bytes == b->bytes && a->inode == b->inode && a->device == b->device &&
+           a->sec == b->sec && a->nsec == b->nsec;
+}
+
+/* Pass 2: every code point's id into the sink. The CRC was taken by pass 1;
+ * a file changed since then shows in its size, inode or modification time. */
 static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t *id_of,
-                   int unknown_id, int width, size_t expect, uint32_t expect_crc, sink *k,
-                   const char *what, crnn_error *err)
+                   int unknown_id, int width, size_t expect, const file_identity *before,
+                   sink *k, const char *what, crnn_error *err)
 {
     crnn_utf8_reader s;
     int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
+    s.skip_crc = 1;
     size_t n = 0;
     while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
         uint32_t *cps = s.cps;
@@ -261,7 +286,10 @@ static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t
         rc = emit(k, cps, s.ncps, width, err, what);
         n += s.ncps;
     }
-    if (rc >= 0 && (n != expect || s.crc != expect_crc))
+    file_identity after;
+    crnn_error ignored;
+    if (rc >= 0 && (n != expect || identify(path, &after, &ignored) != CRNN_OK ||
+                    !same_file(before, &after)))
         rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read", path);
     crnn_utf8_close(&s);
     return rc < 0 ? rc : CRNN_OK;
@@ -315,8 +343,7 @@ static int write_cache(crnn_corpus *c, const char *path, const char *name,
         rc = write_all(fd, front, (size_t)h.ids_offset, tmp, err);
         sink k = {fd, NULL, 0, NULL, 0};
         if (rc == CRNN_OK)
-            rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, c->file_crc, &k, tmp,
-                         err);
+            rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, id, &k, tmp, err);
         free(k.staging);
         free(front);
     }
@@ -440,7 +467,7 @@ static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_optio
         goto done;
     }
     sink k = {-1, c->owned, 0, NULL, 0};
-    rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, c->file_crc, &k, path, err);
+    rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, &id, &k, path, err);
     c->ids = c->owned;
 done:
     free(counts);

@@ -121,7 +121,7 @@ static inline float fast_tanhf(float x)
  * picks the widest the CPU has (AVX-512, AVX2 or SSE2) by its features. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static void lstm_forward_row(int hidden, float *restrict g, const float *restrict c_prev,
-                             float *restrict c, float *restrict tanh_c, float *restrict h)
+                             float *restrict c, float *restrict h)
 {
     float *gi = g, *gf = g + hidden, *gg = g + 2 * hidden, *go = g + 3 * hidden;
     for (int j = 0; j < hidden; j++) {
@@ -134,27 +134,26 @@ static void lstm_forward_row(int hidden, float *restrict g, const float *restric
         gg[j] = cand;
         go[j] = o;
         c[j] = cv;
-        tanh_c[j] = tc;
         h[j] = o * tc;
     }
 }
 
 void crnn_lstm_forward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
-                                 float *c, float *tanh_c, float *h)
+                                 float *c, float *h)
 {
     if (use_reference) {
-        crnn_lstm_forward_pointwise_ref(rows, hidden, gates, c_prev, c, tanh_c, h);
+        crnn_lstm_forward_pointwise_ref(rows, hidden, gates, c_prev, c, h);
         return;
     }
 #pragma omp parallel for schedule(static) if ((size_t)rows * hidden >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * hidden;
-        lstm_forward_row(hidden, gates + 4 * o, c_prev + o, c + o, tanh_c + o, h + o);
+        lstm_forward_row(hidden, gates + 4 * o, c_prev + o, c + o, h + o);
     }
 }
 
 void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const float *c_prev,
-                                     float *c, float *tanh_c, float *h)
+                                     float *c, float *h)
 {
     for (int r = 0; r < rows; r++) {
         for (int j = 0; j < hidden; j++) {
@@ -165,8 +164,7 @@ void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const f
             float cand = tanhf(g[2 * hidden + j]);
             float out = 1.0f / (1.0f + expf(-g[3 * hidden + j]));
             c[o] = f * c_prev[o] + i * cand;
-            tanh_c[o] = tanhf(c[o]);
-            h[o] = out * tanh_c[o];
+            h[o] = out * tanhf(c[o]);
             g[j] = i;
             g[hidden + j] = f;
             g[2 * hidden + j] = cand;
@@ -175,54 +173,53 @@ void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const f
     }
 }
 
-/* One row of the LSTM backward gate loop; compiled per instruction set as above. */
+/* One row of the LSTM backward gate loop, in place over g; compiled per
+ * instruction set as above. tanh(c) is recomputed exactly as the forward did. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void lstm_backward_row(int hidden, const float *restrict g, const float *restrict c_prev,
-                              const float *restrict tanh_c, const float *restrict dh,
-                              float *restrict dc, float *restrict dg)
+static void lstm_backward_row(int hidden, float *restrict g, const float *restrict c_prev,
+                              const float *restrict c, const float *restrict dh,
+                              float *restrict dc)
 {
     for (int j = 0; j < hidden; j++) {
         float i = g[j], f = g[hidden + j], cand = g[2 * hidden + j], out = g[3 * hidden + j];
-        float tc = tanh_c[j], dhv = dh[j];
+        float tc = fast_tanhf(c[j]), dhv = dh[j];
         float dcv = dc[j] + dhv * out * (1.0f - tc * tc);
-        dg[j] = dcv * cand * i * (1.0f - i);
-        dg[hidden + j] = dcv * c_prev[j] * f * (1.0f - f);
-        dg[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
-        dg[3 * hidden + j] = dhv * tc * out * (1.0f - out);
+        g[j] = dcv * cand * i * (1.0f - i);
+        g[hidden + j] = dcv * c_prev[j] * f * (1.0f - f);
+        g[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
+        g[3 * hidden + j] = dhv * tc * out * (1.0f - out);
         dc[j] = dcv * f;
     }
 }
 
-void crnn_lstm_backward_pointwise(int rows, int hidden, const float *gates, const float *c_prev,
-                                  const float *tanh_c, const float *dh, float *dc, float *dgates)
+void crnn_lstm_backward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
+                                  const float *c, const float *dh, float *dc)
 {
     if (use_reference) {
-        crnn_lstm_backward_pointwise_ref(rows, hidden, gates, c_prev, tanh_c, dh, dc, dgates);
+        crnn_lstm_backward_pointwise_ref(rows, hidden, gates, c_prev, c, dh, dc);
         return;
     }
 #pragma omp parallel for schedule(static) if ((size_t)rows * hidden >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * hidden;
-        lstm_backward_row(hidden, gates + 4 * o, c_prev + o, tanh_c + o, dh + o, dc + o,
-                          dgates + 4 * o);
+        lstm_backward_row(hidden, gates + 4 * o, c_prev + o, c + o, dh + o, dc + o);
     }
 }
 
-void crnn_lstm_backward_pointwise_ref(int rows, int hidden, const float *gates,
-                                      const float *c_prev, const float *tanh_c, const float *dh,
-                                      float *dc, float *dgates)
+void crnn_lstm_backward_pointwise_ref(int rows, int hidden, float *gates, const float *c_prev,
+                                      const float *c, const float *dh, float *dc)
 {
     for (int r = 0; r < rows; r++) {
         for (int j = 0; j < hidden; j++) {
-            const float *g = gates + (size_t)r * 4 * hidden;
-            float *dg = dgates + (size_t)r * 4 * hidden;
+            float *g = gates + (size_t)r * 4 * hidden;
             size_t o = (size_t)r * hidden + j;
             float i = g[j], f = g[hidden + j], cand = g[2 * hidden + j], out = g[3 * hidden + j];
-            float dcv = dc[o] + dh[o] * out * (1.0f - tanh_c[o] * tanh_c[o]);
-            dg[j] = dcv * cand * i * (1.0f - i);
-            dg[hidden + j] = dcv * c_prev[o] * f * (1.0f - f);
-            dg[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
-            dg[3 * hidden + j] = dh[o] * tanh_c[o] * out * (1.0f - out);
+            float tc = tanhf(c[o]);
+            float dcv = dc[o] + dh[o] * out * (1.0f - tc * tc);
+            g[j] = dcv * cand * i * (1.0f - i);
+            g[hidden + j] = dcv * c_prev[o] * f * (1.0f - f);
+            g[2 * hidden + j] = dcv * i * (1.0f - cand * cand);
+            g[3 * hidden + j] = dh[o] * tc * out * (1.0f - out);
             dc[o] = dcv * f;
         }
     }

@@ -30,17 +30,19 @@ void crnn_add_column_sums(float *db, const float *d, int rows, int n);
 
 /* LSTM gates, one time step for N rows. gates (N,4H) holds the pre-activations
  * in the order input, forget, candidate, output and is overwritten with the
- * activations; c_prev, c, tanh_c, h are (N,H). */
+ * activations; c_prev, c, h are (N,H). */
 void crnn_lstm_forward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
-                                 float *c, float *tanh_c, float *h);
+                                 float *c, float *h);
 void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const float *c_prev,
-                                     float *c, float *tanh_c, float *h);
+                                     float *c, float *h);
 
-/* Backward of the above. dh (N,H) is the gradient reaching h; dc (N,H) holds the
- * gradient reaching c from the next step and is overwritten with the gradient
- * reaching c_prev; dgates (N,4H) receives the pre-activation gradients. */
-void crnn_lstm_backward_pointwise(int rows, int hidden, const float *gates, const float *c_prev,
-                                  const float *tanh_c, const float *dh, float *dc, float *dgates);
+/* Backward of the above, in place: gates (N,4H) holds the activations and is
+ * overwritten with the pre-activation gradients (so no second (T,B,4H) buffer
+ * is needed); tanh(c) is recomputed from c rather than kept. dh (N,H) is the
+ * gradient reaching h; dc (N,H) holds the gradient reaching c from the next
+ * step and is overwritten with the gradient reaching c_prev. */
+void crnn_lstm_backward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
+                                  const float *c, const float *dh, float *dc);
 
 /* Softmax cross-entropy over rows of logits (N,V) with targets (N). logits are
  * replaced by scale * (softmax - onehot), the gradient of scale * sum of losses.
@@ -52,9 +54,8 @@ double crnn_softmax_xent(int rows, int vocab, float *logits, const uint32_t *tar
 /* Sum of squares, accumulated in double. */
 double crnn_sumsq(const float *x, size_t n);
 
-void crnn_lstm_backward_pointwise_ref(int rows, int hidden, const float *gates,
-                                      const float *c_prev, const float *tanh_c, const float *dh,
-                                      float *dc, float *dgates);
+void crnn_lstm_backward_pointwise_ref(int rows, int hidden, float *gates, const float *c_prev,
+                                      const float *c, const float *dh, float *dc);
 double crnn_softmax_xent_ref(int rows, int vocab, float *logits, const uint32_t *targets,
                              float scale, double *row_loss);
 

@@ -2,7 +2,9 @@
  * lstm.c: the LSTM cell over a chunk of T steps for B rows: one large product
  * for the input projection of all steps, one recurrent product per step, and
  * the fused gate loops of kernels.c. Gate order: input, forget, candidate,
- * output. Does not know where its input comes from or where its output goes.
+ * output. The backward pass writes the gate gradients over the gates and
+ * recomputes tanh(c): per layer, only h, c and the gates are kept (T x B x 6H
+ * floats). Does not know where its input comes from or where its output goes.
  */
 #include <string.h>
 
@@ -27,7 +29,7 @@ static void lstm_forward(const crnn_layer_weights *w, crnn_layer_acts *a)
         float *gates = a->gates + (size_t)t * rows * g4;
         crnn_gemm(0, 0, rows, g4, hidden, 1.0f, a->h + t * bh, hidden, w->wh, g4, 1.0f, gates, g4);
         crnn_lstm_forward_pointwise(rows, hidden, gates, a->c + t * bh, a->c + (t + 1) * bh,
-                                    a->aux + t * bh, a->h + (t + 1) * bh);
+                                    a->h + (t + 1) * bh);
     }
 }
 
@@ -43,18 +45,20 @@ static void lstm_backward(const crnn_layer_weights *w, crnn_layer_grads *g, crnn
         float *dh = bw->dh + t * bh;
         for (size_t k = 0; k < bh; k++)
             dh[k] += bw->dh0[k]; /* the recurrent gradient from step t+1 */
-        float *dgates = bw->dgates + (size_t)t * rows * g4;
-        crnn_lstm_backward_pointwise(rows, hidden, a->gates + (size_t)t * rows * g4, a->c + t * bh,
-                                     a->aux + t * bh, dh, bw->dc0, dgates);
+        /* The gates of step t become their gradients (the activations are not needed again). */
+        float *dgates = a->gates + (size_t)t * rows * g4;
+        crnn_lstm_backward_pointwise(rows, hidden, dgates, a->c + t * bh, a->c + (t + 1) * bh, dh,
+                                     bw->dc0);
         /* dh0 becomes the gradient reaching h[t], the output of step t-1. */
         crnn_gemm(0, 1, rows, hidden, g4, 1.0f, dgates, g4, w->wh, g4, 0.0f, bw->dh0, hidden);
     }
     /* Weight gradients for all steps at once: h[0..T-1] and x are contiguous. */
-    crnn_gemm(1, 0, hidden, g4, n, 1.0f, a->h, hidden, bw->dgates, g4, 1.0f, g->wh, g4);
-    crnn_gemm(1, 0, a->in, g4, n, 1.0f, a->x, a->in, bw->dgates, g4, 1.0f, g->wx, g4);
-    crnn_add_column_sums(g->b, bw->dgates, n, g4);
+    const float *dgates = a->gates;
+    crnn_gemm(1, 0, hidden, g4, n, 1.0f, a->h, hidden, dgates, g4, 1.0f, g->wh, g4);
+    crnn_gemm(1, 0, a->in, g4, n, 1.0f, a->x, a->in, dgates, g4, 1.0f, g->wx, g4);
+    crnn_add_column_sums(g->b, dgates, n, g4);
     if (bw->dx)
-        crnn_gemm(0, 1, n, a->in, g4, 1.0f, bw->dgates, g4, w->wx, g4, 0.0f, bw->dx, a->in);
+        crnn_gemm(0, 1, n, a->in, g4, 1.0f, dgates, g4, w->wx, g4, 0.0f, bw->dx, a->in);
 }
 
 const crnn_cell_ops crnn_cell_lstm = {
@@ -62,6 +66,8 @@ const crnn_cell_ops crnn_cell_lstm = {
     .gates = 4,
     .bias_gates = 4,
     .has_cell_state = 1,
+    .aux_per_step = 0,
+    .backward_buffers = 0,
     .init_bias = lstm_init_bias,
     .forward = lstm_forward,
     .backward = lstm_backward,

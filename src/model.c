@@ -107,10 +107,11 @@ size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *ce
     size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
     size_t gh = (size_t)cell->gates * c->hidden;
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
-    size_t per_layer = 2 * bt1 * c->hidden + bt * gh + bt * c->hidden;
+    size_t per_layer = (size_t)(1 + cell->has_cell_state) * bt1 * c->hidden + bt * gh +
+                       (size_t)cell->aux_per_step * bt * c->hidden;
     return bt * c->embed + (size_t)c->layers * per_layer + bt * c->vocab + 2 * bt * wide +
-           2 * bt * gh + (size_t)rows * gh + (size_t)c->layers * 2 * rows * c->hidden +
-           bt * 2 /* row_loss doubles */;
+           (size_t)cell->backward_buffers * bt * gh + (size_t)rows * gh +
+           (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */;
 }
 
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
@@ -127,14 +128,20 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     for (int l = 0; l < c->layers && ok && with_dropout; l++)
         ok = (ws->mask[l] = crnn_alloc_floats(bt * c->hidden)) &&
              (ws->dropped[l] = crnn_alloc_floats(bt * c->hidden));
+    /* Only what the cell uses: the memory of a large model is mostly these. */
+    const crnn_cell_ops *cell = model->cell;
     for (int l = 0; l < c->layers && ok; l++) {
-        ok = (ws->h[l] = crnn_alloc_floats(bt1 * c->hidden)) && (ws->c[l] = crnn_alloc_floats(bt1 * c->hidden)) &&
-             (ws->gates[l] = crnn_alloc_floats(bt * gh)) && (ws->aux[l] = crnn_alloc_floats(bt * c->hidden));
+        ok = (ws->h[l] = crnn_alloc_floats(bt1 * c->hidden)) &&
+             (!cell->has_cell_state || (ws->c[l] = crnn_alloc_floats(bt1 * c->hidden))) &&
+             (ws->gates[l] = crnn_alloc_floats(bt * gh)) &&
+             (!cell->aux_per_step || (ws->aux[l] = crnn_alloc_floats(bt * c->hidden)));
     }
     ok = ok && (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
          (ws->row_loss = crnn_calloc(bt, sizeof(double))) && (ws->dh_a = crnn_alloc_floats(bt * wide)) &&
-         (ws->dh_b = crnn_alloc_floats(bt * wide)) && (ws->dgates = crnn_alloc_floats(bt * gh)) &&
-         (ws->dgates2 = crnn_alloc_floats(bt * gh)) && (ws->scratch = crnn_alloc_floats((size_t)rows * gh)) &&
+         (ws->dh_b = crnn_alloc_floats(bt * wide)) &&
+         (cell->backward_buffers < 1 || (ws->dgates = crnn_alloc_floats(bt * gh))) &&
+         (cell->backward_buffers < 2 || (ws->dgates2 = crnn_alloc_floats(bt * gh))) &&
+         (ws->scratch = crnn_alloc_floats((size_t)rows * gh)) &&
          (ws->dstate = crnn_alloc_floats(crnn_model_state_size(model, rows)));
     if (!ok) {
         crnn_workspace_free(ws);

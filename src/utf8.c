@@ -17,8 +17,10 @@
 
 #define BLOCK ((size_t)4 << 20) /* bytes read at a time */
 
+/* Buffers for up to `size` bytes at a time (less for a short buffer source:
+ * decoding a priming text must not cost 20 MB). */
 static int init(crnn_utf8_reader *s, const char *name, int lossy, crnn_normalization norm,
-                crnn_error *err)
+                size_t size, crnn_error *err)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -27,9 +29,9 @@ static int init(crnn_utf8_reader *s, const char *name, int lossy, crnn_normaliza
     s->normalize = norm;
     s->at_start = 1;
     s->crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    s->cap = BLOCK + 8;
+    s->cap = size + 8;
     s->buf = malloc(s->cap);
-    s->cps_cap = BLOCK + 8;
+    s->cps_cap = size + 8;
     s->cps = malloc(sizeof *s->cps * s->cps_cap);
     if (!s->buf || !s->cps)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
@@ -39,7 +41,7 @@ static int init(crnn_utf8_reader *s, const char *name, int lossy, crnn_normaliza
 int crnn_utf8_open_file(crnn_utf8_reader *s, const char *path, int lossy,
                         crnn_normalization norm, crnn_error *err)
 {
-    int rc = init(s, path, lossy, norm, err);
+    int rc = init(s, path, lossy, norm, BLOCK, err);
     if (rc != CRNN_OK)
         return rc;
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -57,7 +59,7 @@ int crnn_utf8_open_file(crnn_utf8_reader *s, const char *path, int lossy,
 int crnn_utf8_open_buffer(crnn_utf8_reader *s, const unsigned char *mem, size_t len,
                           const char *name, int lossy, crnn_normalization norm, crnn_error *err)
 {
-    int rc = init(s, name, lossy, norm, err);
+    int rc = init(s, name, lossy, norm, len < BLOCK ? len : BLOCK, err);
     s->mem = mem;
     s->mem_len = len;
     return rc;
@@ -77,8 +79,11 @@ void crnn_utf8_close(crnn_utf8_reader *s)
 /* Appends up to BLOCK new bytes to buf (growing it if it is full). */
 static int fill(crnn_utf8_reader *s, crnn_error *err)
 {
-    if (s->cap - s->len < BLOCK) {
-        size_t cap = s->len + BLOCK + 8;
+    size_t want = BLOCK;
+    if (s->fd < 0 && s->mem_len - s->mem_pos < want)
+        want = s->mem_len - s->mem_pos;
+    if (s->cap - s->len < want) {
+        size_t cap = s->len + want + 8;
         if (cap < 2 * s->cap)
             cap = 2 * s->cap; /* a long line while normalizing: grow geometrically */
         unsigned char *b = realloc(s->buf, cap);
@@ -110,7 +115,8 @@ static int fill(crnn_utf8_reader *s, crnn_error *err)
     if (s->bytes < 2)
         for (size_t i = 0; i < got && s->bytes + i < 2; i++)
             s->first[s->bytes + i] = s->buf[s->len + i];
-    s->crc = (uint32_t)crc32(s->crc, s->buf + s->len, (uInt)got);
+    if (!s->skip_crc)
+        s->crc = (uint32_t)crc32(s->crc, s->buf + s->len, (uInt)got);
     s->bytes += got;
     s->len += got;
     return CRNN_OK;

@@ -25,7 +25,8 @@ typedef struct crnn_utf8_reader {
     size_t cap, len;
     uint64_t offset;             /* source offset of buf[0] */
     uint64_t bytes;              /* bytes read so far */
-    uint32_t crc;                /* CRC-32 of those bytes */
+    uint32_t crc;                /* CRC-32 of those bytes (unless skip_crc) */
+    int skip_crc;                /* set after opening to save the CRC's time */
     unsigned char first[2];      /* for the UTF-16 hint */
     uint32_t *cps;               /* the current segment's code points */
     size_t ncps, cps_cap;

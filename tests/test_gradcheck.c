@@ -166,10 +166,10 @@ static void check_kernels(void)
         g1[i] *= 4;
     memcpy(g2, g1, sizeof(float) * R * 4 * HH);
     fill(cp, (size_t)R * HH, &rng);
-    crnn_lstm_forward_pointwise(R, HH, g1, cp, out1, out1 + R * HH, out1 + 2 * R * HH);
-    crnn_lstm_forward_pointwise_ref(R, HH, g2, cp, out2, out2 + R * HH, out2 + 2 * R * HH);
+    crnn_lstm_forward_pointwise(R, HH, g1, cp, out1, out1 + R * HH);
+    crnn_lstm_forward_pointwise_ref(R, HH, g2, cp, out2, out2 + R * HH);
     CHECK(max_diff(g1, g2, (size_t)R * 4 * HH) < 1e-6, "gate activations differ");
-    CHECK(max_diff(out1, out2, (size_t)R * HH * 3) < 1e-6, "c, tanh(c), h differ");
+    CHECK(max_diff(out1, out2, (size_t)R * HH * 2) < 1e-6, "c, h differ");
     /* The backward gate loop, from those activations (odd width: 300 is not a
      * multiple of 16, so the vector loops' tails run too). */
     float *dh = malloc(sizeof(float) * R * HH), *dc1 = malloc(sizeof(float) * R * HH),
@@ -178,8 +178,10 @@ static void check_kernels(void)
     fill(dc1, (size_t)R * HH, &rng);
     memcpy(dc2, dc1, sizeof(float) * R * HH);
     float *dg1 = malloc(sizeof(float) * R * 4 * HH), *dg2 = malloc(sizeof(float) * R * 4 * HH);
-    crnn_lstm_backward_pointwise(R, HH, g2, cp, out2 + R * HH, dh, dc1, dg1);
-    crnn_lstm_backward_pointwise_ref(R, HH, g2, cp, out2 + R * HH, dh, dc2, dg2);
+    memcpy(dg1, g2, sizeof(float) * R * 4 * HH); /* in place: activations in, gradients out */
+    memcpy(dg2, g2, sizeof(float) * R * 4 * HH);
+    crnn_lstm_backward_pointwise(R, HH, dg1, cp, out2, dh, dc1);
+    crnn_lstm_backward_pointwise_ref(R, HH, dg2, cp, out2, dh, dc2);
     CHECK(max_diff(dg1, dg2, (size_t)R * 4 * HH) < 1e-6, "gate gradients differ by %g",
           max_diff(dg1, dg2, (size_t)R * 4 * HH));
     CHECK(max_diff(dc1, dc2, (size_t)R * HH) < 1e-6, "cell gradients differ");
