@@ -38,5 +38,15 @@ ls "$mnt" | grep -q tmp && { echo "FAIL: a temporary file was left: $(ls "$mnt")
 cp "$mnt/m.crnn" resumed.crnn
 "$bin" train --resume resumed.crnn --max-iters 3 -q ||
   { echo "FAIL: the surviving snapshot does not resume" >&2; fail=1; }
-[ $fail = 0 ] && echo "disk_full: periodic saves warned, the final one failed cleanly, the previous snapshot resumed" >&2
+# The token id cache on a full disk: a warning, the ids in memory, training goes
+# on, and no temporary id file is left behind.
+umount "$mnt" && mount -t tmpfs -o size=4k tmpfs "$mnt" || exit 99
+for i in $(seq 1 200); do cat corpus.txt; done >big.txt # 11 MB of ids: more than 4k
+CHARRNN_CACHE_DIR="$mnt/ids" "$bin" train big.txt -o big.crnn "${opts[@]}" --max-iters 2 --val-fraction 0.001 \
+  --test-fraction 0.001 2>err.txt ||
+  { echo "FAIL: training stopped when the id cache could not be written: $(cat err.txt)" >&2; fail=1; }
+grep -q "warning: no token cache (.*No space left on device" err.txt ||
+  { echo "FAIL: no warning about the id cache: $(cat err.txt)" >&2; fail=1; }
+[ -z "$(ls -A "$mnt/ids" 2>/dev/null)" ] || { echo "FAIL: id files left: $(ls "$mnt/ids")" >&2; fail=1; }
+[ $fail = 0 ] && echo "disk_full: periodic saves warned, the final one failed cleanly, the previous snapshot resumed; a full disk for the id cache only warned" >&2
 exit $fail
