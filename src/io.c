@@ -87,54 +87,91 @@ static int write_error(crnn_error *err, const char *what, const char *path, int 
     return crnn_fail(err, status, "cannot %s %s: %s", what, path, strerror(e));
 }
 
-int crnn_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
-                           int nparts, crnn_error *err)
+int crnn_atomic_open(crnn_atomic_file *f, const char *path, crnn_error *err)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp)
+    f->path = path;
+    f->tmp = malloc(plen + 32);
+    f->fd = -1;
+    if (!f->tmp)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        int rc = write_error(err, "create", tmp, errno);
-        free(tmp);
+    snprintf(f->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        int rc = write_error(err, "create", f->tmp, errno);
+        free(f->tmp);
+        f->tmp = NULL;
         return rc;
     }
-    for (int i = 0; i < nparts; i++) {
-        const unsigned char *p = parts[i];
-        size_t left = sizes[i];
-        while (left > 0) {
-            ssize_t w = write(fd, p, left);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                int rc = write_error(err, "write", tmp, w < 0 ? errno : ENOSPC);
-                close(fd);
-                unlink(tmp);
-                free(tmp);
-                return rc;
-            }
-            p += w;
-            left -= (size_t)w;
-        }
+    return CRNN_OK;
+}
+
+int crnn_atomic_write(crnn_atomic_file *f, const void *data, size_t n, crnn_error *err)
+{
+    const unsigned char *p = data;
+    while (n > 0) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return write_error(err, "write", f->tmp, w < 0 ? errno : ENOSPC);
+        p += w;
+        n -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int rc = write_error(err, "sync", tmp, errno);
-        close(fd);
-        unlink(tmp);
-        free(tmp);
+    return CRNN_OK;
+}
+
+int crnn_atomic_pwrite(crnn_atomic_file *f, const void *data, size_t n, uint64_t offset,
+                       crnn_error *err)
+{
+    const unsigned char *p = data;
+    while (n > 0) {
+        ssize_t w = pwrite(f->fd, p, n, (off_t)offset);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return write_error(err, "write", f->tmp, w < 0 ? errno : ENOSPC);
+        p += w;
+        n -= (size_t)w;
+        offset += (uint64_t)w;
+    }
+    return CRNN_OK;
+}
+
+void crnn_atomic_abort(crnn_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->tmp)
+        unlink(f->tmp);
+    free(f->tmp);
+    f->fd = -1;
+    f->tmp = NULL;
+}
+
+int crnn_atomic_commit(crnn_atomic_file *f, crnn_error *err)
+{
+    if (fsync(f->fd) != 0) {
+        int rc = write_error(err, "sync", f->tmp, errno);
+        crnn_atomic_abort(f);
         return rc;
     }
-    if (rename(tmp, path) != 0) {
-        int rc = write_error(err, "rename to", path, errno);
-        unlink(tmp);
-        free(tmp);
+    int fd = f->fd;
+    f->fd = -1;
+    if (close(fd) != 0) {
+        int rc = write_error(err, "sync", f->tmp, errno);
+        crnn_atomic_abort(f);
         return rc;
     }
-    free(tmp);
+    if (rename(f->tmp, f->path) != 0) {
+        int rc = write_error(err, "rename to", f->path, errno);
+        crnn_atomic_abort(f);
+        return rc;
+    }
+    free(f->tmp);
+    f->tmp = NULL;
     /* Make the rename itself durable. */
-    char *dircopy = strdup(path);
+    char *dircopy = strdup(f->path);
     if (dircopy) {
         int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY);
         if (dfd >= 0) {
@@ -144,4 +181,18 @@ int crnn_write_file_atomic(const char *path, const void *const *parts, const siz
         free(dircopy);
     }
     return CRNN_OK;
+}
+
+int crnn_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
+                           int nparts, crnn_error *err)
+{
+    crnn_atomic_file f;
+    int rc = crnn_atomic_open(&f, path, err);
+    for (int i = 0; rc == CRNN_OK && i < nparts; i++)
+        rc = crnn_atomic_write(&f, parts[i], sizes[i], err);
+    if (rc != CRNN_OK) {
+        crnn_atomic_abort(&f);
+        return rc;
+    }
+    return crnn_atomic_commit(&f, err);
 }

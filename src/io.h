@@ -20,4 +20,21 @@ int crnn_read_file(const char *path, uint64_t max_bytes, unsigned char **data, s
 int crnn_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
                            int nparts, crnn_error *err);
 
+/* The same, written piece by piece: open a temporary file beside path, write
+ * (and overwrite at offsets, for headers known last), then commit (sync,
+ * rename, sync the directory) or abort (remove it). Disk full is
+ * CRNN_ERR_NOSPACE. A failed write leaves f to be aborted. */
+typedef struct crnn_atomic_file {
+    const char *path;
+    char *tmp;
+    int fd;
+} crnn_atomic_file;
+
+int crnn_atomic_open(crnn_atomic_file *f, const char *path, crnn_error *err);
+int crnn_atomic_write(crnn_atomic_file *f, const void *data, size_t n, crnn_error *err);
+int crnn_atomic_pwrite(crnn_atomic_file *f, const void *data, size_t n, uint64_t offset,
+                       crnn_error *err);
+int crnn_atomic_commit(crnn_atomic_file *f, crnn_error *err);
+void crnn_atomic_abort(crnn_atomic_file *f);
+
 #endif

@@ -86,16 +86,6 @@ static void put_f64(buf *b, double d)
     put_u64(b, u);
 }
 
-static void put_floats(buf *b, const float *x, size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    put_bytes(b, x, n * sizeof(float));
-#else
-    for (size_t i = 0; i < n; i++)
-        put_f32(b, x[i]);
-#endif
-}
-
 /* fp32 -> fp16 bits, round to nearest even; overflow gives infinity. */
 static uint16_t f32_to_f16(float f)
 {
@@ -156,31 +146,6 @@ static float bf16_to_f32(uint16_t h)
     float f;
     memcpy(&f, &x, 4);
     return f;
-}
-
-static void put_u16(buf *b, uint16_t v)
-{
-    unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-    put_bytes(b, x, 2);
-}
-
-/* A section: tag, flags, u64 length (patched when it ends), data. */
-static size_t section_begin(buf *b, const char tag[4], uint32_t flags, uint32_t *count)
-{
-    put_bytes(b, tag, 4);
-    put_u32(b, flags);
-    put_u64(b, 0);
-    (*count)++;
-    return b->len;
-}
-
-static void section_end(buf *b, size_t start)
-{
-    if (b->failed)
-        return;
-    uint64_t n = b->len - start;
-    for (int i = 0; i < 8; i++)
-        b->p[start - 8 + i] = (unsigned char)(n >> (8 * i));
 }
 
 /* ------------------------------------------------------------ reader */
@@ -345,70 +310,6 @@ static void get_progress(reader *r, crnn_snapshot *s)
     s->run.patience = get_u64(r);
 }
 
-static int build_payload(const crnn_snapshot *s, buf *b, uint32_t *sections)
-{
-    size_t at;
-    at = section_begin(b, "CONF", SECTION_REQUIRED, sections);
-    put_config(b, s);
-    section_end(b, at);
-
-    at = section_begin(b, "VOCB", SECTION_REQUIRED, sections);
-    put_u32(b, (uint32_t)s->vocab_size);
-    for (int i = 0; i < s->vocab_size; i++)
-        put_u32(b, s->vocab[i]);
-    section_end(b, at);
-
-    at = section_begin(b, "CRPS", 0, sections);
-    put_u64(b, s->corpus_bytes);
-    put_u32(b, s->corpus_crc);
-    size_t plen = s->corpus_path ? strlen(s->corpus_path) : 0;
-    put_u32(b, (uint32_t)plen);
-    put_bytes(b, s->corpus_path ? s->corpus_path : "", plen);
-    section_end(b, at);
-
-    at = section_begin(b, "PROG", 0, sections);
-    put_progress(b, s);
-    section_end(b, at);
-
-    if (s->weights_dtype == CRNN_WEIGHTS_F32) {
-        at = section_begin(b, "PARM", SECTION_REQUIRED, sections);
-        put_u64(b, s->n_params);
-        put_floats(b, s->params, s->n_params);
-    } else {
-        int f16 = s->weights_dtype == CRNN_WEIGHTS_F16;
-        at = section_begin(b, f16 ? "PF16" : "PB16", SECTION_REQUIRED, sections);
-        put_u64(b, s->n_params);
-        for (size_t i = 0; i < s->n_params; i++)
-            put_u16(b, f16 ? f32_to_f16(s->params[i]) : f32_to_bf16(s->params[i]));
-    }
-    section_end(b, at);
-
-    if (s->adam_m && s->adam_v) {
-        at = section_begin(b, "ADMM", 0, sections);
-        put_u64(b, s->n_params);
-        put_floats(b, s->adam_m, s->n_params);
-        section_end(b, at);
-        at = section_begin(b, "ADMV", 0, sections);
-        put_u64(b, s->n_params);
-        put_floats(b, s->adam_v, s->n_params);
-        section_end(b, at);
-    }
-    if (s->cursors) {
-        at = section_begin(b, "CURS", 0, sections);
-        put_u32(b, (uint32_t)s->n_cursors);
-        for (int i = 0; i < s->n_cursors; i++)
-            put_u64(b, s->cursors[i]);
-        section_end(b, at);
-    }
-    if (s->state) {
-        at = section_begin(b, "HIDN", 0, sections);
-        put_u64(b, s->n_state);
-        put_floats(b, s->state, s->n_state);
-        section_end(b, at);
-    }
-    return b->failed ? CRNN_ERR_NOMEM : CRNN_OK;
-}
-
 /* crc32 over a buffer that may exceed uInt. */
 static uint32_t crc_of(const unsigned char *p, size_t n)
 {
@@ -434,45 +335,189 @@ static void put_header_field_u64(unsigned char *h, int at, uint64_t v)
     put_header_field_u32(h, at + 4, (uint32_t)(v >> 32));
 }
 
+/* ------------------------------------------------------------ writer */
+
+/* The payload is compressed and written as it is produced, so saving needs no
+ * copy of the weights and moments (at 3 x 512 that was 130 MB more at every
+ * save: the peak of a whole training run). The header, which holds lengths and
+ * CRCs known only at the end, is written last over a placeholder. */
+typedef struct writer {
+    crnn_atomic_file file;
+    z_stream z;
+    uLong payload_crc, z_crc;
+    uint64_t payload_len, z_len;
+    uint32_t sections;
+    int rc;
+    crnn_error *err;
+    unsigned char out[1 << 16];
+} writer;
+
+static void w_deflate(writer *w, const void *data, size_t n, int finish)
+{
+    const unsigned char *p = data;
+    do {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        if (w->rc != CRNN_OK)
+            return;
+        w->payload_crc = crc32(w->payload_crc, p, chunk);
+        w->payload_len += chunk;
+        w->z.next_in = (Bytef *)(uintptr_t)p;
+        w->z.avail_in = chunk;
+        int last = finish && chunk == n;
+        do {
+            w->z.next_out = w->out;
+            w->z.avail_out = sizeof w->out;
+            int zr = deflate(&w->z, last ? Z_FINISH : Z_NO_FLUSH);
+            if (zr == Z_STREAM_ERROR) {
+                w->rc = crnn_fail(w->err, CRNN_ERR_NOMEM, "compression failed writing %s",
+                                  w->file.path);
+                return;
+            }
+            size_t have = sizeof w->out - w->z.avail_out;
+            w->z_crc = crc32(w->z_crc, w->out, (uInt)have);
+            w->z_len += have;
+            w->rc = crnn_atomic_write(&w->file, w->out, have, w->err);
+        } while (w->rc == CRNN_OK && w->z.avail_out == 0);
+        p += chunk;
+        n -= chunk;
+    } while (n > 0);
+}
+
+enum { AS_F32, AS_F16, AS_BF16 };
+
+/* A section: tag, flags, u64 length, then head's bytes and n values of x
+ * (little-endian, as fp32 or converted to fp16 or bf16). */
+static void w_section(writer *w, const char tag[4], uint32_t flags, const buf *head,
+                      const float *x, size_t n, int as)
+{
+    if (head && head->failed) {
+        w->rc = w->rc ? w->rc : crnn_fail(w->err, CRNN_ERR_NOMEM, "out of memory");
+        return;
+    }
+    size_t elem = as == AS_F32 ? 4 : 2;
+    uint64_t len = (head ? head->len : 0) + (uint64_t)n * elem;
+    unsigned char h[16];
+    memcpy(h, tag, 4);
+    for (int i = 0; i < 4; i++)
+        h[4 + i] = (unsigned char)(flags >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        h[8 + i] = (unsigned char)(len >> (8 * i));
+    w_deflate(w, h, sizeof h, 0);
+    if (head && head->len)
+        w_deflate(w, head->p, head->len, 0);
+    unsigned char chunk[1 << 14];
+    size_t per = sizeof chunk / elem;
+    for (size_t i = 0; i < n && w->rc == CRNN_OK; i += per) {
+        size_t k = n - i < per ? n - i : per;
+        for (size_t j = 0; j < k; j++) {
+            uint32_t v;
+            if (as == AS_F32)
+                memcpy(&v, &x[i + j], 4);
+            else
+                v = as == AS_F16 ? f32_to_f16(x[i + j]) : f32_to_bf16(x[i + j]);
+            for (size_t b = 0; b < elem; b++)
+                chunk[j * elem + b] = (unsigned char)(v >> (8 * b));
+        }
+        w_deflate(w, chunk, k * elem, 0);
+    }
+    w->sections++;
+}
+
+/* A section whose whole content is small and built in a buffer first. */
+static void w_small(writer *w, const char tag[4], uint32_t flags, buf *content)
+{
+    w_section(w, tag, flags, content, NULL, 0, AS_F32);
+    free(content->p);
+    *content = (buf){0};
+}
+
+static void write_payload(writer *w, const crnn_snapshot *s)
+{
+    buf b = {0};
+    put_config(&b, s);
+    w_small(w, "CONF", SECTION_REQUIRED, &b);
+
+    put_u32(&b, (uint32_t)s->vocab_size);
+    for (int i = 0; i < s->vocab_size; i++)
+        put_u32(&b, s->vocab[i]);
+    w_small(w, "VOCB", SECTION_REQUIRED, &b);
+
+    put_u64(&b, s->corpus_bytes);
+    put_u32(&b, s->corpus_crc);
+    size_t plen = s->corpus_path ? strlen(s->corpus_path) : 0;
+    put_u32(&b, (uint32_t)plen);
+    put_bytes(&b, s->corpus_path ? s->corpus_path : "", plen);
+    w_small(w, "CRPS", 0, &b);
+
+    put_progress(&b, s);
+    w_small(w, "PROG", 0, &b);
+
+    put_u64(&b, s->n_params);
+    if (s->weights_dtype == CRNN_WEIGHTS_F32)
+        w_section(w, "PARM", SECTION_REQUIRED, &b, s->params, s->n_params, AS_F32);
+    else if (s->weights_dtype == CRNN_WEIGHTS_F16)
+        w_section(w, "PF16", SECTION_REQUIRED, &b, s->params, s->n_params, AS_F16);
+    else
+        w_section(w, "PB16", SECTION_REQUIRED, &b, s->params, s->n_params, AS_BF16);
+    if (s->adam_m && s->adam_v) {
+        w_section(w, "ADMM", 0, &b, s->adam_m, s->n_params, AS_F32);
+        w_section(w, "ADMV", 0, &b, s->adam_v, s->n_params, AS_F32);
+    }
+    free(b.p);
+    b = (buf){0};
+    if (s->cursors) {
+        put_u32(&b, (uint32_t)s->n_cursors);
+        for (int i = 0; i < s->n_cursors; i++)
+            put_u64(&b, s->cursors[i]);
+        w_small(w, "CURS", 0, &b);
+    }
+    if (s->state) {
+        put_u64(&b, s->n_state);
+        w_section(w, "HIDN", 0, &b, s->state, s->n_state, AS_F32);
+        free(b.p);
+    }
+    w_deflate(w, "", 0, 1);
+}
+
 int crnn_snapshot_save(const char *path, const crnn_snapshot *snap, crnn_error *err)
 {
-    buf payload = {0};
-    uint32_t sections = 0;
-    if (build_payload(snap, &payload, &sections) != CRNN_OK) {
-        free(payload.p);
+    writer *w = calloc(1, sizeof *w);
+    if (!w)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory writing %s", path);
-    }
-    uLongf zlen = compressBound((uLong)payload.len);
-    unsigned char *z = malloc(zlen);
-    if (!z) {
-        free(payload.p);
+    w->err = err;
+    w->payload_crc = w->z_crc = crc32(0L, Z_NULL, 0);
+    if (deflateInit(&w->z, 6) != Z_OK) {
+        free(w);
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory writing %s", path);
-    }
-    int zrc = compress2(z, &zlen, payload.p, (uLong)payload.len, 6);
-    if (zrc != Z_OK) {
-        free(z);
-        free(payload.p);
-        return crnn_fail(err, CRNN_ERR_NOMEM, "compression failed writing %s (zlib error %d)",
-                         path, zrc);
     }
     unsigned char h[CRNN_HEADER_BYTES] = {0};
-    memcpy(h, MAGIC, 8);
-    h[8] = CRNN_FORMAT_MAJOR & 0xFF;
-    h[9] = CRNN_FORMAT_MAJOR >> 8;
-    h[10] = CRNN_FORMAT_MINOR & 0xFF;
-    h[11] = CRNN_FORMAT_MINOR >> 8;
-    put_header_field_u32(h, 12, 0); /* flags */
-    put_header_field_u32(h, 16, sections);
-    put_header_field_u64(h, 20, payload.len);
-    put_header_field_u64(h, 28, zlen);
-    put_header_field_u32(h, 36, crc_of(z, zlen));
-    put_header_field_u32(h, 40, crc_of(payload.p, payload.len));
-    put_header_field_u32(h, 44, crc_of(h, 44));
-    free(payload.p);
-    const void *parts[2] = {h, z};
-    size_t sizes[2] = {sizeof h, zlen};
-    int rc = crnn_write_file_atomic(path, parts, sizes, 2, err);
-    free(z);
+    w->rc = crnn_atomic_open(&w->file, path, err);
+    if (w->rc == CRNN_OK)
+        w->rc = crnn_atomic_write(&w->file, h, sizeof h, err); /* placeholder */
+    if (w->rc == CRNN_OK)
+        write_payload(w, snap);
+    deflateEnd(&w->z);
+    if (w->rc == CRNN_OK) {
+        memcpy(h, MAGIC, 8);
+        h[8] = CRNN_FORMAT_MAJOR & 0xFF;
+        h[9] = CRNN_FORMAT_MAJOR >> 8;
+        h[10] = CRNN_FORMAT_MINOR & 0xFF;
+        h[11] = CRNN_FORMAT_MINOR >> 8;
+        put_header_field_u32(h, 12, 0); /* flags */
+        put_header_field_u32(h, 16, w->sections);
+        put_header_field_u64(h, 20, w->payload_len);
+        put_header_field_u64(h, 28, w->z_len);
+        put_header_field_u32(h, 36, (uint32_t)w->z_crc);
+        put_header_field_u32(h, 40, (uint32_t)w->payload_crc);
+        put_header_field_u32(h, 44, crc_of(h, 44));
+        w->rc = crnn_atomic_pwrite(&w->file, h, sizeof h, 0, err);
+    }
+    int rc = w->rc;
+    if (rc == CRNN_OK)
+        rc = crnn_atomic_commit(&w->file, err);
+    else if (w->file.tmp)
+        crnn_atomic_abort(&w->file);
+    free(w);
     return rc;
 }
 
