@@ -106,36 +106,34 @@ int crnn_atomic_open(crnn_atomic_file *f, const char *path, crnn_error *err)
     return CRNN_OK;
 }
 
-int crnn_atomic_write(crnn_atomic_file *f, const void *data, size_t n, crnn_error *err)
+/* write(2) at the file position, or pwrite(2) at offset when it is >= 0. */
+static int write_fully(crnn_atomic_file *f, const void *data, size_t n, int64_t offset,
+                       crnn_error *err)
 {
     const unsigned char *p = data;
     while (n > 0) {
-        ssize_t w = write(f->fd, p, n);
+        ssize_t w = offset < 0 ? write(f->fd, p, n) : pwrite(f->fd, p, n, (off_t)offset);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return write_error(err, "write", f->tmp, w < 0 ? errno : ENOSPC);
         p += w;
         n -= (size_t)w;
+        if (offset >= 0)
+            offset += w;
     }
     return CRNN_OK;
+}
+
+int crnn_atomic_write(crnn_atomic_file *f, const void *data, size_t n, crnn_error *err)
+{
+    return write_fully(f, data, n, -1, err);
 }
 
 int crnn_atomic_pwrite(crnn_atomic_file *f, const void *data, size_t n, uint64_t offset,
                        crnn_error *err)
 {
-    const unsigned char *p = data;
-    while (n > 0) {
-        ssize_t w = pwrite(f->fd, p, n, (off_t)offset);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return write_error(err, "write", f->tmp, w < 0 ? errno : ENOSPC);
-        p += w;
-        n -= (size_t)w;
-        offset += (uint64_t)w;
-    }
-    return CRNN_OK;
+    return write_fully(f, data, n, (int64_t)offset, err);
 }
 
 void crnn_atomic_abort(crnn_atomic_file *f)
