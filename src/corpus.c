@@ -15,6 +15,7 @@
 
 #include "common.h"
 #include "corpus.h"
+#include "io.h"
 #include "utf8.h"
 
 #define CACHE_MAGIC "CRNNIDS"
@@ -200,35 +201,20 @@ static int count_pass(const char *path, const crnn_corpus_options *o, uint64_t *
     return rc < 0 ? rc : CRNN_OK;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n, const char *what, crnn_error *err)
-{
-    for (size_t done = 0; done < n;) {
-        ssize_t w = write(fd, p + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return crnn_fail(err, errno == ENOSPC ? CRNN_ERR_NOSPACE : CRNN_ERR_IO,
-                             "cannot write %s: %s", what, strerror(errno));
-        done += (size_t)w;
-    }
-    return CRNN_OK;
-}
-
-/* Where pass 2 puts the ids: a file descriptor or a memory buffer. */
+/* Where pass 2 puts the ids: a file being written, or a memory buffer. */
 typedef struct sink {
-    int fd;
+    crnn_atomic_file *file;
     unsigned char *mem;
     size_t at;           /* bytes in mem so far */
     unsigned char *staging; /* for the file: one segment's ids */
     size_t staging_cap;
 } sink;
 
-static int emit(sink *k, const uint32_t *ids, size_t n, int width, crnn_error *err,
-                const char *what)
+static int emit(sink *k, const uint32_t *ids, size_t n, int width, crnn_error *err)
 {
     unsigned char *dst;
     size_t bytes = n * (size_t)width;
-    if (k->fd >= 0) {
+    if (k->file) {
         if (bytes > k->staging_cap) {
             unsigned char *p = realloc(k->staging, bytes);
             if (!p)
@@ -248,8 +234,8 @@ static int emit(sink *k, const uint32_t *ids, size_t n, int width, crnn_error *e
             ((uint16_t *)(void *)dst)[i] = (uint16_t)ids[i];
     else
         memcpy(dst, ids, bytes);
-    if (k->fd >= 0) {
-        int rc = write_all(k->fd, dst, bytes, what, err);
+    if (k->file) {
+        int rc = crnn_atomic_write(k->file, dst, bytes, err);
         if (rc != CRNN_OK)
             return rc;
     }
@@ -267,7 +253,7 @@ static int same_file(const file_identity *a, const file_identity *b)
  * a file changed since then shows in its size, inode or modification time. */
 static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t *id_of,
                    int unknown_id, int width, size_t expect, const file_identity *before,
-                   sink *k, const char *what, crnn_error *err)
+                   sink *k, crnn_error *err)
 {
     crnn_utf8_reader s;
     int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
@@ -283,7 +269,7 @@ static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t
             int32_t id = id_of[cps[i]];
             cps[i] = (uint32_t)(id >= 0 ? id : unknown_id);
         }
-        rc = emit(k, cps, s.ncps, width, err, what);
+        rc = emit(k, cps, s.ncps, width, err);
         n += s.ncps;
     }
     file_identity after;
@@ -295,22 +281,12 @@ static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t
     return rc < 0 ? rc : CRNN_OK;
 }
 
-/* Pass 2 into a new cache file: a temporary name in dir, renamed when whole. */
+/* Pass 2 into a new cache file (written beside it and renamed when whole, as
+ * snapshots are). */
 static int write_cache(crnn_corpus *c, const char *path, const char *name,
                        const file_identity *id, const crnn_corpus_options *o,
                        const int32_t *id_of, int unknown_id, crnn_error *err)
 {
-    size_t tmplen = strlen(name) + 16;
-    char *tmp = malloc(tmplen);
-    if (!tmp)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    snprintf(tmp, tmplen, "%s.XXXXXX", name);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = crnn_fail(err, CRNN_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
     cache_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CACHE_MAGIC, 8);
@@ -334,29 +310,23 @@ static int write_cache(crnn_corpus *c, const char *path, const char *name,
     h.ids_offset = (head + CACHE_ALIGN - 1) / CACHE_ALIGN * CACHE_ALIGN;
     h.header_crc = header_crc(&h, c->vocab.symbols);
     unsigned char *front = calloc(1, (size_t)h.ids_offset);
-    int rc = CRNN_OK;
-    if (!front) {
-        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    } else {
-        memcpy(front, &h, sizeof h);
-        memcpy(front + sizeof h, c->vocab.symbols, sizeof(uint32_t) * (size_t)c->vocab.size);
-        rc = write_all(fd, front, (size_t)h.ids_offset, tmp, err);
-        sink k = {fd, NULL, 0, NULL, 0};
-        if (rc == CRNN_OK)
-            rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, id, &k, tmp, err);
-        free(k.staging);
-        free(front);
-    }
-    if (rc == CRNN_OK && fdatasync(fd) != 0)
-        rc = crnn_fail(err, errno == ENOSPC ? CRNN_ERR_NOSPACE : CRNN_ERR_IO, "cannot write %s: %s",
-                       tmp, strerror(errno));
-    if (close(fd) != 0 && rc == CRNN_OK)
-        rc = crnn_fail(err, CRNN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (rc == CRNN_OK && rename(tmp, name) != 0)
-        rc = crnn_fail(err, CRNN_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
-    if (rc != CRNN_OK)
-        unlink(tmp);
-    free(tmp);
+    if (!front)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    memcpy(front, &h, sizeof h);
+    memcpy(front + sizeof h, c->vocab.symbols, sizeof(uint32_t) * (size_t)c->vocab.size);
+    crnn_atomic_file f;
+    int rc = crnn_atomic_open(&f, name, err);
+    if (rc == CRNN_OK)
+        rc = crnn_atomic_write(&f, front, (size_t)h.ids_offset, err);
+    free(front);
+    sink k = {&f, NULL, 0, NULL, 0};
+    if (rc == CRNN_OK)
+        rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, id, &k, err);
+    free(k.staging);
+    if (rc == CRNN_OK)
+        return crnn_atomic_commit(&f, err);
+    if (f.tmp)
+        crnn_atomic_abort(&f);
     return rc;
 }
 
@@ -466,8 +436,8 @@ static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_optio
                        "directory with --cache-dir)", path, c->length);
         goto done;
     }
-    sink k = {-1, c->owned, 0, NULL, 0};
-    rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, &id, &k, path, err);
+    sink k = {NULL, c->owned, 0, NULL, 0};
+    rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, &id, &k, err);
     c->ids = c->owned;
 done:
     free(counts);
