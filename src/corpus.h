@@ -56,16 +56,6 @@ void crnn_corpus_close(crnn_corpus *corpus);
  * does not grow with the corpus as training walks through it. */
 void crnn_corpus_trim(crnn_corpus *corpus);
 
-/* Token i of ids stored `width` bytes each. */
-static inline uint32_t crnn_id_at(const unsigned char *ids, int width, size_t i)
-{
-    if (width == 1)
-        return ids[i];
-    if (width == 2)
-        return ((const uint16_t *)(const void *)ids)[i];
-    return ((const uint32_t *)(const void *)ids)[i];
-}
-
 /* The default cache directory: $CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn,
  * else $HOME/.cache/charrnn (NULL if none of them is set). */
 const char *crnn_default_cache_dir(char *buf, size_t size);

@@ -1,7 +1,6 @@
 /*
  * data.c: splits and streams.
  */
-#include "corpus.h"
 #include "data.h"
 
 static size_t share(size_t n, double fraction)

@@ -20,6 +20,16 @@ typedef struct crnn_split {
     uint32_t limit;           /* ids must be below this (the vocabulary size) */
 } crnn_split;
 
+/* Token i of ids stored `width` bytes each. */
+static inline uint32_t crnn_id_at(const unsigned char *ids, int width, size_t i)
+{
+    if (width == 1)
+        return ids[i];
+    if (width == 2)
+        return ((const uint16_t *)(const void *)ids)[i];
+    return ((const uint32_t *)(const void *)ids)[i];
+}
+
 typedef struct crnn_splits {
     crnn_split train, val, test;
 } crnn_splits;
