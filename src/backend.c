@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "charrnn.h"
+#include "lstm_dnnl.h"
 
 /* Vector width a CPU supports: 3 AVX-512 (F, BW, DQ, VL), 2 AVX2 + FMA, 1 less. */
 static int cpu_level(void)
@@ -55,11 +56,29 @@ int crnn_blas_better_core(char *core, size_t size)
 
 const char *crnn_backend_description(void)
 {
-    static char desc[200];
+    static char desc[320];
     /* The gate loops' clones are chosen by the same test (target_clones). */
     __builtin_cpu_init();
     const char *gates = __builtin_cpu_supports("avx512f") ? "AVX-512"
                         : __builtin_cpu_supports("avx2") ? "AVX2" : "SSE2";
-    snprintf(desc, sizeof desc, "%s; gate loops %s", openblas_get_config(), gates);
+    snprintf(desc, sizeof desc, "%s; gate loops %s; LSTM training on %s", openblas_get_config(),
+             gates, crnn_onednn_selected() ? crnn_dnnl_description() : "charrnn's own cells");
     return desc;
+}
+
+static crnn_engine engine_setting; /* crnn_set_engine */
+
+int crnn_set_engine(crnn_engine engine)
+{
+    if (engine != CRNN_ENGINE_AUTO && engine != CRNN_ENGINE_OWN && engine != CRNN_ENGINE_ONEDNN)
+        return CRNN_ERR_ARG;
+    if (engine == CRNN_ENGINE_ONEDNN && !crnn_dnnl_available())
+        return CRNN_ERR_ARG;
+    engine_setting = engine;
+    return CRNN_OK;
+}
+
+int crnn_onednn_selected(void)
+{
+    return engine_setting != CRNN_ENGINE_OWN && crnn_dnnl_available();
 }

@@ -294,7 +294,24 @@ int crnn_get_threads(void);
  * else ~/.cache/charrnn); "" keeps ids in memory only. Not thread-safe. */
 void crnn_set_cache_dir(const char *dir);
 
-/* A short description of the compute back end, such as "OpenBLAS 0.3.21 (Zen)". */
+/* Which code trains LSTM layers. AUTO: oneDNN's LSTM primitives where this
+ * build has them (they measured faster: bench/RESULTS.md), else charrnn's own
+ * cells (OpenBLAS products and fused gate loops). GRU and vanilla RNN layers,
+ * evaluation and sampling always run on charrnn's own. Both compute the same
+ * model to float rounding: a snapshot does not record the engine, and a run
+ * resumes exactly only on the engine it started with. */
+typedef enum crnn_engine {
+    CRNN_ENGINE_AUTO = 0,
+    CRNN_ENGINE_OWN = 1,
+    CRNN_ENGINE_ONEDNN = 2,
+} crnn_engine;
+
+/* For trainers created after the call (process-wide, not thread-safe).
+ * CRNN_ERR_ARG for CRNN_ENGINE_ONEDNN in a build without oneDNN. */
+int crnn_set_engine(crnn_engine engine);
+
+/* A short description of the compute back end: the BLAS and its kernels, the
+ * gate loops, and the LSTM training engine. */
 const char *crnn_backend_description(void);
 
 /* 1 if OpenBLAS runs kernels weaker than this CPU supports (it fell back to

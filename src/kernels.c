@@ -23,6 +23,11 @@ void crnn_kernels_use_reference(int on)
     use_reference = on;
 }
 
+int crnn_kernels_reference(void)
+{
+    return use_reference;
+}
+
 void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc)
 {

@@ -63,6 +63,7 @@ double crnn_softmax_xent_ref(int rows, int vocab, float *logits, const uint32_t 
  * loops, libm's exp and tanh), so that a whole training run can be compared
  * with the fast kernels. For tests; not thread-safe. */
 void crnn_kernels_use_reference(int on);
+int crnn_kernels_reference(void); /* 1 while the references run */
 
 /* Threads for BLAS and the element-wise loops. */
 void crnn_kernels_set_threads(int threads);

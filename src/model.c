@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "kernels.h"
+#include "lstm_dnnl.h"
 #include "model.h"
 
 /* Sizes beyond these are refused as input errors before anything is allocated. */
@@ -114,8 +115,12 @@ size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *ce
            (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */;
 }
 
+/* Steps per piece when a workspace with the oneDNN engine runs charrnn's own
+ * cell (evaluation shapes): enough rows for a blocked product, few buffers. */
+#define PIECE_STEPS 16
+
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
-                        int with_dropout, crnn_error *err)
+                        unsigned flags, crnn_error *err)
 {
     memset(ws, 0, sizeof *ws);
     const crnn_model_config *c = &model->config;
@@ -124,18 +129,26 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
     ws->max_rows = rows;
     ws->max_steps = steps;
+    int with_engine = (flags & CRNN_WS_ONEDNN) && model->cell == &crnn_cell_lstm;
+    if (with_engine &&
+        !(ws->engine = crnn_dnnl_lstm_create(c->layers, c->embed, c->hidden, rows, steps, err)))
+        return err ? err->status : CRNN_ERR_NOMEM;
+    size_t piece = (size_t)rows * (steps < PIECE_STEPS ? steps : PIECE_STEPS);
     int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;
-    for (int l = 0; l < c->layers && ok && with_dropout; l++)
+    for (int l = 0; l < c->layers && ok && (flags & CRNN_WS_DROPOUT); l++)
         ok = (ws->mask[l] = crnn_alloc_floats(bt * c->hidden)) &&
              (ws->dropped[l] = crnn_alloc_floats(bt * c->hidden));
     /* Only what the cell uses: the memory of a large model is mostly these. */
     const crnn_cell_ops *cell = model->cell;
     for (int l = 0; l < c->layers && ok; l++) {
+        size_t c_slices = with_engine ? 2 * (size_t)rows : bt1;
         ok = (ws->h[l] = crnn_alloc_floats(bt1 * c->hidden)) &&
-             (!cell->has_cell_state || (ws->c[l] = crnn_alloc_floats(bt1 * c->hidden))) &&
-             (ws->gates[l] = crnn_alloc_floats(bt * gh)) &&
+             (!cell->has_cell_state || (ws->c[l] = crnn_alloc_floats(c_slices * c->hidden))) &&
+             (with_engine || (ws->gates[l] = crnn_alloc_floats(bt * gh))) &&
              (!cell->aux_per_step || (ws->aux[l] = crnn_alloc_floats(bt * c->hidden)));
     }
+    ok = ok && (!with_engine || ((ws->piece_gates = crnn_alloc_floats(piece * gh)) &&
+                                 (ws->piece_c = crnn_alloc_floats((piece + rows) * c->hidden))));
     ok = ok && (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
          (ws->row_loss = crnn_calloc(bt, sizeof(double))) && (ws->dh_a = crnn_alloc_floats(bt * wide)) &&
          (ws->dh_b = crnn_alloc_floats(bt * wide)) &&
@@ -170,6 +183,9 @@ void crnn_workspace_free(crnn_workspace *ws)
     crnn_free_floats(ws->dgates2);
     crnn_free_floats(ws->scratch);
     crnn_free_floats(ws->dstate);
+    crnn_free_floats(ws->piece_gates);
+    crnn_free_floats(ws->piece_c);
+    crnn_dnnl_lstm_free(ws->engine);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -227,6 +243,42 @@ static crnn_layer_acts layer_acts(const crnn_model *model, crnn_workspace *ws, i
     };
 }
 
+/* Layer l's forward with charrnn's cell in a workspace whose engine keeps no
+ * per-step gates: the chunk in pieces of PIECE_STEPS steps, each starting from
+ * the h and c the last one ended with. Leaves c after the last step in c[1]. */
+static void forward_in_pieces(const crnn_model *model, crnn_workspace *ws,
+                              const crnn_layer_weights *w, crnn_layer_acts *a)
+{
+    size_t bh = (size_t)a->rows * a->hidden;
+    memcpy(ws->piece_c, a->c, sizeof(float) * bh);
+    for (int t0 = 0; t0 < a->steps; t0 += PIECE_STEPS) {
+        crnn_layer_acts p = *a;
+        p.steps = a->steps - t0 < PIECE_STEPS ? a->steps - t0 : PIECE_STEPS;
+        p.x = a->x + (size_t)t0 * a->rows * a->in;
+        p.h = a->h + (size_t)t0 * bh; /* h[t0] is the state this piece starts from */
+        p.c = ws->piece_c;
+        p.gates = ws->piece_gates;
+        model->cell->forward(w, &p);
+        memcpy(ws->piece_c, ws->piece_c + (size_t)p.steps * bh, sizeof(float) * bh);
+    }
+    memcpy(a->c + bh, ws->piece_c, sizeof(float) * bh);
+}
+
+/* Runs layer l forward on the engine when it can, else on charrnn's cell. */
+static void layer_forward(const crnn_model *model, crnn_workspace *ws, int l,
+                          const crnn_layer_weights *w, crnn_layer_acts *a)
+{
+    if (!ws->engine) {
+        model->cell->forward(w, a);
+    } else if (ws->engine_ran) {
+        int rc = crnn_dnnl_lstm_forward(ws->engine, l, w, a);
+        if (rc != CRNN_OK && ws->engine_status == CRNN_OK)
+            ws->engine_status = rc;
+    } else {
+        forward_in_pieces(model, ws, w, a);
+    }
+}
+
 void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
                         int rows, int steps, const float *state_in)
 {
@@ -235,6 +287,7 @@ void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint3
     int slots = state_slots(model);
     ws->rows = rows;
     ws->steps = steps;
+    ws->engine_ran = ws->engine && rows == ws->max_rows && steps == ws->max_steps;
     const float *emb = model->params + model->layout.emb;
     for (size_t i = 0; i < n; i++)
         memcpy(ws->x0 + i * c->embed, emb + (size_t)inputs[i] * c->embed, sizeof(float) * c->embed);
@@ -244,7 +297,7 @@ void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint3
             memcpy(ws->c[l], state_in + (size_t)(l * slots + 1) * bh, sizeof(float) * bh);
         crnn_layer_weights w = layer_weights(model, l);
         crnn_layer_acts a = layer_acts(model, ws, l);
-        model->cell->forward(&w, &a);
+        layer_forward(model, ws, l, &w, &a);
         if (ws->dropout > 0) {
             const float *out = ws->h[l] + bh;
             for (size_t k = 0; k < n * c->hidden; k++)
@@ -261,11 +314,13 @@ void crnn_model_final_state(const crnn_model *model, const crnn_workspace *ws, f
 {
     const crnn_model_config *c = &model->config;
     size_t bh = (size_t)ws->rows * c->hidden, last = (size_t)ws->steps * bh;
+    size_t c_last = ws->engine ? bh : last; /* the engine's c has two slices */
     int slots = state_slots(model);
     for (int l = 0; l < c->layers; l++) {
         memcpy(state_out + (size_t)(l * slots) * bh, ws->h[l] + last, sizeof(float) * bh);
         if (slots == 2)
-            memcpy(state_out + (size_t)(l * slots + 1) * bh, ws->c[l] + last, sizeof(float) * bh);
+            memcpy(state_out + (size_t)(l * slots + 1) * bh, ws->c[l] + c_last,
+                   sizeof(float) * bh);
     }
 }
 
@@ -309,7 +364,14 @@ void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint
             .dh0 = ws->dstate + (size_t)(l * slots) * bh,
             .dc0 = slots == 2 ? ws->dstate + (size_t)(l * slots + 1) * bh : NULL,
         };
-        model->cell->backward(&w, &g, &a, &bw);
+        if (!ws->engine) {
+            model->cell->backward(&w, &g, &a, &bw);
+        } else {
+            int rc = ws->engine_ran ? crnn_dnnl_lstm_backward(ws->engine, l, &w, &g, &a, &bw)
+                                    : CRNN_ERR_ARG; /* no record of a forward to go back through */
+            if (rc != CRNN_OK && ws->engine_status == CRNN_OK)
+                ws->engine_status = rc;
+        }
         if (ws->dropout > 0 && l > 0)
             for (size_t k = 0; k < nh; k++)
                 dbelow[k] *= ws->mask[l - 1][k];

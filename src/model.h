@@ -60,7 +60,22 @@ typedef struct crnn_workspace {
     float *dropped[CRNN_MAX_LAYERS];   /* (T,B,H) output of layer l after its mask */
     float *dstate;                     /* (L,S,B,H) gradient of the carried-in state */
     int rows, steps;                   /* of the last forward */
+    /* oneDNN training engine (CRNN_WS_ONEDNN): it keeps the gates, so gates[l] is
+     * NULL and c[l] holds two slices, c[0] and c[1] (after the last step). Other
+     * shapes (evaluation) run charrnn's cell over pieces of the chunk through
+     * piece_gates and piece_c. */
+    struct crnn_dnnl_lstm *engine;
+    float *piece_gates;                /* (P,B,G*H) */
+    float *piece_c;                    /* (P+1,B,H) */
+    int engine_ran;                    /* the last forward ran on the engine */
+    int engine_status;                 /* CRNN_OK, or the first failure of the engine */
 } crnn_workspace;
+
+/* crnn_workspace_init flags. */
+enum {
+    CRNN_WS_DROPOUT = 1, /* masks for dropout between layers */
+    CRNN_WS_ONEDNN = 2,  /* train the LSTM layers on oneDNN (crnn_dnnl_available()) */
+};
 
 /* Checks the sizes and computes the layout; allocates the weights (zeroed). */
 int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_error *err);
@@ -76,7 +91,7 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias);
 size_t crnn_workspace_floats(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,
                              int steps);
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
-                        int with_dropout, crnn_error *err);
+                        unsigned flags, crnn_error *err);
 
 /* Sets ws->dropout to p and draws the masks for the next forward. Draws for
  * all `total_rows` rows (so every process of a data-parallel run draws the
@@ -100,7 +115,9 @@ double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32
                        double normalizer);
 
 /* Backward of the last forward and loss: accumulates (+=) into grads (layout.total)
- * and leaves the gradient of the carried-in state in ws->dstate. */
+ * and leaves the gradient of the carried-in state in ws->dstate. With the
+ * oneDNN engine the last forward must have had the workspace's full shape; a
+ * failure of the engine is left in ws->engine_status. */
 void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
                          float *grads);
 

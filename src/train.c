@@ -17,6 +17,8 @@
 #include "dist.h"
 #include "evaluate.h"
 #include "io.h"
+#include "kernels.h"
+#include "lstm_dnnl.h"
 #include "model.h"
 #include "optim.h"
 #include "snapshot.h"
@@ -153,6 +155,13 @@ void crnn_set_cache_dir(const char *dir)
     cache_dir_set = dir != NULL;
 }
 
+/* 1 if a trainer of this configuration trains on oneDNN: only LSTM layers, and
+ * never while the tests run the reference kernels. */
+static int uses_onednn(const crnn_train_config *c)
+{
+    return c->cell == CRNN_CELL_LSTM && crnn_onednn_selected() && !crnn_kernels_reference();
+}
+
 /* Tokenizes the corpus (or maps its id cache). */
 static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
 {
@@ -208,7 +217,9 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, c->dropout > 0, err);
+    unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) |
+                     (uses_onednn(c) ? CRNN_WS_ONEDNN : 0u);
+    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, err);
     if (rc != CRNN_OK)
         return rc;
     size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, t->local_batch);
@@ -323,6 +334,9 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     size_t p = t->model.layout.total;
     memset(t->grads, 0, sizeof(float) * p);
     crnn_model_backward(&t->model, &t->ws, t->inputs, t->grads);
+    if (t->ws.engine_status != CRNN_OK)
+        return crnn_fail(err, t->ws.engine_status, "oneDNN failed in step %llu (train with "
+                         "--engine own to avoid it)", (unsigned long long)t->step + 1);
     crnn_dist_sum_floats(t->grads, p); /* the global mean gradient on every rank */
     double norm = crnn_grad_norm(t->grads, p);
     if (!isfinite(norm))

@@ -257,5 +257,16 @@ if grep -q "gate loops AVX" out.txt && "$bin" --version | grep -q "OpenBLAS"; th
   grep -q "restarted" err.txt && bad "CHARRNN_KEEP_CORETYPE=1 was not respected" || ok
 fi
 
+# The LSTM engine: the header names it; own cells and oneDNN resume each other's snapshots.
+expect 2 "--engine takes" -- "$bin" train corpus.txt -o e.crnn "${small[@]}" --engine fast
+expect 0 "charrnn's own cells" -- "$bin" train corpus.txt -o e.crnn "${small[@]}" --max-iters 4 --engine own
+if "$bin" --version | grep -q "LSTM training on oneDNN"; then
+  expect 0 "LSTM training on oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --max-iters 4 --engine onednn
+  expect 0 "done at step 8" -- "$bin" train --resume e.crnn corpus.txt --max-iters 8 --engine onednn
+  expect 0 "done at step 8" -- "$bin" train --resume e2.crnn corpus.txt --max-iters 8 --engine own
+else
+  expect 2 "built without oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --engine onednn
+fi
+
 echo "e2e: $pass passed, $fail failed" >&2
 [ "$fail" = 0 ]

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "kernels.h"
+#include "lstm_dnnl.h"
 #include "model.h"
 #include "rng.h"
 
@@ -29,14 +30,15 @@ static double rel_error(double a, double b)
     return fabs(a - b) / fmax(fabs(a) + fabs(b), 1e-2);
 }
 
-static void check_model_gradients(int cell, float dropout)
+static void check_model_gradients(int cell, float dropout, unsigned engine)
 {
     crnn_model m;
     crnn_error err = {0};
     crnn_model_config cfg = {V, E, H, L, cell};
     CHECK_OK(crnn_model_init(&m, &cfg, &err), err);
     crnn_workspace ws;
-    CHECK_OK(crnn_workspace_init(&ws, &m, B, T, dropout > 0, &err), err);
+    CHECK_OK(crnn_workspace_init(&ws, &m, B, T, (dropout > 0 ? CRNN_WS_DROPOUT : 0u) | engine, &err),
+             err);
     crnn_rng rng;
     crnn_rng_seed(&rng, 42);
     crnn_model_randomize(&m, &rng, 1.0f);
@@ -79,8 +81,9 @@ static void check_model_gradients(int cell, float dropout)
         }
     }
     CHECK(worst < 2e-2, "%s: weight %zu: relative error %.3g", m.cell->name, worst_at, worst);
-    fprintf(stderr, "gradcheck %s%s: %zu weights, worst relative error %.3g\n", m.cell->name,
-            dropout > 0 ? " with dropout" : "", P, worst);
+    fprintf(stderr, "gradcheck %s%s%s: %zu weights, worst relative error %.3g\n", m.cell->name,
+            engine ? " on oneDNN" : "", dropout > 0 ? " with dropout" : "", P, worst);
+    CHECK(ws.engine_status == CRNN_OK, "the engine failed: %d", ws.engine_status);
 
     double worst_state = 0;
     for (size_t i = 0; i < ns; i++) {
@@ -111,6 +114,99 @@ static void check_model_gradients(int cell, float dropout)
     free(state);
     free(dstate);
     crnn_workspace_free(&ws);
+    crnn_model_free(&m);
+}
+
+/* The oneDNN engine against charrnn's own cells on one model: the same logits,
+ * weight gradients, state gradients and final state at the workspace's shape,
+ * and at a smaller (evaluation) shape, where the engine's workspace runs the
+ * own cell over pieces of the chunk. Sizes are odd on purpose. */
+static void fill(float *x, size_t n, crnn_rng *rng);
+
+static double rel_max_diff(const float *a, const float *b, size_t n)
+{
+    double scale = 1e-3;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs((double)b[i]));
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
+    return d / scale;
+}
+
+static void check_engine_matches_cells(void)
+{
+    enum { EV = 11, EE = 6, EH = 24, EL = 3, EB = 5, ET = 37, SB = 3, ST = 21 };
+    crnn_model m;
+    crnn_error err = {0};
+    crnn_model_config cfg = {EV, EE, EH, EL, CRNN_CELL_LSTM};
+    CHECK_OK(crnn_model_init(&m, &cfg, &err), err);
+    crnn_rng rng;
+    crnn_rng_seed(&rng, 5);
+    crnn_model_randomize(&m, &rng, 1.0f);
+    crnn_workspace own, dnnl;
+    CHECK_OK(crnn_workspace_init(&own, &m, EB, ET, CRNN_WS_DROPOUT, &err), err);
+    CHECK_OK(crnn_workspace_init(&dnnl, &m, EB, ET, CRNN_WS_DROPOUT | CRNN_WS_ONEDNN, &err), err);
+    CHECK(dnnl.engine && !own.engine, "the engine was not built");
+    uint32_t in[ET * EB], tg[ET * EB];
+    for (int i = 0; i < ET * EB; i++) {
+        in[i] = (uint32_t)(crnn_rng_next(&rng) % EV);
+        tg[i] = (uint32_t)(crnn_rng_next(&rng) % EV);
+    }
+    size_t ns = crnn_model_state_size(&m, EB), P = m.layout.total;
+    float *state = malloc(sizeof(float) * ns), *out[2], *grads[2];
+    fill(state, ns, &rng);
+    crnn_workspace *ws[2] = {&own, &dnnl};
+    crnn_rng masks[2] = {rng, rng}; /* the same dropout masks for both */
+    for (int k = 0; k < 2; k++) {
+        out[k] = malloc(sizeof(float) * ns);
+        grads[k] = calloc(P, sizeof(float));
+        crnn_model_draw_dropout(&m, ws[k], 0.25f, &masks[k], EB, 0, EB, ET);
+        crnn_model_forward(&m, ws[k], in, EB, ET, state);
+        crnn_model_final_state(&m, ws[k], out[k]);
+        crnn_model_loss(&m, ws[k], tg, ET * EB);
+    }
+    CHECK(rel_max_diff(dnnl.logits, own.logits, (size_t)ET * EB * EV) < 1e-5,
+          "oneDNN: gradient of the logits differs by %.3g",
+          rel_max_diff(dnnl.logits, own.logits, (size_t)ET * EB * EV));
+    CHECK(rel_max_diff(out[1], out[0], ns) < 1e-5, "oneDNN: final state differs by %.3g",
+          rel_max_diff(out[1], out[0], ns));
+    for (int k = 0; k < 2; k++)
+        crnn_model_backward(&m, ws[k], in, grads[k]);
+    CHECK(dnnl.engine_status == CRNN_OK, "the engine failed: %d", dnnl.engine_status);
+    CHECK(rel_max_diff(grads[1], grads[0], P) < 1e-4, "oneDNN: weight gradients differ by %.3g",
+          rel_max_diff(grads[1], grads[0], P));
+    CHECK(rel_max_diff(dnnl.dstate, own.dstate, ns) < 1e-4,
+          "oneDNN: state gradients differ by %.3g", rel_max_diff(dnnl.dstate, own.dstate, ns));
+    fprintf(stderr, "oneDNN vs own cells (3 x 24, B5 T37): weight gradients within %.2g\n",
+            rel_max_diff(grads[1], grads[0], P));
+    /* Gradients accumulate (+=), as the cell interface promises: a second
+     * backward of the same forward doubles them (oneDNN's record is read-only). */
+    crnn_model_backward(&m, &dnnl, in, grads[1]);
+    for (size_t i = 0; i < P; i++)
+        grads[0][i] *= 2;
+    CHECK(rel_max_diff(grads[1], grads[0], P) < 1e-4, "oneDNN: gradients do not accumulate (%.3g)",
+          rel_max_diff(grads[1], grads[0], P));
+
+    /* An evaluation shape: the engine's workspace runs the own cell in pieces. */
+    size_t small = crnn_model_state_size(&m, SB);
+    for (int k = 0; k < 2; k++) {
+        ws[k]->dropout = 0;
+        crnn_model_forward(&m, ws[k], in, SB, ST, state);
+        crnn_model_final_state(&m, ws[k], out[k]);
+    }
+    CHECK(rel_max_diff(dnnl.logits, own.logits, (size_t)ST * SB * EV) < 1e-5,
+          "pieces: logits differ by %.3g", rel_max_diff(dnnl.logits, own.logits, (size_t)ST * SB * EV));
+    CHECK(rel_max_diff(out[1], out[0], small) < 1e-5, "pieces: final state differs");
+    /* The engine has no record of that forward: its backward refuses, never guesses. */
+    crnn_model_backward(&m, &dnnl, in, grads[1]);
+    CHECK(dnnl.engine_status != CRNN_OK, "a backward without the engine's forward went unnoticed");
+    for (int k = 0; k < 2; k++) {
+        free(out[k]);
+        free(grads[k]);
+        crnn_workspace_free(ws[k]);
+    }
+    free(state);
     crnn_model_free(&m);
 }
 
@@ -214,8 +310,15 @@ int main(void)
     crnn_set_threads(2);
     check_kernels();
     for (int cell = CRNN_CELL_LSTM; cell <= CRNN_CELL_RNN_RELU; cell++)
-        check_model_gradients(cell, 0);
-    check_model_gradients(CRNN_CELL_LSTM, 0.3f);
-    check_model_gradients(CRNN_CELL_GRU, 0.3f);
+        check_model_gradients(cell, 0, 0);
+    check_model_gradients(CRNN_CELL_LSTM, 0.3f, 0);
+    check_model_gradients(CRNN_CELL_GRU, 0.3f, 0);
+    if (crnn_dnnl_available()) {
+        check_model_gradients(CRNN_CELL_LSTM, 0, CRNN_WS_ONEDNN);
+        check_model_gradients(CRNN_CELL_LSTM, 0.3f, CRNN_WS_ONEDNN);
+        check_engine_matches_cells();
+    } else {
+        fprintf(stderr, "test_gradcheck: built without oneDNN: its engine is not checked\n");
+    }
     return check_result("test_gradcheck");
 }

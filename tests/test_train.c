@@ -10,6 +10,7 @@
 #include "charrnn.h"
 #include "check.h"
 #include "kernels.h"
+#include "lstm_dnnl.h"
 #include "rng.h"
 #include "snapshot.h"
 #include "testutil.h"
@@ -194,9 +195,10 @@ static void test_resume_is_exact(void)
 }
 
 /* A fixed-seed run with the fast kernels (OpenBLAS, vectorized gate loops, the
- * fast exp) follows the loss curve of the plain C references to float
- * tolerance. Batch 16 x 24 and hidden 40 give products big enough to take
- * OpenBLAS's blocked paths and gate loops big enough to run threaded. */
+ * fast exp), on charrnn's own cells and on oneDNN's LSTM, follows the loss
+ * curve of the plain C references to float tolerance. Batch 16 x 24 and hidden
+ * 40 give products big enough to take OpenBLAS's blocked paths and gate loops
+ * big enough to run threaded. */
 static void test_fast_kernels_match_reference(void)
 {
     const char *corpus = temp_path("kernels.txt");
@@ -206,26 +208,37 @@ static void test_fast_kernels_match_reference(void)
     c.batch = 16;
     c.seq = 24;
     c.dropout = 0.2f;
-    enum { STEPS = 40 };
-    double loss[2][STEPS];
+    enum { STEPS = 40, REF = 0, OWN = 1, ONEDNN = 2 };
+    static const char *const names[] = {"reference", "own cells", "oneDNN"};
+    double loss[3][STEPS];
     crnn_error err = {0};
-    for (int ref = 0; ref < 2; ref++) {
-        crnn_kernels_use_reference(ref);
+    int runs = crnn_dnnl_available() ? 3 : 2;
+    for (int run = 0; run < runs; run++) {
+        crnn_kernels_use_reference(run == REF);
+        CHECK(crnn_set_engine(run == ONEDNN ? CRNN_ENGINE_ONEDNN : CRNN_ENGINE_OWN) == CRNN_OK,
+              "engine %s refused", names[run]);
         crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
         CHECK(t, "%s", err.message);
         if (!t)
             break;
         for (int i = 0; i < STEPS; i++)
-            CHECK_OK(crnn_trainer_step(t, &loss[ref][i], &err), err);
+            CHECK_OK(crnn_trainer_step(t, &loss[run][i], &err), err);
         crnn_trainer_free(t);
     }
     crnn_kernels_use_reference(0);
-    double worst = 0;
-    for (int i = 0; i < STEPS; i++)
-        worst = fmax(worst, fabs(loss[0][i] - loss[1][i]) / loss[1][i]);
-    CHECK(worst < 1e-4, "fast and reference kernels differ by %.3g (relative) over %d steps",
-          worst, STEPS);
-    CHECK(memcmp(loss[0], loss[1], sizeof loss[0]) != 0, "the reference kernels did not run");
+    crnn_set_engine(CRNN_ENGINE_AUTO);
+    for (int run = OWN; run < runs; run++) {
+        double worst = 0;
+        for (int i = 0; i < STEPS; i++)
+            worst = fmax(worst, fabs(loss[run][i] - loss[REF][i]) / loss[REF][i]);
+        CHECK(worst < 1e-4, "%s and reference kernels differ by %.3g (relative) over %d steps",
+              names[run], worst, STEPS);
+        CHECK(memcmp(loss[run], loss[REF], sizeof loss[0]) != 0, "the %s did not run", names[run]);
+        fprintf(stderr, "fast kernels: %s within %.2g of the reference over %d steps\n",
+                names[run], worst, STEPS);
+    }
+    if (runs == 3)
+        CHECK(memcmp(loss[OWN], loss[ONEDNN], sizeof loss[0]) != 0, "oneDNN did not run");
 }
 
 static void test_nan_leaves_trainer_unchanged(void)

@@ -59,6 +59,7 @@ typedef struct train_options {
     double max_seconds;
     int threads, quiet, model_option_given, size_option_given, help;
     const char *cache_dir; /* --cache-dir, or "" for --no-cache; NULL: default */
+    int engine;            /* --engine: crnn_engine */
 } train_options;
 
 typedef struct sample_options {

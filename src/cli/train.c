@@ -46,6 +46,8 @@ static const char TRAIN_HELP[] =
     "  --val-fraction F   share of the text held out for validation (default 0.05)\n"
     "  --test-fraction F  share held out at the end for the final test (default 0.05)\n"
     "  --threads N        compute threads (default: all cores)\n"
+    "  --engine E         what trains LSTM layers: auto (oneDNN where built in), onednn\n"
+    "                     or own (charrnn's cells); auto resumes on the same engine\n"
     "Corpus:\n"
     "  --lossy            replace invalid UTF-8 with U+FFFD instead of stopping\n"
     "  --normalize FORM   nfc or nfkc Unicode normalization (default: none)\n"
@@ -311,6 +313,16 @@ void train_parse(cli_args *a, train_options *o)
                 o->cache_dir = cli_value(a, "--cache-dir");
             } else if (cli_is(a, arg, "--no-cache")) {
                 o->cache_dir = "";
+            } else if (cli_is(a, arg, "--engine")) {
+                const char *e = cli_value(a, "--engine");
+                if (!strcmp(e, "auto"))
+                    o->engine = CRNN_ENGINE_AUTO;
+                else if (!strcmp(e, "own"))
+                    o->engine = CRNN_ENGINE_OWN;
+                else if (!strcmp(e, "onednn"))
+                    o->engine = CRNN_ENGINE_ONEDNN;
+                else
+                    cli_error(a, "--engine takes auto, onednn or own (got '%s')", e);
             } else if (cli_is(a, arg, "--threads")) {
                 o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
             } else if (cli_is(a, arg, "--max-iters")) {
@@ -407,6 +419,11 @@ int cmd_train(int argc, char **argv)
     int leader = crnn_dist_rank() == 0; /* only rank 0 talks */
     crnn_set_threads(threads);
     crnn_set_cache_dir(o.cache_dir);
+    if (crnn_set_engine((crnn_engine)o.engine) != CRNN_OK) {
+        fprintf(stderr, "charrnn: this charrnn was built without oneDNN (install libdnnl-dev and "
+                        "rebuild); use --engine own or auto\n");
+        return 2;
+    }
 
     if (!resume && !o.size_option_given)
         pick_sizes(corpus, &cfg, quiet);

@@ -1,0 +1,420 @@
+/*
+ * lstm_dnnl.c: the LSTM stack's training engine on oneDNN (see lstm_dnnl.h).
+ * One layer is one oneDNN LSTM of depth 1, so dropout can sit between layers
+ * as in model.c. Layers of the same input width share their primitives and
+ * their reordered weights (a layer's weights are reordered just before it
+ * runs); each layer keeps its own oneDNN workspace (the gates and states the
+ * backward reads). All layers share one scratchpad, sized for the largest.
+ *
+ * charrnn's buffers are handed to oneDNN as they are (plain layouts: tnc for
+ * sequences, ldnc for states, ldigo for weights, ldgo for the bias); only the
+ * weights are reordered into the layouts oneDNN's kernels prefer. The weight
+ * gradients are written straight into charrnn's gradient array: oneDNN's
+ * backward accumulates into its diff weights, which is the += of the cell
+ * interface. Does not know about dropout, losses or the rest of the model.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "lstm_dnnl.h"
+
+#ifdef CRNN_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+enum { WIDTHS = 2 }; /* input widths: embed (layer 0), hidden (layers above) */
+
+/* Primitives and reorders for layers of one input width. */
+typedef struct dnnl_part {
+    int in;
+    dnnl_primitive_t fwd, bwd;
+    dnnl_primitive_t to_fwd_wl, to_fwd_wi, to_bwd_wl, to_bwd_wi; /* weight reorders */
+    dnnl_memory_t fwd_wl, fwd_wi, bwd_wl, bwd_wi;               /* reordered weights (owned) */
+    dnnl_memory_t user_wl, user_wi;                             /* views of charrnn's weights */
+    dnnl_memory_t diff_wl, diff_wi;                             /* views of its gradients */
+    dnnl_memory_t src_layer, diff_src_layer;                    /* (T,B,in) views */
+    dnnl_memory_desc_t ws_md;
+} dnnl_part;
+
+struct crnn_dnnl_lstm {
+    int layers, rows, steps, hidden;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dnnl_part part[WIDTHS];
+    dnnl_memory_t *workspace; /* (layers) oneDNN's record of each layer's forward */
+    dnnl_memory_t scratchpad;
+    /* Views of charrnn's buffers (pointers set before each call). */
+    dnnl_memory_t src_iter, src_iter_c, bias, dst_layer, dst_iter, dst_iter_c;
+    dnnl_memory_t diff_src_iter, diff_src_iter_c, diff_bias, diff_dst_layer, diff_dst_iter,
+        diff_dst_iter_c;
+    float *h_last;      /* (B,H) dst_iter: h after step T, already in a->h[T] */
+    float *zero_state;  /* (B,H) zeros: no gradient from beyond the chunk */
+    size_t bytes;
+};
+
+int crnn_dnnl_available(void)
+{
+    return 1;
+}
+
+const char *crnn_dnnl_description(void)
+{
+    static char desc[96];
+    static const struct {
+        dnnl_cpu_isa_t isa;
+        const char *name;
+    } isas[] = {{dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+                {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+                {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+                {dnnl_cpu_isa_avx512_core, "avx512_core"},
+                {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"},
+                {dnnl_cpu_isa_avx2, "avx2"},
+                {dnnl_cpu_isa_avx, "avx"},
+                {dnnl_cpu_isa_sse41, "sse41"}};
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const char *name = "generic";
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++)
+        if ((isa & isas[i].isa) == isas[i].isa) {
+            name = isas[i].name;
+            break;
+        }
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(desc, sizeof desc, "oneDNN %d.%d.%d (%s)", v->major, v->minor, v->patch, name);
+    return desc;
+}
+
+static int dnnl_failed(crnn_error *err, dnnl_status_t s, const char *what)
+{
+    if (s == dnnl_out_of_memory)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for oneDNN's %s", what);
+    return crnn_fail(err, CRNN_ERR_ARG, "oneDNN refused the %s (status %d)", what, (int)s);
+}
+
+#define TRY(call, what)                                                                            \
+    do {                                                                                           \
+        dnnl_status_t s_ = (call);                                                                 \
+        if (s_ != dnnl_success) {                                                                  \
+            dnnl_failed(err, s_, what);                                                            \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+static dnnl_memory_desc_t plain_md(int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag)
+{
+    dnnl_memory_desc_t md;
+    dnnl_memory_desc_init_by_tag(&md, ndims, dims, dnnl_f32, tag);
+    return md;
+}
+
+/* A memory object over a buffer charrnn owns (the pointer is set before use). */
+static dnnl_status_t view(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_engine_t eng)
+{
+    return dnnl_memory_create(m, md, eng, DNNL_MEMORY_NONE);
+}
+
+static dnnl_status_t owned(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_engine_t eng,
+                           size_t *bytes)
+{
+    *bytes += dnnl_memory_desc_get_size(md);
+    return dnnl_memory_create(m, md, eng, DNNL_MEMORY_ALLOCATE);
+}
+
+static dnnl_status_t make_primitive(dnnl_primitive_t *p, dnnl_primitive_desc_t pd)
+{
+    dnnl_status_t s = dnnl_primitive_create(p, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s;
+}
+
+static size_t scratch_of(const_dnnl_primitive_desc_t pd)
+{
+    return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+}
+
+static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t *from,
+                                  const dnnl_memory_desc_t *to, dnnl_engine_t eng,
+                                  const_dnnl_primitive_attr_t attr, size_t *scratch)
+{
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr);
+    if (s != dnnl_success)
+        return s;
+    size_t need = scratch_of(pd);
+    if (need > *scratch)
+        *scratch = need;
+    return make_primitive(p, pd);
+}
+
+/* The forward-training and backward primitives for one input width. */
+static int make_part(crnn_dnnl_lstm *e, dnnl_part *p, int in, const_dnnl_primitive_attr_t attr,
+                     size_t *scratch, crnn_error *err)
+{
+    dnnl_engine_t eng = e->engine;
+    dnnl_dim_t T = e->steps, B = e->rows, H = e->hidden;
+    dnnl_dims_t src_dims = {T, B, in}, dst_dims = {T, B, H}, iter_dims = {1, 1, B, H};
+    dnnl_dims_t wl_dims = {1, 1, in, 4, H}, wi_dims = {1, 1, H, 4, H}, bias_dims = {1, 1, 4, H};
+    dnnl_memory_desc_t src = plain_md(3, src_dims, dnnl_tnc), dst = plain_md(3, dst_dims, dnnl_tnc);
+    dnnl_memory_desc_t iter = plain_md(4, iter_dims, dnnl_ldnc);
+    dnnl_memory_desc_t bias = plain_md(4, bias_dims, dnnl_ldgo);
+    dnnl_memory_desc_t wl_user = plain_md(5, wl_dims, dnnl_ldigo);
+    dnnl_memory_desc_t wi_user = plain_md(5, wi_dims, dnnl_ldigo);
+    dnnl_memory_desc_t wl_any = plain_md(5, wl_dims, dnnl_format_tag_any);
+    dnnl_memory_desc_t wi_any = plain_md(5, wi_dims, dnnl_format_tag_any);
+    dnnl_primitive_desc_t fwd_pd = NULL, bwd_pd = NULL;
+    dnnl_rnn_desc_t fd, bd;
+    p->in = in;
+    TRY(dnnl_lstm_forward_desc_init(&fd, dnnl_forward_training, dnnl_unidirectional_left2right,
+                                    &src, &iter, &iter, &wl_any, &wi_any, &bias, &dst, &iter,
+                                    &iter, 0),
+        "LSTM forward");
+    TRY(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, eng, NULL), "LSTM forward");
+    /* The weight gradients in charrnn's own layout, so they land in its array. */
+    TRY(dnnl_lstm_backward_desc_init(&bd, dnnl_backward, dnnl_unidirectional_left2right, &src, &iter,
+                                     &iter, &wl_any, &wi_any, &bias, &dst, &iter, &iter, &src, &iter,
+                                     &iter, &wl_user, &wi_user, &bias, &dst, &iter, &iter, 0),
+        "LSTM backward");
+    TRY(dnnl_primitive_desc_create(&bwd_pd, &bd, attr, eng, fwd_pd), "LSTM backward");
+    size_t need = scratch_of(fwd_pd) > scratch_of(bwd_pd) ? scratch_of(fwd_pd) : scratch_of(bwd_pd);
+    if (need > *scratch)
+        *scratch = need;
+    p->ws_md = *dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_workspace_md, 0);
+    const dnnl_memory_desc_t *fwd_wl = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *fwd_wi = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 1);
+    const dnnl_memory_desc_t *bwd_wl = dnnl_primitive_desc_query_md(bwd_pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *bwd_wi = dnnl_primitive_desc_query_md(bwd_pd, dnnl_query_weights_md, 1);
+    TRY(owned(&p->fwd_wl, fwd_wl, eng, &e->bytes), "weights");
+    TRY(owned(&p->fwd_wi, fwd_wi, eng, &e->bytes), "weights");
+    TRY(owned(&p->bwd_wl, bwd_wl, eng, &e->bytes), "weights");
+    TRY(owned(&p->bwd_wi, bwd_wi, eng, &e->bytes), "weights");
+    TRY(view(&p->user_wl, &wl_user, eng), "weights");
+    TRY(view(&p->user_wi, &wi_user, eng), "weights");
+    TRY(view(&p->diff_wl, &wl_user, eng), "weights");
+    TRY(view(&p->diff_wi, &wi_user, eng), "weights");
+    TRY(view(&p->src_layer, &src, eng), "input");
+    TRY(view(&p->diff_src_layer, &src, eng), "input");
+    TRY(make_reorder(&p->to_fwd_wl, &wl_user, fwd_wl, eng, attr, scratch), "weight reorder");
+    TRY(make_reorder(&p->to_fwd_wi, &wi_user, fwd_wi, eng, attr, scratch), "weight reorder");
+    TRY(make_reorder(&p->to_bwd_wl, &wl_user, bwd_wl, eng, attr, scratch), "weight reorder");
+    TRY(make_reorder(&p->to_bwd_wi, &wi_user, bwd_wi, eng, attr, scratch), "weight reorder");
+    dnnl_status_t s = make_primitive(&p->fwd, fwd_pd);
+    fwd_pd = NULL;
+    TRY(s, "LSTM forward");
+    s = make_primitive(&p->bwd, bwd_pd);
+    bwd_pd = NULL;
+    TRY(s, "LSTM backward");
+    return CRNN_OK;
+fail:
+    if (fwd_pd)
+        dnnl_primitive_desc_destroy(fwd_pd);
+    if (bwd_pd)
+        dnnl_primitive_desc_destroy(bwd_pd);
+    return err ? err->status : CRNN_ERR_ARG;
+}
+
+crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
+                                      crnn_error *err)
+{
+    crnn_dnnl_lstm *e = crnn_calloc(1, sizeof *e);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!e || !(e->workspace = crnn_calloc((size_t)layers, sizeof *e->workspace))) {
+        free(e);
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
+        return NULL;
+    }
+    e->layers = layers, e->rows = rows, e->steps = steps, e->hidden = hidden;
+    size_t bh = (size_t)rows * hidden, scratch = 0;
+    TRY(dnnl_engine_create(&e->engine, dnnl_cpu, 0), "CPU engine");
+    TRY(dnnl_stream_create(&e->stream, e->engine, dnnl_stream_default_flags), "stream");
+    /* The scratchpad is ours: allocated once here, shared by every primitive. */
+    TRY(dnnl_primitive_attr_create(&attr), "attributes");
+    TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
+    if (make_part(e, &e->part[0], embed, attr, &scratch, err) != CRNN_OK)
+        goto fail;
+    if (layers > 1 && make_part(e, &e->part[1], hidden, attr, &scratch, err) != CRNN_OK)
+        goto fail;
+    for (int l = 0; l < layers; l++)
+        TRY(owned(&e->workspace[l], &e->part[l > 0].ws_md, e->engine, &e->bytes), "workspace");
+    dnnl_dims_t sp_dims = {(dnnl_dim_t)(scratch / sizeof(float) + 1)};
+    dnnl_memory_desc_t sp = plain_md(1, sp_dims, dnnl_a);
+    TRY(owned(&e->scratchpad, &sp, e->engine, &e->bytes), "scratchpad");
+
+    dnnl_dim_t T = steps, B = rows, H = hidden;
+    dnnl_dims_t dst_dims = {T, B, H}, iter_dims = {1, 1, B, H}, bias_dims = {1, 1, 4, H};
+    dnnl_memory_desc_t dst = plain_md(3, dst_dims, dnnl_tnc), iter = plain_md(4, iter_dims, dnnl_ldnc);
+    dnnl_memory_desc_t bias = plain_md(4, bias_dims, dnnl_ldgo);
+    dnnl_memory_t *iters[] = {&e->src_iter,      &e->src_iter_c,    &e->dst_iter,
+                              &e->dst_iter_c,    &e->diff_src_iter, &e->diff_src_iter_c,
+                              &e->diff_dst_iter, &e->diff_dst_iter_c};
+    for (size_t i = 0; i < sizeof iters / sizeof *iters; i++)
+        TRY(view(iters[i], &iter, e->engine), "state");
+    TRY(view(&e->bias, &bias, e->engine), "bias");
+    TRY(view(&e->diff_bias, &bias, e->engine), "bias");
+    TRY(view(&e->dst_layer, &dst, e->engine), "output");
+    TRY(view(&e->diff_dst_layer, &dst, e->engine), "output");
+    if (!(e->h_last = crnn_alloc_floats(bh)) || !(e->zero_state = crnn_calloc(bh, sizeof(float)))) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
+        goto fail;
+    }
+    e->bytes += 2 * bh * sizeof(float);
+    dnnl_primitive_attr_destroy(attr);
+    return e;
+fail:
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    crnn_dnnl_lstm_free(e);
+    return NULL;
+}
+
+static void destroy_memory(dnnl_memory_t m)
+{
+    if (m)
+        dnnl_memory_destroy(m);
+}
+
+static void destroy_primitive(dnnl_primitive_t p)
+{
+    if (p)
+        dnnl_primitive_destroy(p);
+}
+
+void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
+{
+    if (!e)
+        return;
+    for (int w = 0; w < WIDTHS; w++) {
+        dnnl_part *p = &e->part[w];
+        dnnl_primitive_t prims[] = {p->fwd, p->bwd, p->to_fwd_wl, p->to_fwd_wi, p->to_bwd_wl,
+                                    p->to_bwd_wi};
+        for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
+            destroy_primitive(prims[i]);
+        dnnl_memory_t mems[] = {p->fwd_wl,  p->fwd_wi,  p->bwd_wl,    p->bwd_wi,
+                                p->user_wl, p->user_wi, p->diff_wl,   p->diff_wi,
+                                p->src_layer, p->diff_src_layer};
+        for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+            destroy_memory(mems[i]);
+    }
+    for (int l = 0; e->workspace && l < e->layers; l++)
+        destroy_memory(e->workspace[l]);
+    dnnl_memory_t mems[] = {e->scratchpad,     e->src_iter,       e->src_iter_c,
+                            e->bias,           e->dst_layer,      e->dst_iter,
+                            e->dst_iter_c,     e->diff_src_iter,  e->diff_src_iter_c,
+                            e->diff_bias,      e->diff_dst_layer, e->diff_dst_iter,
+                            e->diff_dst_iter_c};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        destroy_memory(mems[i]);
+    if (e->stream)
+        dnnl_stream_destroy(e->stream);
+    if (e->engine)
+        dnnl_engine_destroy(e->engine);
+    crnn_free_floats(e->h_last);
+    free(e->zero_state);
+    free(e->workspace);
+    free(e);
+}
+
+size_t crnn_dnnl_lstm_bytes(const crnn_dnnl_lstm *e)
+{
+    return e->bytes;
+}
+
+/* Points a view at a buffer of charrnn's (oneDNN does not write the const ones). */
+static dnnl_status_t point(dnnl_memory_t m, const float *p)
+{
+    return dnnl_memory_set_data_handle(m, (void *)p);
+}
+
+static dnnl_status_t run(crnn_dnnl_lstm *e, dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
+{
+    return dnnl_primitive_execute(prim, e->stream, n, args);
+}
+
+static dnnl_status_t reorder(crnn_dnnl_lstm *e, dnnl_primitive_t prim, dnnl_memory_t from,
+                             dnnl_memory_t to)
+{
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, e->scratchpad}};
+    return run(e, prim, 3, args);
+}
+
+/* Points the views every pass shares at layer l's buffers. */
+static dnnl_status_t point_common(crnn_dnnl_lstm *e, dnnl_part *p, const crnn_layer_weights *w,
+                                  const crnn_layer_acts *a)
+{
+    size_t bh = (size_t)a->rows * a->hidden;
+    dnnl_status_t s;
+    if ((s = point(p->src_layer, a->x)) || (s = point(p->user_wl, w->wx)) ||
+        (s = point(p->user_wi, w->wh)) || (s = point(e->bias, w->b)) ||
+        (s = point(e->src_iter, a->h)) || (s = point(e->src_iter_c, a->c)) ||
+        (s = point(e->dst_layer, a->h + bh)) || (s = point(e->dst_iter, e->h_last)) ||
+        (s = point(e->dst_iter_c, a->c + bh)))
+        return s;
+    return dnnl_success;
+}
+
+static int check_shape(const crnn_dnnl_lstm *e, int l, const crnn_layer_acts *a)
+{
+    return l >= 0 && l < e->layers && a->rows == e->rows && a->steps == e->steps &&
+           a->hidden == e->hidden && a->in == e->part[l > 0].in;
+}
+
+int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
+                           crnn_layer_acts *a)
+{
+    if (!check_shape(e, l, a))
+        return CRNN_ERR_ARG;
+    dnnl_part *p = &e->part[l > 0];
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC_LAYER, p->src_layer},  {DNNL_ARG_SRC_ITER, e->src_iter},
+        {DNNL_ARG_SRC_ITER_C, e->src_iter_c}, {DNNL_ARG_WEIGHTS_LAYER, p->fwd_wl},
+        {DNNL_ARG_WEIGHTS_ITER, p->fwd_wi},   {DNNL_ARG_BIAS, e->bias},
+        {DNNL_ARG_DST_LAYER, e->dst_layer},   {DNNL_ARG_DST_ITER, e->dst_iter},
+        {DNNL_ARG_DST_ITER_C, e->dst_iter_c}, {DNNL_ARG_WORKSPACE, e->workspace[l]},
+        {DNNL_ARG_SCRATCHPAD, e->scratchpad}};
+    /* The weights changed since the last step: reorder them first. */
+    if (point_common(e, p, w, a) || reorder(e, p->to_fwd_wl, p->user_wl, p->fwd_wl) ||
+        reorder(e, p->to_fwd_wi, p->user_wi, p->fwd_wi) ||
+        run(e, p->fwd, (int)(sizeof args / sizeof *args), args) || dnnl_stream_wait(e->stream))
+        return CRNN_ERR_ARG;
+    return CRNN_OK;
+}
+
+int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
+                            crnn_layer_grads *g, crnn_layer_acts *a, crnn_layer_backward *bw)
+{
+    if (!check_shape(e, l, a) || !bw->dx)
+        return CRNN_ERR_ARG;
+    dnnl_part *p = &e->part[l > 0];
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC_LAYER, p->src_layer},
+        {DNNL_ARG_SRC_ITER, e->src_iter},
+        {DNNL_ARG_SRC_ITER_C, e->src_iter_c},
+        {DNNL_ARG_WEIGHTS_LAYER, p->bwd_wl},
+        {DNNL_ARG_WEIGHTS_ITER, p->bwd_wi},
+        {DNNL_ARG_BIAS, e->bias},
+        {DNNL_ARG_DST_LAYER, e->dst_layer},
+        {DNNL_ARG_DST_ITER, e->dst_iter},
+        {DNNL_ARG_DST_ITER_C, e->dst_iter_c},
+        {DNNL_ARG_WORKSPACE, e->workspace[l]},
+        {DNNL_ARG_DIFF_SRC_LAYER, p->diff_src_layer},
+        {DNNL_ARG_DIFF_SRC_ITER, e->diff_src_iter},
+        {DNNL_ARG_DIFF_SRC_ITER_C, e->diff_src_iter_c},
+        {DNNL_ARG_DIFF_WEIGHTS_LAYER, p->diff_wl},
+        {DNNL_ARG_DIFF_WEIGHTS_ITER, p->diff_wi},
+        {DNNL_ARG_DIFF_BIAS, e->diff_bias},
+        {DNNL_ARG_DIFF_DST_LAYER, e->diff_dst_layer},
+        {DNNL_ARG_DIFF_DST_ITER, e->diff_dst_iter},
+        {DNNL_ARG_DIFF_DST_ITER_C, e->diff_dst_iter_c},
+        {DNNL_ARG_SCRATCHPAD, e->scratchpad}};
+    if (point_common(e, p, w, a) || point(p->diff_src_layer, bw->dx) ||
+        point(e->diff_src_iter, bw->dh0) || point(e->diff_src_iter_c, bw->dc0) ||
+        point(p->diff_wl, g->wx) || point(p->diff_wi, g->wh) || point(e->diff_bias, g->b) ||
+        point(e->diff_dst_layer, bw->dh) || point(e->diff_dst_iter, e->zero_state) ||
+        point(e->diff_dst_iter_c, e->zero_state) ||
+        reorder(e, p->to_bwd_wl, p->user_wl, p->bwd_wl) ||
+        reorder(e, p->to_bwd_wi, p->user_wi, p->bwd_wi) ||
+        run(e, p->bwd, (int)(sizeof args / sizeof *args), args) || dnnl_stream_wait(e->stream))
+        return CRNN_ERR_ARG;
+    return CRNN_OK;
+}
+#endif /* CRNN_HAVE_DNNL */
