@@ -8,6 +8,7 @@
 # memory of both, and the OpenBLAS kernels each ran. When this OpenBLAS does not
 # know the CPU (charrnn --version says so), the reference runs with the
 # OPENBLAS_CORETYPE that charrnn itself would pick, so the ratio stays honest.
+# "own" is charrnn on its own LSTM cells when the default engine is oneDNN.
 # OLD=path/to/charrnn adds a column for another build (before/after).
 # usage: bench/throughput.sh [SECONDS] [CONFIGS]   e.g. bench/throughput.sh 30 "a b"
 set -eu
@@ -57,8 +58,8 @@ faster=$("$bin" --version | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/
 refenv=(OPENBLAS_NUM_THREADS=2)
 [ -n "$faster" ] && refenv+=(OPENBLAS_CORETYPE="$faster")
 echo "reference: ${refenv[*]} /usr/bin/python3 $ref --threads 1"
-printf "%-5s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" \
-  config charrnn "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio \
+printf "%-5s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" \
+  config charrnn "own" "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio \
   "sample" "s.torch" ratio "s.limit" "%lim" "kernels (torch)"
 for c in $configs; do
   case $c in
@@ -71,6 +72,9 @@ for c in $configs; do
   opts+=(--threads 2)
   mine=$(charrnn_cps "$bin" "${opts[@]}")
   myrss=$(cat "$work/rss")
+  # The other engine (charrnn's own cells) when the default is oneDNN.
+  own=""
+  "$bin" --version | grep -q "LSTM training on oneDNN" && own=$(charrnn_cps "$bin" "${opts[@]}" --engine own)
   old=""
   [ -n "${OLD:-}" ] && old=$(charrnn_cps "$OLD" "${opts[@]}")
   # Sampling, batch 1, temperature 1, from the model just trained.
@@ -90,8 +94,8 @@ for c in $configs; do
   f=$(flops $L $H 64 65)
   gf=$(awk -v c="$mine" -v f="$f" 'BEGIN{printf "%.1f", c * f / 1e9}')
   lim=$(sample_limit $L $H 64 65)
-  printf "%-5s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" "($c)" "$mine" \
-    "$old" "$theirs" "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
+  printf "%-5s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" "($c)" "$mine" \
+    "$own" "$old" "$theirs" "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
     "$(awk -v g="$gf" -v p="${peak:-0}" 'BEGIN{if (p > 0) printf "%.0f%%", 100 * g / p; else print "?"}')" \
     "$one" "$(awk -v a="$mine" -v b="$one" 'BEGIN{printf "%.2fx", a / b}')" \
     "$myrss" "$theirrss" "$(awk -v a="$myrss" -v b="$theirrss" 'BEGIN{printf "%.2f", a / b}')" \

@@ -61,8 +61,9 @@ const char *crnn_backend_description(void)
     __builtin_cpu_init();
     const char *gates = __builtin_cpu_supports("avx512f") ? "AVX-512"
                         : __builtin_cpu_supports("avx2") ? "AVX2" : "SSE2";
-    snprintf(desc, sizeof desc, "%s; gate loops %s; LSTM training on %s", openblas_get_config(),
-             gates, crnn_onednn_selected() ? crnn_dnnl_description() : "charrnn's own cells");
+    snprintf(desc, sizeof desc, "%s; gate loops %s; LSTM training on %s%s", openblas_get_config(),
+             gates, crnn_onednn_selected() ? crnn_dnnl_description() : "charrnn's own cells",
+             crnn_onednn_bf16() ? ", products in bf16" : "");
     return desc;
 }
 
@@ -70,9 +71,12 @@ static crnn_engine engine_setting; /* crnn_set_engine */
 
 int crnn_set_engine(crnn_engine engine)
 {
-    if (engine != CRNN_ENGINE_AUTO && engine != CRNN_ENGINE_OWN && engine != CRNN_ENGINE_ONEDNN)
+    if (engine < CRNN_ENGINE_AUTO || engine > CRNN_ENGINE_ONEDNN_BF16)
         return CRNN_ERR_ARG;
-    if (engine == CRNN_ENGINE_ONEDNN && !crnn_dnnl_available())
+    if (engine >= CRNN_ENGINE_ONEDNN && !crnn_dnnl_available())
+        return CRNN_ERR_ARG;
+    __builtin_cpu_init();
+    if (engine == CRNN_ENGINE_ONEDNN_BF16 && !__builtin_cpu_supports("avx512bf16"))
         return CRNN_ERR_ARG;
     engine_setting = engine;
     return CRNN_OK;
@@ -81,4 +85,9 @@ int crnn_set_engine(crnn_engine engine)
 int crnn_onednn_selected(void)
 {
     return engine_setting != CRNN_ENGINE_OWN && crnn_dnnl_available();
+}
+
+int crnn_onednn_bf16(void)
+{
+    return engine_setting == CRNN_ENGINE_ONEDNN_BF16;
 }

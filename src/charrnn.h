@@ -304,10 +304,13 @@ typedef enum crnn_engine {
     CRNN_ENGINE_AUTO = 0,
     CRNN_ENGINE_OWN = 1,
     CRNN_ENGINE_ONEDNN = 2,
+    CRNN_ENGINE_ONEDNN_BF16 = 3, /* oneDNN with its matrix products in bf16 (fp32 master
+                                    weights, cell state, accumulation and gradients) */
 } crnn_engine;
 
 /* For trainers created after the call (process-wide, not thread-safe).
- * CRNN_ERR_ARG for CRNN_ENGINE_ONEDNN in a build without oneDNN. */
+ * CRNN_ERR_ARG for the oneDNN engines in a build without oneDNN, and for bf16
+ * on a CPU without AVX512-BF16 (oneDNN would emulate it, slower than fp32). */
 int crnn_set_engine(crnn_engine engine);
 
 /* A short description of the compute back end: the BLAS and its kernels, the

@@ -34,11 +34,13 @@ typedef struct dnnl_part {
     dnnl_memory_t user_wl, user_wi;                             /* views of charrnn's weights */
     dnnl_memory_t diff_wl, diff_wi;                             /* views of its gradients */
     dnnl_memory_t src_layer, diff_src_layer;                    /* (T,B,in) views */
-    dnnl_memory_desc_t ws_md;
+    dnnl_primitive_t x_to_low;                                  /* bf16: input f32 -> bf16 */
+    dnnl_memory_desc_t ws_md, x_low_md;
 } dnnl_part;
 
 struct crnn_dnnl_lstm {
     int layers, rows, steps, hidden;
+    int bf16; /* products in bf16: sequences and h in bf16, c, bias and gradients in f32 */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_part part[WIDTHS];
@@ -48,6 +50,11 @@ struct crnn_dnnl_lstm {
     dnnl_memory_t src_iter, src_iter_c, bias, dst_layer, dst_iter, dst_iter_c;
     dnnl_memory_t diff_src_iter, diff_src_iter_c, diff_bias, diff_dst_layer, diff_dst_iter,
         diff_dst_iter_c;
+    /* bf16: the layer's input, outputs and initial h as oneDNN reads them, per
+     * layer (its backward reads them again); outputs are widened into a->h. */
+    dnnl_memory_t *x_low, *h_low, *h0_low; /* (layers) (T,B,in), (T,B,H), (B,H) */
+    dnnl_memory_t h_last_low;              /* (B,H) dst_iter */
+    dnnl_primitive_t h_to_f32, h0_to_low;
     float *h_last;      /* (B,H) dst_iter: h after step T, already in a->h[T] */
     float *zero_state;  /* (B,H) zeros: no gradient from beyond the chunk */
     size_t bytes;
@@ -100,11 +107,17 @@ static int dnnl_failed(crnn_error *err, dnnl_status_t s, const char *what)
         }                                                                                          \
     } while (0)
 
-static dnnl_memory_desc_t plain_md(int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag)
+static dnnl_memory_desc_t typed_md(int ndims, const dnnl_dims_t dims, dnnl_data_type_t type,
+                                   dnnl_format_tag_t tag)
 {
     dnnl_memory_desc_t md;
-    dnnl_memory_desc_init_by_tag(&md, ndims, dims, dnnl_f32, tag);
+    dnnl_memory_desc_init_by_tag(&md, ndims, dims, type, tag);
     return md;
+}
+
+static dnnl_memory_desc_t plain_md(int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag)
+{
+    return typed_md(ndims, dims, dnnl_f32, tag);
 }
 
 /* A memory object over a buffer charrnn owns (the pointer is set before use). */
@@ -154,31 +167,41 @@ static int make_part(crnn_dnnl_lstm *e, dnnl_part *p, int in, const_dnnl_primiti
     dnnl_dim_t T = e->steps, B = e->rows, H = e->hidden;
     dnnl_dims_t src_dims = {T, B, in}, dst_dims = {T, B, H}, iter_dims = {1, 1, B, H};
     dnnl_dims_t wl_dims = {1, 1, in, 4, H}, wi_dims = {1, 1, H, 4, H}, bias_dims = {1, 1, 4, H};
+    /* What the products read: f32, or bf16; the cell state, bias and every
+     * gradient stay f32 (oneDNN's bf16 training). */
+    dnnl_data_type_t low = e->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src = plain_md(3, src_dims, dnnl_tnc), dst = plain_md(3, dst_dims, dnnl_tnc);
     dnnl_memory_desc_t iter = plain_md(4, iter_dims, dnnl_ldnc);
+    dnnl_memory_desc_t src_low = typed_md(3, src_dims, low, dnnl_tnc);
+    dnnl_memory_desc_t dst_low = typed_md(3, dst_dims, low, dnnl_tnc);
+    dnnl_memory_desc_t iter_low = typed_md(4, iter_dims, low, dnnl_ldnc);
     dnnl_memory_desc_t bias = plain_md(4, bias_dims, dnnl_ldgo);
     dnnl_memory_desc_t wl_user = plain_md(5, wl_dims, dnnl_ldigo);
     dnnl_memory_desc_t wi_user = plain_md(5, wi_dims, dnnl_ldigo);
-    dnnl_memory_desc_t wl_any = plain_md(5, wl_dims, dnnl_format_tag_any);
-    dnnl_memory_desc_t wi_any = plain_md(5, wi_dims, dnnl_format_tag_any);
+    dnnl_memory_desc_t wl_any = typed_md(5, wl_dims, low, dnnl_format_tag_any);
+    dnnl_memory_desc_t wi_any = typed_md(5, wi_dims, low, dnnl_format_tag_any);
     dnnl_primitive_desc_t fwd_pd = NULL, bwd_pd = NULL;
     dnnl_rnn_desc_t fd, bd;
     p->in = in;
     TRY(dnnl_lstm_forward_desc_init(&fd, dnnl_forward_training, dnnl_unidirectional_left2right,
-                                    &src, &iter, &iter, &wl_any, &wi_any, &bias, &dst, &iter,
-                                    &iter, 0),
+                                    &src_low, &iter_low, &iter, &wl_any, &wi_any, &bias, &dst_low,
+                                    &iter_low, &iter, 0),
         "LSTM forward");
     TRY(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, eng, NULL), "LSTM forward");
     /* The weight gradients in charrnn's own layout, so they land in its array. */
-    TRY(dnnl_lstm_backward_desc_init(&bd, dnnl_backward, dnnl_unidirectional_left2right, &src, &iter,
-                                     &iter, &wl_any, &wi_any, &bias, &dst, &iter, &iter, &src, &iter,
-                                     &iter, &wl_user, &wi_user, &bias, &dst, &iter, &iter, 0),
+    TRY(dnnl_lstm_backward_desc_init(&bd, dnnl_backward, dnnl_unidirectional_left2right, &src_low,
+                                     &iter_low, &iter, &wl_any, &wi_any, &bias, &dst_low,
+                                     &iter_low, &iter, &src, &iter, &iter, &wl_user, &wi_user,
+                                     &bias, &dst, &iter, &iter, 0),
         "LSTM backward");
     TRY(dnnl_primitive_desc_create(&bwd_pd, &bd, attr, eng, fwd_pd), "LSTM backward");
     size_t need = scratch_of(fwd_pd) > scratch_of(bwd_pd) ? scratch_of(fwd_pd) : scratch_of(bwd_pd);
     if (need > *scratch)
         *scratch = need;
     p->ws_md = *dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_workspace_md, 0);
+    p->x_low_md = src_low;
+    if (e->bf16)
+        TRY(make_reorder(&p->x_to_low, &src, &src_low, eng, attr, scratch), "input reorder");
     const dnnl_memory_desc_t *fwd_wl = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *fwd_wi = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 1);
     const dnnl_memory_desc_t *bwd_wl = dnnl_primitive_desc_query_md(bwd_pd, dnnl_query_weights_md, 0);
@@ -213,16 +236,25 @@ fail:
 }
 
 crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
-                                      crnn_error *err)
+                                      int bf16, crnn_error *err)
 {
     crnn_dnnl_lstm *e = crnn_calloc(1, sizeof *e);
     dnnl_primitive_attr_t attr = NULL;
-    if (!e || !(e->workspace = crnn_calloc((size_t)layers, sizeof *e->workspace))) {
+    if (!e || !(e->workspace = crnn_calloc((size_t)layers, sizeof *e->workspace)) ||
+        !(e->x_low = crnn_calloc((size_t)layers, sizeof *e->x_low)) ||
+        !(e->h_low = crnn_calloc((size_t)layers, sizeof *e->h_low)) ||
+        !(e->h0_low = crnn_calloc((size_t)layers, sizeof *e->h0_low))) {
+        if (e) {
+            free(e->workspace);
+            free(e->x_low);
+            free(e->h_low);
+            free(e->h0_low);
+        }
         free(e);
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
         return NULL;
     }
-    e->layers = layers, e->rows = rows, e->steps = steps, e->hidden = hidden;
+    e->layers = layers, e->rows = rows, e->steps = steps, e->hidden = hidden, e->bf16 = bf16;
     size_t bh = (size_t)rows * hidden, scratch = 0;
     TRY(dnnl_engine_create(&e->engine, dnnl_cpu, 0), "CPU engine");
     TRY(dnnl_stream_create(&e->stream, e->engine, dnnl_stream_default_flags), "stream");
@@ -235,10 +267,6 @@ crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int row
         goto fail;
     for (int l = 0; l < layers; l++)
         TRY(owned(&e->workspace[l], &e->part[l > 0].ws_md, e->engine, &e->bytes), "workspace");
-    dnnl_dims_t sp_dims = {(dnnl_dim_t)(scratch / sizeof(float) + 1)};
-    dnnl_memory_desc_t sp = plain_md(1, sp_dims, dnnl_a);
-    TRY(owned(&e->scratchpad, &sp, e->engine, &e->bytes), "scratchpad");
-
     dnnl_dim_t T = steps, B = rows, H = hidden;
     dnnl_dims_t dst_dims = {T, B, H}, iter_dims = {1, 1, B, H}, bias_dims = {1, 1, 4, H};
     dnnl_memory_desc_t dst = plain_md(3, dst_dims, dnnl_tnc), iter = plain_md(4, iter_dims, dnnl_ldnc);
@@ -252,6 +280,22 @@ crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int row
     TRY(view(&e->diff_bias, &bias, e->engine), "bias");
     TRY(view(&e->dst_layer, &dst, e->engine), "output");
     TRY(view(&e->diff_dst_layer, &dst, e->engine), "output");
+    if (bf16) {
+        dnnl_memory_desc_t dst_low = typed_md(3, dst_dims, dnnl_bf16, dnnl_tnc);
+        dnnl_memory_desc_t iter_low = typed_md(4, iter_dims, dnnl_bf16, dnnl_ldnc);
+        for (int l = 0; l < layers; l++) {
+            TRY(owned(&e->x_low[l], &e->part[l > 0].x_low_md, e->engine, &e->bytes), "bf16 input");
+            TRY(owned(&e->h_low[l], &dst_low, e->engine, &e->bytes), "bf16 output");
+            TRY(owned(&e->h0_low[l], &iter_low, e->engine, &e->bytes), "bf16 state");
+        }
+        TRY(owned(&e->h_last_low, &iter_low, e->engine, &e->bytes), "bf16 state");
+        TRY(make_reorder(&e->h_to_f32, &dst_low, &dst, e->engine, attr, &scratch), "output reorder");
+        TRY(make_reorder(&e->h0_to_low, &iter, &iter_low, e->engine, attr, &scratch),
+            "state reorder");
+    }
+    dnnl_dims_t sp_dims = {(dnnl_dim_t)(scratch / sizeof(float) + 1)};
+    dnnl_memory_desc_t sp = plain_md(1, sp_dims, dnnl_a);
+    TRY(owned(&e->scratchpad, &sp, e->engine, &e->bytes), "scratchpad");
     if (!(e->h_last = crnn_alloc_floats(bh)) || !(e->zero_state = crnn_calloc(bh, sizeof(float)))) {
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
         goto fail;
@@ -284,8 +328,8 @@ void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
         return;
     for (int w = 0; w < WIDTHS; w++) {
         dnnl_part *p = &e->part[w];
-        dnnl_primitive_t prims[] = {p->fwd, p->bwd, p->to_fwd_wl, p->to_fwd_wi, p->to_bwd_wl,
-                                    p->to_bwd_wi};
+        dnnl_primitive_t prims[] = {p->fwd,       p->bwd,       p->to_fwd_wl, p->to_fwd_wi,
+                                    p->to_bwd_wl, p->to_bwd_wi, p->x_to_low};
         for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
             destroy_primitive(prims[i]);
         dnnl_memory_t mems[] = {p->fwd_wl,  p->fwd_wi,  p->bwd_wl,    p->bwd_wi,
@@ -294,8 +338,15 @@ void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
         for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
             destroy_memory(mems[i]);
     }
-    for (int l = 0; e->workspace && l < e->layers; l++)
-        destroy_memory(e->workspace[l]);
+    for (int l = 0; l < e->layers; l++) {
+        destroy_memory(e->workspace ? e->workspace[l] : NULL);
+        destroy_memory(e->x_low ? e->x_low[l] : NULL);
+        destroy_memory(e->h_low ? e->h_low[l] : NULL);
+        destroy_memory(e->h0_low ? e->h0_low[l] : NULL);
+    }
+    destroy_memory(e->h_last_low);
+    destroy_primitive(e->h_to_f32);
+    destroy_primitive(e->h0_to_low);
     dnnl_memory_t mems[] = {e->scratchpad,     e->src_iter,       e->src_iter_c,
                             e->bias,           e->dst_layer,      e->dst_iter,
                             e->dst_iter_c,     e->diff_src_iter,  e->diff_src_iter_c,
@@ -310,6 +361,9 @@ void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
     crnn_free_floats(e->h_last);
     free(e->zero_state);
     free(e->workspace);
+    free(e->x_low);
+    free(e->h_low);
+    free(e->h0_low);
     free(e);
 }
 
@@ -358,25 +412,45 @@ static int check_shape(const crnn_dnnl_lstm *e, int l, const crnn_layer_acts *a)
            a->hidden == e->hidden && a->in == e->part[l > 0].in;
 }
 
+/* What oneDNN reads and writes for layer l's sequences and h: charrnn's own
+ * f32 buffers (the views), or in bf16 the engine's per-layer copies. */
+typedef struct layer_io {
+    dnnl_memory_t src, src_iter, dst, dst_iter;
+} layer_io;
+
+static layer_io io_of(const crnn_dnnl_lstm *e, const dnnl_part *p, int l)
+{
+    if (e->bf16)
+        return (layer_io){e->x_low[l], e->h0_low[l], e->h_low[l], e->h_last_low};
+    return (layer_io){p->src_layer, e->src_iter, e->dst_layer, e->dst_iter};
+}
+
 int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
                            crnn_layer_acts *a)
 {
     if (!check_shape(e, l, a))
         return CRNN_ERR_ARG;
     dnnl_part *p = &e->part[l > 0];
+    layer_io io = io_of(e, p, l);
     dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC_LAYER, p->src_layer},  {DNNL_ARG_SRC_ITER, e->src_iter},
+        {DNNL_ARG_SRC_LAYER, io.src},         {DNNL_ARG_SRC_ITER, io.src_iter},
         {DNNL_ARG_SRC_ITER_C, e->src_iter_c}, {DNNL_ARG_WEIGHTS_LAYER, p->fwd_wl},
         {DNNL_ARG_WEIGHTS_ITER, p->fwd_wi},   {DNNL_ARG_BIAS, e->bias},
-        {DNNL_ARG_DST_LAYER, e->dst_layer},   {DNNL_ARG_DST_ITER, e->dst_iter},
+        {DNNL_ARG_DST_LAYER, io.dst},         {DNNL_ARG_DST_ITER, io.dst_iter},
         {DNNL_ARG_DST_ITER_C, e->dst_iter_c}, {DNNL_ARG_WORKSPACE, e->workspace[l]},
         {DNNL_ARG_SCRATCHPAD, e->scratchpad}};
     /* The weights changed since the last step: reorder them first. */
     if (point_common(e, p, w, a) || reorder(e, p->to_fwd_wl, p->user_wl, p->fwd_wl) ||
-        reorder(e, p->to_fwd_wi, p->user_wi, p->fwd_wi) ||
-        run(e, p->fwd, (int)(sizeof args / sizeof *args), args) || dnnl_stream_wait(e->stream))
+        reorder(e, p->to_fwd_wi, p->user_wi, p->fwd_wi))
         return CRNN_ERR_ARG;
-    return CRNN_OK;
+    if (e->bf16 && (reorder(e, p->x_to_low, p->src_layer, io.src) ||
+                    reorder(e, e->h0_to_low, e->src_iter, io.src_iter)))
+        return CRNN_ERR_ARG;
+    if (run(e, p->fwd, (int)(sizeof args / sizeof *args), args))
+        return CRNN_ERR_ARG;
+    if (e->bf16 && reorder(e, e->h_to_f32, io.dst, e->dst_layer)) /* h for the model, in f32 */
+        return CRNN_ERR_ARG;
+    return dnnl_stream_wait(e->stream) == dnnl_success ? CRNN_OK : CRNN_ERR_ARG;
 }
 
 int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
@@ -385,15 +459,16 @@ int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *
     if (!check_shape(e, l, a) || !bw->dx)
         return CRNN_ERR_ARG;
     dnnl_part *p = &e->part[l > 0];
+    layer_io io = io_of(e, p, l);
     dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC_LAYER, p->src_layer},
-        {DNNL_ARG_SRC_ITER, e->src_iter},
+        {DNNL_ARG_SRC_LAYER, io.src},
+        {DNNL_ARG_SRC_ITER, io.src_iter},
         {DNNL_ARG_SRC_ITER_C, e->src_iter_c},
         {DNNL_ARG_WEIGHTS_LAYER, p->bwd_wl},
         {DNNL_ARG_WEIGHTS_ITER, p->bwd_wi},
         {DNNL_ARG_BIAS, e->bias},
-        {DNNL_ARG_DST_LAYER, e->dst_layer},
-        {DNNL_ARG_DST_ITER, e->dst_iter},
+        {DNNL_ARG_DST_LAYER, io.dst},
+        {DNNL_ARG_DST_ITER, io.dst_iter},
         {DNNL_ARG_DST_ITER_C, e->dst_iter_c},
         {DNNL_ARG_WORKSPACE, e->workspace[l]},
         {DNNL_ARG_DIFF_SRC_LAYER, p->diff_src_layer},

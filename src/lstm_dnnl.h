@@ -27,6 +27,7 @@ typedef struct crnn_dnnl_lstm crnn_dnnl_lstm;
 /* 1 if LSTM training is to run on oneDNN (available, not turned off by
  * crnn_set_engine; backend.c). */
 int crnn_onednn_selected(void);
+int crnn_onednn_bf16(void); /* ... with its products in bf16 */
 
 #ifdef CRNN_HAVE_DNNL
 /* 1 if this build has oneDNN. */
@@ -37,10 +38,12 @@ int crnn_dnnl_available(void);
 const char *crnn_dnnl_description(void);
 
 /* Builds the primitives and buffers for `layers` LSTM layers (embed -> hidden,
- * then hidden -> hidden) over rows x steps. NULL with err set (CRNN_ERR_NOMEM,
+ * then hidden -> hidden) over rows x steps. bf16: the matrix products read
+ * bf16 copies of the weights, inputs and h (oneDNN's bf16 training: the cell
+ * state, bias, gradients and charrnn's own buffers stay f32). NULL with err set (CRNN_ERR_NOMEM,
  * or CRNN_ERR_INTERNAL when oneDNN refuses the shape). */
 crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
-                                      crnn_error *err);
+                                      int bf16, crnn_error *err);
 void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e);
 
 /* Bytes the engine allocated (oneDNN workspaces, weights, scratchpad). */
@@ -68,9 +71,9 @@ static inline const char *crnn_dnnl_description(void)
     return "";
 }
 static inline crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows,
-                                                    int steps, crnn_error *err)
+                                                    int steps, int bf16, crnn_error *err)
 {
-    (void)layers, (void)embed, (void)hidden, (void)rows, (void)steps;
+    (void)layers, (void)embed, (void)hidden, (void)rows, (void)steps, (void)bf16;
     if (err)
         err->status = CRNN_ERR_ARG;
     return NULL;

@@ -131,7 +131,8 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     ws->max_steps = steps;
     int with_engine = (flags & CRNN_WS_ONEDNN) && model->cell == &crnn_cell_lstm;
     if (with_engine &&
-        !(ws->engine = crnn_dnnl_lstm_create(c->layers, c->embed, c->hidden, rows, steps, err)))
+        !(ws->engine = crnn_dnnl_lstm_create(c->layers, c->embed, c->hidden, rows, steps,
+                                             (flags & CRNN_WS_BF16) != 0, err)))
         return err ? err->status : CRNN_ERR_NOMEM;
     size_t piece = (size_t)rows * (steps < PIECE_STEPS ? steps : PIECE_STEPS);
     int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;

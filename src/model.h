@@ -75,6 +75,7 @@ typedef struct crnn_workspace {
 enum {
     CRNN_WS_DROPOUT = 1, /* masks for dropout between layers */
     CRNN_WS_ONEDNN = 2,  /* train the LSTM layers on oneDNN (crnn_dnnl_available()) */
+    CRNN_WS_BF16 = 4,    /* ... with its matrix products in bf16 */
 };
 
 /* Checks the sizes and computes the layout; allocates the weights (zeroed). */

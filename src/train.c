@@ -218,7 +218,8 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     if (rc != CRNN_OK)
         return rc;
     unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) |
-                     (uses_onednn(c) ? CRNN_WS_ONEDNN : 0u);
+                     (uses_onednn(c) ? CRNN_WS_ONEDNN : 0u) |
+                     (uses_onednn(c) && crnn_onednn_bf16() ? CRNN_WS_BF16 : 0u);
     rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, err);
     if (rc != CRNN_OK)
         return rc;

@@ -264,6 +264,11 @@ if "$bin" --version | grep -q "LSTM training on oneDNN"; then
   expect 0 "LSTM training on oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --max-iters 4 --engine onednn
   expect 0 "done at step 8" -- "$bin" train --resume e.crnn corpus.txt --max-iters 8 --engine onednn
   expect 0 "done at step 8" -- "$bin" train --resume e2.crnn corpus.txt --max-iters 8 --engine own
+  if grep -q avx512_bf16 /proc/cpuinfo; then
+    expect 0 "products in bf16" -- "$bin" train corpus.txt -o e3.crnn "${small[@]}" --max-iters 4 --bf16
+  else
+    expect 2 "AVX512-BF16" -- "$bin" train corpus.txt -o e3.crnn "${small[@]}" --max-iters 4 --bf16
+  fi
 else
   expect 2 "built without oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --engine onednn
 fi

@@ -46,8 +46,10 @@ static const char TRAIN_HELP[] =
     "  --val-fraction F   share of the text held out for validation (default 0.05)\n"
     "  --test-fraction F  share held out at the end for the final test (default 0.05)\n"
     "  --threads N        compute threads (default: all cores)\n"
-    "  --engine E         what trains LSTM layers: auto (oneDNN where built in), onednn\n"
-    "                     or own (charrnn's cells); auto resumes on the same engine\n"
+    "  --engine E         what trains LSTM layers: auto (oneDNN where built in), onednn,\n"
+    "                     onednn-bf16 or own (charrnn's cells)\n"
+    "  --bf16             --engine onednn-bf16: matrix products in bf16 (AVX512-BF16\n"
+    "                     CPUs), fp32 weights and accumulation\n"
     "Corpus:\n"
     "  --lossy            replace invalid UTF-8 with U+FFFD instead of stopping\n"
     "  --normalize FORM   nfc or nfkc Unicode normalization (default: none)\n"
@@ -321,8 +323,12 @@ void train_parse(cli_args *a, train_options *o)
                     o->engine = CRNN_ENGINE_OWN;
                 else if (!strcmp(e, "onednn"))
                     o->engine = CRNN_ENGINE_ONEDNN;
+                else if (!strcmp(e, "onednn-bf16"))
+                    o->engine = CRNN_ENGINE_ONEDNN_BF16;
                 else
-                    cli_error(a, "--engine takes auto, onednn or own (got '%s')", e);
+                    cli_error(a, "--engine takes auto, onednn, onednn-bf16 or own (got '%s')", e);
+            } else if (cli_is(a, arg, "--bf16")) {
+                o->engine = CRNN_ENGINE_ONEDNN_BF16;
             } else if (cli_is(a, arg, "--threads")) {
                 o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
             } else if (cli_is(a, arg, "--max-iters")) {
@@ -420,8 +426,12 @@ int cmd_train(int argc, char **argv)
     crnn_set_threads(threads);
     crnn_set_cache_dir(o.cache_dir);
     if (crnn_set_engine((crnn_engine)o.engine) != CRNN_OK) {
-        fprintf(stderr, "charrnn: this charrnn was built without oneDNN (install libdnnl-dev and "
-                        "rebuild); use --engine own or auto\n");
+        if (o.engine == CRNN_ENGINE_ONEDNN_BF16 && crnn_set_engine(CRNN_ENGINE_ONEDNN) == CRNN_OK)
+            fprintf(stderr, "charrnn: --bf16 needs a CPU with AVX512-BF16 (this one would "
+                            "emulate it, slower than fp32); train without it\n");
+        else
+            fprintf(stderr, "charrnn: this charrnn was built without oneDNN (install libdnnl-dev "
+                            "and rebuild); use --engine own or auto\n");
         return 2;
     }
 
