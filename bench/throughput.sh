@@ -8,7 +8,8 @@
 # memory of both, and the OpenBLAS kernels each ran. When this OpenBLAS does not
 # know the CPU (charrnn --version says so), the reference runs with the
 # OPENBLAS_CORETYPE that charrnn itself would pick, so the ratio stays honest.
-# "own" is charrnn on its own LSTM cells when the default engine is oneDNN.
+# "own" is charrnn on its own LSTM cells when the default engine is oneDNN;
+# "bf16" its bf16 engine (--bf16) on CPUs with AVX512-BF16, with its peak memory.
 # OLD=path/to/charrnn adds a column for another build (before/after).
 # usage: bench/throughput.sh [SECONDS] [CONFIGS]   e.g. bench/throughput.sh 30 "a b"
 set -eu
@@ -58,8 +59,8 @@ faster=$("$bin" --version | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/
 refenv=(OPENBLAS_NUM_THREADS=2)
 [ -n "$faster" ] && refenv+=(OPENBLAS_CORETYPE="$faster")
 echo "reference: ${refenv[*]} /usr/bin/python3 $ref --threads 1"
-printf "%-5s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" \
-  config charrnn "own" "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio \
+printf "%-5s %8s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s %7s | %8s %8s %6s %8s %5s | %s\n" \
+  config charrnn "own" "bf16" "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio "MB bf16" \
   "sample" "s.torch" ratio "s.limit" "%lim" "kernels (torch)"
 for c in $configs; do
   case $c in
@@ -75,6 +76,12 @@ for c in $configs; do
   # The other engine (charrnn's own cells) when the default is oneDNN.
   own=""
   "$bin" --version | grep -q "LSTM training on oneDNN" && own=$(charrnn_cps "$bin" "${opts[@]}" --engine own)
+  # The bf16 stretch (AVX512-BF16 CPUs): speed and peak memory.
+  bf16="" bf16rss=""
+  if grep -q avx512_bf16 /proc/cpuinfo && "$bin" --version | grep -q "LSTM training on oneDNN"; then
+    bf16=$(charrnn_cps "$bin" "${opts[@]}" --bf16)
+    bf16rss=$(cat "$work/rss")
+  fi
   old=""
   [ -n "${OLD:-}" ] && old=$(charrnn_cps "$OLD" "${opts[@]}")
   # Sampling, batch 1, temperature 1, from the model just trained.
@@ -94,11 +101,12 @@ for c in $configs; do
   f=$(flops $L $H 64 65)
   gf=$(awk -v c="$mine" -v f="$f" 'BEGIN{printf "%.1f", c * f / 1e9}')
   lim=$(sample_limit $L $H 64 65)
-  printf "%-5s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s | %8s %8s %6s %8s %5s | %s\n" "($c)" "$mine" \
-    "$own" "$old" "$theirs" "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
+  printf "%-5s %8s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s %7s | %8s %8s %6s %8s %5s | %s\n" "($c)" "$mine" \
+    "$own" "$bf16" "$old" "$theirs" "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
     "$(awk -v g="$gf" -v p="${peak:-0}" 'BEGIN{if (p > 0) printf "%.0f%%", 100 * g / p; else print "?"}')" \
     "$one" "$(awk -v a="$mine" -v b="$one" 'BEGIN{printf "%.2fx", a / b}')" \
     "$myrss" "$theirrss" "$(awk -v a="$myrss" -v b="$theirrss" 'BEGIN{printf "%.2f", a / b}')" \
+    "$bf16rss" \
     "$mysample" "$theirsample" "$(awk -v a="$mysample" -v b="$theirsample" 'BEGIN{printf "%.1fx", a / b}')" \
     "$lim" "$(awk -v a="$mysample" -v b="$lim" 'BEGIN{printf "%.0f%%", 100 * a / b}')" \
     "$mycore ($theircore)"
