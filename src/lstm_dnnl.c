@@ -41,6 +41,7 @@ typedef struct dnnl_part {
 struct crnn_dnnl_lstm {
     int layers, rows, steps, hidden;
     int bf16; /* products in bf16: sequences and h in bf16, c, bias and gradients in f32 */
+    int estimate; /* only count the bytes (crnn_dnnl_lstm_estimate): allocate and build nothing */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_part part[WIDTHS];
@@ -126,16 +127,17 @@ static dnnl_status_t view(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_e
     return dnnl_memory_create(m, md, eng, DNNL_MEMORY_NONE);
 }
 
-static dnnl_status_t owned(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_engine_t eng,
-                           size_t *bytes)
+/* Memory the engine owns; when only estimating, just counted. */
+static dnnl_status_t owned(crnn_dnnl_lstm *e, dnnl_memory_t *m, const dnnl_memory_desc_t *md)
 {
-    *bytes += dnnl_memory_desc_get_size(md);
-    return dnnl_memory_create(m, md, eng, DNNL_MEMORY_ALLOCATE);
+    e->bytes += dnnl_memory_desc_get_size(md);
+    return e->estimate ? dnnl_success : dnnl_memory_create(m, md, e->engine, DNNL_MEMORY_ALLOCATE);
 }
 
-static dnnl_status_t make_primitive(dnnl_primitive_t *p, dnnl_primitive_desc_t pd)
+/* The primitive of pd (consumed); when only estimating, none. */
+static dnnl_status_t make_primitive(crnn_dnnl_lstm *e, dnnl_primitive_t *p, dnnl_primitive_desc_t pd)
 {
-    dnnl_status_t s = dnnl_primitive_create(p, pd);
+    dnnl_status_t s = e->estimate ? dnnl_success : dnnl_primitive_create(p, pd);
     dnnl_primitive_desc_destroy(pd);
     return s;
 }
@@ -145,7 +147,8 @@ static size_t scratch_of(const_dnnl_primitive_desc_t pd)
     return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
 }
 
-static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t *from,
+static dnnl_status_t make_reorder(crnn_dnnl_lstm *e, dnnl_primitive_t *p,
+                                  const dnnl_memory_desc_t *from,
                                   const dnnl_memory_desc_t *to, dnnl_engine_t eng,
                                   const_dnnl_primitive_attr_t attr, size_t *scratch)
 {
@@ -156,7 +159,7 @@ static dnnl_status_t make_reorder(dnnl_primitive_t *p, const dnnl_memory_desc_t 
     size_t need = scratch_of(pd);
     if (need > *scratch)
         *scratch = need;
-    return make_primitive(p, pd);
+    return make_primitive(e, p, pd);
 }
 
 /* The forward-training and backward primitives for one input width. */
@@ -201,29 +204,29 @@ static int make_part(crnn_dnnl_lstm *e, dnnl_part *p, int in, const_dnnl_primiti
     p->ws_md = *dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_workspace_md, 0);
     p->x_low_md = src_low;
     if (e->bf16)
-        TRY(make_reorder(&p->x_to_low, &src, &src_low, eng, attr, scratch), "input reorder");
+        TRY(make_reorder(e, &p->x_to_low, &src, &src_low, eng, attr, scratch), "input reorder");
     const dnnl_memory_desc_t *fwd_wl = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *fwd_wi = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 1);
     const dnnl_memory_desc_t *bwd_wl = dnnl_primitive_desc_query_md(bwd_pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *bwd_wi = dnnl_primitive_desc_query_md(bwd_pd, dnnl_query_weights_md, 1);
-    TRY(owned(&p->fwd_wl, fwd_wl, eng, &e->bytes), "weights");
-    TRY(owned(&p->fwd_wi, fwd_wi, eng, &e->bytes), "weights");
-    TRY(owned(&p->bwd_wl, bwd_wl, eng, &e->bytes), "weights");
-    TRY(owned(&p->bwd_wi, bwd_wi, eng, &e->bytes), "weights");
+    TRY(owned(e, &p->fwd_wl, fwd_wl), "weights");
+    TRY(owned(e, &p->fwd_wi, fwd_wi), "weights");
+    TRY(owned(e, &p->bwd_wl, bwd_wl), "weights");
+    TRY(owned(e, &p->bwd_wi, bwd_wi), "weights");
     TRY(view(&p->user_wl, &wl_user, eng), "weights");
     TRY(view(&p->user_wi, &wi_user, eng), "weights");
     TRY(view(&p->diff_wl, &wl_user, eng), "weights");
     TRY(view(&p->diff_wi, &wi_user, eng), "weights");
     TRY(view(&p->src_layer, &src, eng), "input");
     TRY(view(&p->diff_src_layer, &src, eng), "input");
-    TRY(make_reorder(&p->to_fwd_wl, &wl_user, fwd_wl, eng, attr, scratch), "weight reorder");
-    TRY(make_reorder(&p->to_fwd_wi, &wi_user, fwd_wi, eng, attr, scratch), "weight reorder");
-    TRY(make_reorder(&p->to_bwd_wl, &wl_user, bwd_wl, eng, attr, scratch), "weight reorder");
-    TRY(make_reorder(&p->to_bwd_wi, &wi_user, bwd_wi, eng, attr, scratch), "weight reorder");
-    dnnl_status_t s = make_primitive(&p->fwd, fwd_pd);
+    TRY(make_reorder(e, &p->to_fwd_wl, &wl_user, fwd_wl, eng, attr, scratch), "weight reorder");
+    TRY(make_reorder(e, &p->to_fwd_wi, &wi_user, fwd_wi, eng, attr, scratch), "weight reorder");
+    TRY(make_reorder(e, &p->to_bwd_wl, &wl_user, bwd_wl, eng, attr, scratch), "weight reorder");
+    TRY(make_reorder(e, &p->to_bwd_wi, &wi_user, bwd_wi, eng, attr, scratch), "weight reorder");
+    dnnl_status_t s = make_primitive(e, &p->fwd, fwd_pd);
     fwd_pd = NULL;
     TRY(s, "LSTM forward");
-    s = make_primitive(&p->bwd, bwd_pd);
+    s = make_primitive(e, &p->bwd, bwd_pd);
     bwd_pd = NULL;
     TRY(s, "LSTM backward");
     return CRNN_OK;
@@ -235,8 +238,8 @@ fail:
     return err ? err->status : CRNN_ERR_ARG;
 }
 
-crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
-                                      int bf16, crnn_error *err)
+static crnn_dnnl_lstm *build(int layers, int embed, int hidden, int rows, int steps, int bf16,
+                             int estimate, crnn_error *err)
 {
     crnn_dnnl_lstm *e = crnn_calloc(1, sizeof *e);
     dnnl_primitive_attr_t attr = NULL;
@@ -255,6 +258,7 @@ crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int row
         return NULL;
     }
     e->layers = layers, e->rows = rows, e->steps = steps, e->hidden = hidden, e->bf16 = bf16;
+    e->estimate = estimate;
     size_t bh = (size_t)rows * hidden, scratch = 0;
     TRY(dnnl_engine_create(&e->engine, dnnl_cpu, 0), "CPU engine");
     TRY(dnnl_stream_create(&e->stream, e->engine, dnnl_stream_default_flags), "stream");
@@ -266,7 +270,7 @@ crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int row
     if (layers > 1 && make_part(e, &e->part[1], hidden, attr, &scratch, err) != CRNN_OK)
         goto fail;
     for (int l = 0; l < layers; l++)
-        TRY(owned(&e->workspace[l], &e->part[l > 0].ws_md, e->engine, &e->bytes), "workspace");
+        TRY(owned(e, &e->workspace[l], &e->part[l > 0].ws_md), "workspace");
     dnnl_dim_t T = steps, B = rows, H = hidden;
     dnnl_dims_t dst_dims = {T, B, H}, iter_dims = {1, 1, B, H}, bias_dims = {1, 1, 4, H};
     dnnl_memory_desc_t dst = plain_md(3, dst_dims, dnnl_tnc), iter = plain_md(4, iter_dims, dnnl_ldnc);
@@ -284,18 +288,18 @@ crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int row
         dnnl_memory_desc_t dst_low = typed_md(3, dst_dims, dnnl_bf16, dnnl_tnc);
         dnnl_memory_desc_t iter_low = typed_md(4, iter_dims, dnnl_bf16, dnnl_ldnc);
         for (int l = 0; l < layers; l++) {
-            TRY(owned(&e->x_low[l], &e->part[l > 0].x_low_md, e->engine, &e->bytes), "bf16 input");
-            TRY(owned(&e->h_low[l], &dst_low, e->engine, &e->bytes), "bf16 output");
-            TRY(owned(&e->h0_low[l], &iter_low, e->engine, &e->bytes), "bf16 state");
+            TRY(owned(e, &e->x_low[l], &e->part[l > 0].x_low_md), "bf16 input");
+            TRY(owned(e, &e->h_low[l], &dst_low), "bf16 output");
+            TRY(owned(e, &e->h0_low[l], &iter_low), "bf16 state");
         }
-        TRY(owned(&e->h_last_low, &iter_low, e->engine, &e->bytes), "bf16 state");
-        TRY(make_reorder(&e->h_to_f32, &dst_low, &dst, e->engine, attr, &scratch), "output reorder");
-        TRY(make_reorder(&e->h0_to_low, &iter, &iter_low, e->engine, attr, &scratch),
+        TRY(owned(e, &e->h_last_low, &iter_low), "bf16 state");
+        TRY(make_reorder(e, &e->h_to_f32, &dst_low, &dst, e->engine, attr, &scratch), "output reorder");
+        TRY(make_reorder(e, &e->h0_to_low, &iter, &iter_low, e->engine, attr, &scratch),
             "state reorder");
     }
     dnnl_dims_t sp_dims = {(dnnl_dim_t)(scratch / sizeof(float) + 1)};
     dnnl_memory_desc_t sp = plain_md(1, sp_dims, dnnl_a);
-    TRY(owned(&e->scratchpad, &sp, e->engine, &e->bytes), "scratchpad");
+    TRY(owned(e, &e->scratchpad, &sp), "scratchpad");
     if (!(e->h_last = crnn_alloc_floats(bh)) || !(e->zero_state = crnn_calloc(bh, sizeof(float)))) {
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
         goto fail;
@@ -308,6 +312,20 @@ fail:
         dnnl_primitive_attr_destroy(attr);
     crnn_dnnl_lstm_free(e);
     return NULL;
+}
+
+crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
+                                      int bf16, crnn_error *err)
+{
+    return build(layers, embed, hidden, rows, steps, bf16, 0, err);
+}
+
+size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16)
+{
+    crnn_dnnl_lstm *e = build(layers, embed, hidden, rows, steps, bf16, 1, NULL);
+    size_t bytes = e ? e->bytes : 0;
+    crnn_dnnl_lstm_free(e);
+    return bytes;
 }
 
 static void destroy_memory(dnnl_memory_t m)

@@ -49,6 +49,10 @@ void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e);
 /* Bytes the engine allocated (oneDNN workspaces, weights, scratchpad). */
 size_t crnn_dnnl_lstm_bytes(const crnn_dnnl_lstm *e);
 
+/* Bytes crnn_dnnl_lstm_create would allocate for this shape, from oneDNN's
+ * own descriptors, allocating nothing; 0 if oneDNN refuses the shape. */
+size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16);
+
 /* Layer l forward over the chunk: a->x (T,B,in), a->h[0], a->c[0] in; writes
  * a->h[1..T] and a->c[1] (the cell state after step T). a->rows and a->steps
  * must be the shape the engine was built for. CRNN_OK or CRNN_ERR_INTERNAL. */
@@ -81,6 +85,12 @@ static inline crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int h
 static inline void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
 {
     (void)e;
+}
+static inline size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows,
+                                             int steps, int bf16)
+{
+    (void)layers, (void)embed, (void)hidden, (void)rows, (void)steps, (void)bf16;
+    return 0;
 }
 static inline int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
                                          crnn_layer_acts *a)

@@ -11,6 +11,10 @@
 #include "lstm_dnnl.h"
 #include "model.h"
 
+/* Steps per piece when a workspace with the oneDNN engine runs charrnn's own
+ * cell (evaluation shapes): enough rows for a blocked product, few buffers. */
+#define PIECE_STEPS 16
+
 /* Sizes beyond these are refused as input errors before anything is allocated. */
 #define MAX_DIM (1 << 16)
 #define MAX_VOCAB 0x110000
@@ -103,21 +107,26 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias)
 }
 
 size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
-                             int steps)
+                             int steps, unsigned flags)
 {
     size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
     size_t gh = (size_t)cell->gates * c->hidden;
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
     size_t per_layer = (size_t)(1 + cell->has_cell_state) * bt1 * c->hidden + bt * gh +
                        (size_t)cell->aux_per_step * bt * c->hidden;
+    size_t engine = 0;
+    if ((flags & CRNN_WS_ONEDNN) && cell == &crnn_cell_lstm &&
+        (engine = crnn_dnnl_lstm_estimate(c->layers, c->embed, c->hidden, rows, steps,
+                                          (flags & CRNN_WS_BF16) != 0)) > 0) {
+        /* oneDNN keeps the gates and c: h, two slices of c, the pieces' buffers. */
+        size_t piece = (size_t)rows * (steps < PIECE_STEPS ? steps : PIECE_STEPS);
+        per_layer = bt1 * c->hidden + 2 * (size_t)rows * c->hidden;
+        engine = engine / sizeof(float) + piece * gh + (piece + rows) * c->hidden;
+    }
     return bt * c->embed + (size_t)c->layers * per_layer + bt * c->vocab + 2 * bt * wide +
            (size_t)cell->backward_buffers * bt * gh + (size_t)rows * gh +
-           (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */;
+           (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */ + engine;
 }
-
-/* Steps per piece when a workspace with the oneDNN engine runs charrnn's own
- * cell (evaluation shapes): enough rows for a blocked product, few buffers. */
-#define PIECE_STEPS 16
 
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
                         unsigned flags, crnn_error *err)

@@ -90,7 +90,7 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias);
 
 /* Floats a workspace for B x T needs (for memory estimates). */
 size_t crnn_workspace_floats(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,
-                             int steps);
+                             int steps, unsigned flags);
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
                         unsigned flags, crnn_error *err);
 

@@ -126,6 +126,16 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
     return CRNN_OK;
 }
 
+/* The workspace flags of the engine a trainer of this configuration uses:
+ * oneDNN for LSTM layers when selected, never while the tests run the
+ * reference kernels. */
+static unsigned engine_flags(const crnn_train_config *c)
+{
+    if (c->cell != CRNN_CELL_LSTM || !crnn_onednn_selected() || crnn_kernels_reference())
+        return 0;
+    return CRNN_WS_ONEDNN | (crnn_onednn_bf16() ? CRNN_WS_BF16 : 0u);
+}
+
 uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
 {
     double gh = 4.0 * c->hidden, h = c->hidden, v = vocab_size; /* the LSTM is the largest */
@@ -134,7 +144,8 @@ uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
         params += ((l == 0 ? c->embed : h) + h + 1) * gh;
     crnn_model_config mc = {vocab_size, c->embed, c->hidden, c->layers, c->cell};
     const crnn_cell_ops *cell = crnn_cell_for(c->cell);
-    double ws = (double)crnn_workspace_floats(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq);
+    double ws = (double)crnn_workspace_floats(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq,
+                                              engine_flags(c));
     double bytes = 4.0 * (4 * params + ws + 2.0 * c->layers * 2 * c->batch * h);
     return bytes > 1.8e19 ? UINT64_MAX : (uint64_t)bytes;
 }
@@ -155,12 +166,6 @@ void crnn_set_cache_dir(const char *dir)
     cache_dir_set = dir != NULL;
 }
 
-/* 1 if a trainer of this configuration trains on oneDNN: only LSTM layers, and
- * never while the tests run the reference kernels. */
-static int uses_onednn(const crnn_train_config *c)
-{
-    return c->cell == CRNN_CELL_LSTM && crnn_onednn_selected() && !crnn_kernels_reference();
-}
 
 /* Tokenizes the corpus (or maps its id cache). */
 static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
@@ -211,15 +216,14 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     if (need > have)
         return crnn_fail(err, CRNN_ERR_NOMEM,
                          "this configuration needs about %.1f GiB of memory for training but the "
-                         "machine has %.1f GiB; use smaller --hidden, --layers, --batch or --seq",
-                         (double)need / (1 << 30), (double)have / (1 << 30));
+                         "machine has %.1f GiB; use smaller --hidden, --layers, --batch or --seq%s",
+                         (double)need / (1 << 30), (double)have / (1 << 30),
+                         engine_flags(c) ? " (or --engine own: oneDNN's engine needs more)" : "");
     crnn_model_config mc = {t->corpus.vocab.size, c->embed, c->hidden, c->layers, c->cell};
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) |
-                     (uses_onednn(c) ? CRNN_WS_ONEDNN : 0u) |
-                     (uses_onednn(c) && crnn_onednn_bf16() ? CRNN_WS_BF16 : 0u);
+    unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) | engine_flags(c);
     rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, err);
     if (rc != CRNN_OK)
         return rc;

@@ -148,6 +148,12 @@ static void check_engine_matches_cells(unsigned precision, double tol)
     CHECK_OK(crnn_workspace_init(&own, &m, EB, ET, CRNN_WS_DROPOUT, &err), err);
     CHECK_OK(crnn_workspace_init(&dnnl, &m, EB, ET, CRNN_WS_DROPOUT | CRNN_WS_ONEDNN | precision, &err), err);
     CHECK(dnnl.engine && !own.engine, "the engine was not built");
+    /* The memory estimate asks oneDNN for the same sizes the engine allocates. */
+    if (dnnl.engine) {
+        size_t estimate = crnn_dnnl_lstm_estimate(EL, EE, EH, EB, ET, precision != 0);
+        CHECK(estimate > 0 && estimate == crnn_dnnl_lstm_bytes(dnnl.engine),
+              "engine estimate %zu bytes, allocated %zu", estimate, crnn_dnnl_lstm_bytes(dnnl.engine));
+    }
     uint32_t in[ET * EB], tg[ET * EB];
     for (int i = 0; i < ET * EB; i++) {
         in[i] = (uint32_t)(crnn_rng_next(&rng) % EV);
