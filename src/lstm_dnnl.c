@@ -22,6 +22,7 @@
 
 #ifdef CRNN_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 
 enum { WIDTHS = 2 }; /* input widths: embed (layer 0), hidden (layers above) */
 
@@ -38,8 +39,10 @@ typedef struct dnnl_part {
     dnnl_memory_desc_t ws_md, x_low_md;
 } dnnl_part;
 
-struct crnn_dnnl_lstm {
-    int layers, rows, steps, hidden;
+/* The engine for one group of rows: rows row0 .. row0+rows-1 of charrnn's
+ * all_rows-row buffers, which oneDNN reads and writes through strided views. */
+typedef struct group {
+    int layers, rows, steps, hidden, row0, all_rows;
     int bf16; /* products in bf16: sequences and h in bf16, c, bias and gradients in f32 */
     int estimate; /* only count the bytes (crnn_dnnl_lstm_estimate): allocate and build nothing */
     dnnl_engine_t engine;
@@ -58,6 +61,17 @@ struct crnn_dnnl_lstm {
     dnnl_primitive_t h_to_f32, h0_to_low;
     float *h_last;      /* (B,H) dst_iter: h after step T, already in a->h[T] */
     float *zero_state;  /* (B,H) zeros: no gradient from beyond the chunk */
+    size_t bytes;
+} group;
+
+enum { MAX_GROUPS = 64 };
+
+struct crnn_dnnl_lstm {
+    int groups, layers, rows, in_max, hidden;
+    group *group[MAX_GROUPS]; /* run side by side, one thread each (groups > 1) */
+    float *private_grads;     /* (groups-1, wx + wh + b of the widest layer): the weight
+                                 gradients of groups 1.., added to charrnn's after */
+    size_t grad_floats;       /* per group */
     size_t bytes;
 };
 
@@ -121,6 +135,22 @@ static dnnl_memory_desc_t plain_md(int ndims, const dnnl_dims_t dims, dnnl_forma
     return typed_md(ndims, dims, dnnl_f32, tag);
 }
 
+/* A group's rows of one of charrnn's f32 buffers: (T, rows, width) in steps
+ * of all_rows * width, or a state (1, 1, rows, width). */
+static dnnl_memory_desc_t rows_md(const group *e, int state, dnnl_dim_t width)
+{
+    dnnl_memory_desc_t md;
+    dnnl_dim_t all = (dnnl_dim_t)e->all_rows * width;
+    if (state) {
+        dnnl_dims_t dims = {1, 1, e->rows, width}, strides = {all, all, width, 1};
+        dnnl_memory_desc_init_by_strides(&md, 4, dims, dnnl_f32, strides);
+    } else {
+        dnnl_dims_t dims = {e->steps, e->rows, width}, strides = {all, width, 1};
+        dnnl_memory_desc_init_by_strides(&md, 3, dims, dnnl_f32, strides);
+    }
+    return md;
+}
+
 /* A memory object over a buffer charrnn owns (the pointer is set before use). */
 static dnnl_status_t view(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_engine_t eng)
 {
@@ -128,14 +158,14 @@ static dnnl_status_t view(dnnl_memory_t *m, const dnnl_memory_desc_t *md, dnnl_e
 }
 
 /* Memory the engine owns; when only estimating, just counted. */
-static dnnl_status_t owned(crnn_dnnl_lstm *e, dnnl_memory_t *m, const dnnl_memory_desc_t *md)
+static dnnl_status_t owned(group *e, dnnl_memory_t *m, const dnnl_memory_desc_t *md)
 {
     e->bytes += dnnl_memory_desc_get_size(md);
     return e->estimate ? dnnl_success : dnnl_memory_create(m, md, e->engine, DNNL_MEMORY_ALLOCATE);
 }
 
 /* The primitive of pd (consumed); when only estimating, none. */
-static dnnl_status_t make_primitive(crnn_dnnl_lstm *e, dnnl_primitive_t *p, dnnl_primitive_desc_t pd)
+static dnnl_status_t make_primitive(group *e, dnnl_primitive_t *p, dnnl_primitive_desc_t pd)
 {
     dnnl_status_t s = e->estimate ? dnnl_success : dnnl_primitive_create(p, pd);
     dnnl_primitive_desc_destroy(pd);
@@ -147,7 +177,7 @@ static size_t scratch_of(const_dnnl_primitive_desc_t pd)
     return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
 }
 
-static dnnl_status_t make_reorder(crnn_dnnl_lstm *e, dnnl_primitive_t *p,
+static dnnl_status_t make_reorder(group *e, dnnl_primitive_t *p,
                                   const dnnl_memory_desc_t *from,
                                   const dnnl_memory_desc_t *to, dnnl_engine_t eng,
                                   const_dnnl_primitive_attr_t attr, size_t *scratch)
@@ -163,7 +193,7 @@ static dnnl_status_t make_reorder(crnn_dnnl_lstm *e, dnnl_primitive_t *p,
 }
 
 /* The forward-training and backward primitives for one input width. */
-static int make_part(crnn_dnnl_lstm *e, dnnl_part *p, int in, const_dnnl_primitive_attr_t attr,
+static int make_part(group *e, dnnl_part *p, int in, const_dnnl_primitive_attr_t attr,
                      size_t *scratch, crnn_error *err)
 {
     dnnl_engine_t eng = e->engine;
@@ -173,11 +203,16 @@ static int make_part(crnn_dnnl_lstm *e, dnnl_part *p, int in, const_dnnl_primiti
     /* What the products read: f32, or bf16; the cell state, bias and every
      * gradient stay f32 (oneDNN's bf16 training). */
     dnnl_data_type_t low = e->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_memory_desc_t src = plain_md(3, src_dims, dnnl_tnc), dst = plain_md(3, dst_dims, dnnl_tnc);
-    dnnl_memory_desc_t iter = plain_md(4, iter_dims, dnnl_ldnc);
+    /* charrnn's buffers (this group's rows), and oneDNN's own dense ones. */
+    dnnl_memory_desc_t src = rows_md(e, 0, in), dst = rows_md(e, 0, H), iter = rows_md(e, 1, H);
+    dnnl_memory_desc_t iter_dense = plain_md(4, iter_dims, dnnl_ldnc);
     dnnl_memory_desc_t src_low = typed_md(3, src_dims, low, dnnl_tnc);
     dnnl_memory_desc_t dst_low = typed_md(3, dst_dims, low, dnnl_tnc);
     dnnl_memory_desc_t iter_low = typed_md(4, iter_dims, low, dnnl_ldnc);
+    /* What the primitives read and write: charrnn's f32 buffers, or in bf16
+     * the engine's copies; h after the last step goes to a buffer of ours. */
+    dnnl_memory_desc_t src_p = e->bf16 ? src_low : src, dst_p = e->bf16 ? dst_low : dst;
+    dnnl_memory_desc_t iter_p = e->bf16 ? iter_low : iter, last_p = iter_low;
     dnnl_memory_desc_t bias = plain_md(4, bias_dims, dnnl_ldgo);
     dnnl_memory_desc_t wl_user = plain_md(5, wl_dims, dnnl_ldigo);
     dnnl_memory_desc_t wi_user = plain_md(5, wi_dims, dnnl_ldigo);
@@ -187,15 +222,15 @@ static int make_part(crnn_dnnl_lstm *e, dnnl_part *p, int in, const_dnnl_primiti
     dnnl_rnn_desc_t fd, bd;
     p->in = in;
     TRY(dnnl_lstm_forward_desc_init(&fd, dnnl_forward_training, dnnl_unidirectional_left2right,
-                                    &src_low, &iter_low, &iter, &wl_any, &wi_any, &bias, &dst_low,
-                                    &iter_low, &iter, 0),
+                                    &src_p, &iter_p, &iter, &wl_any, &wi_any, &bias, &dst_p,
+                                    &last_p, &iter, 0),
         "LSTM forward");
     TRY(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, eng, NULL), "LSTM forward");
     /* The weight gradients in charrnn's own layout, so they land in its array. */
-    TRY(dnnl_lstm_backward_desc_init(&bd, dnnl_backward, dnnl_unidirectional_left2right, &src_low,
-                                     &iter_low, &iter, &wl_any, &wi_any, &bias, &dst_low,
-                                     &iter_low, &iter, &src, &iter, &iter, &wl_user, &wi_user,
-                                     &bias, &dst, &iter, &iter, 0),
+    TRY(dnnl_lstm_backward_desc_init(&bd, dnnl_backward, dnnl_unidirectional_left2right, &src_p,
+                                     &iter_p, &iter, &wl_any, &wi_any, &bias, &dst_p, &last_p,
+                                     &iter, &src, &iter, &iter, &wl_user, &wi_user, &bias, &dst,
+                                     &iter_dense, &iter_dense, 0),
         "LSTM backward");
     TRY(dnnl_primitive_desc_create(&bwd_pd, &bd, attr, eng, fwd_pd), "LSTM backward");
     size_t need = scratch_of(fwd_pd) > scratch_of(bwd_pd) ? scratch_of(fwd_pd) : scratch_of(bwd_pd);
@@ -238,10 +273,12 @@ fail:
     return err ? err->status : CRNN_ERR_ARG;
 }
 
-static crnn_dnnl_lstm *build(int layers, int embed, int hidden, int rows, int steps, int bf16,
-                             int estimate, crnn_error *err)
+static void group_free(group *e);
+
+static group *build(int layers, int embed, int hidden, int rows, int steps, int bf16,
+                    int row0, int all_rows, int estimate, crnn_error *err)
 {
-    crnn_dnnl_lstm *e = crnn_calloc(1, sizeof *e);
+    group *e = crnn_calloc(1, sizeof *e);
     dnnl_primitive_attr_t attr = NULL;
     if (!e || !(e->workspace = crnn_calloc((size_t)layers, sizeof *e->workspace)) ||
         !(e->x_low = crnn_calloc((size_t)layers, sizeof *e->x_low)) ||
@@ -258,7 +295,7 @@ static crnn_dnnl_lstm *build(int layers, int embed, int hidden, int rows, int st
         return NULL;
     }
     e->layers = layers, e->rows = rows, e->steps = steps, e->hidden = hidden, e->bf16 = bf16;
-    e->estimate = estimate;
+    e->estimate = estimate, e->row0 = row0, e->all_rows = all_rows;
     size_t bh = (size_t)rows * hidden, scratch = 0;
     TRY(dnnl_engine_create(&e->engine, dnnl_cpu, 0), "CPU engine");
     TRY(dnnl_stream_create(&e->stream, e->engine, dnnl_stream_default_flags), "stream");
@@ -273,13 +310,16 @@ static crnn_dnnl_lstm *build(int layers, int embed, int hidden, int rows, int st
         TRY(owned(e, &e->workspace[l], &e->part[l > 0].ws_md), "workspace");
     dnnl_dim_t T = steps, B = rows, H = hidden;
     dnnl_dims_t dst_dims = {T, B, H}, iter_dims = {1, 1, B, H}, bias_dims = {1, 1, 4, H};
-    dnnl_memory_desc_t dst = plain_md(3, dst_dims, dnnl_tnc), iter = plain_md(4, iter_dims, dnnl_ldnc);
+    dnnl_memory_desc_t dst = rows_md(e, 0, H), iter = rows_md(e, 1, H);
+    dnnl_memory_desc_t iter_dense = plain_md(4, iter_dims, dnnl_ldnc);
     dnnl_memory_desc_t bias = plain_md(4, bias_dims, dnnl_ldgo);
-    dnnl_memory_t *iters[] = {&e->src_iter,      &e->src_iter_c,    &e->dst_iter,
-                              &e->dst_iter_c,    &e->diff_src_iter, &e->diff_src_iter_c,
-                              &e->diff_dst_iter, &e->diff_dst_iter_c};
+    dnnl_memory_t *iters[] = {&e->src_iter,      &e->src_iter_c,    &e->dst_iter_c,
+                              &e->diff_src_iter, &e->diff_src_iter_c};
     for (size_t i = 0; i < sizeof iters / sizeof *iters; i++)
         TRY(view(iters[i], &iter, e->engine), "state");
+    dnnl_memory_t *dense[] = {&e->dst_iter, &e->diff_dst_iter, &e->diff_dst_iter_c};
+    for (size_t i = 0; i < sizeof dense / sizeof *dense; i++)
+        TRY(view(dense[i], &iter_dense, e->engine), "state");
     TRY(view(&e->bias, &bias, e->engine), "bias");
     TRY(view(&e->diff_bias, &bias, e->engine), "bias");
     TRY(view(&e->dst_layer, &dst, e->engine), "output");
@@ -310,19 +350,74 @@ static crnn_dnnl_lstm *build(int layers, int embed, int hidden, int rows, int st
 fail:
     if (attr)
         dnnl_primitive_attr_destroy(attr);
-    crnn_dnnl_lstm_free(e);
+    group_free(e);
     return NULL;
+}
+
+/* How many groups of rows run side by side. oneDNN threads each time step of
+ * a layer and meets at a barrier after it; on small layers that barrier is
+ * most of the cost, and one group of rows per thread, each on one thread,
+ * never meets: 2 x 128 at B50 went from 83k to 96k chars/s on 2 threads. On
+ * wide layers the steps thread well and single-threaded kernels on half the
+ * rows do worse (2 x 512: 9.7k -> 7.2k; 2 x 256: even), so groups only where
+ * one step's recurrent product, rows x H x 4H, is under 8 M multiply-adds,
+ * with at least MIN_GROUP_ROWS rows each. CHARRNN_ONEDNN_GROUPS=N forces N
+ * (benchmarks, tests). */
+enum { MIN_GROUP_ROWS = 16 };
+#define MAX_STEP_WORK 8e6
+
+static int group_count(int rows, int hidden)
+{
+    const char *forced = getenv("CHARRNN_ONEDNN_GROUPS");
+    if (forced && atoi(forced) >= 1) {
+        int n = atoi(forced) < MAX_GROUPS ? atoi(forced) : MAX_GROUPS;
+        return n <= rows ? n : rows;
+    }
+    int threads = omp_get_max_threads();
+    threads = threads < MAX_GROUPS ? threads : MAX_GROUPS;
+    int small = (double)rows * hidden * 4.0 * hidden < MAX_STEP_WORK;
+    return threads > 1 && small && rows / threads >= MIN_GROUP_ROWS ? threads : 1;
+}
+
+static crnn_dnnl_lstm *build_all(int layers, int embed, int hidden, int rows, int steps, int bf16,
+                                 int estimate, crnn_error *err)
+{
+    crnn_dnnl_lstm *e = crnn_calloc(1, sizeof *e);
+    if (!e) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
+        return NULL;
+    }
+    e->groups = group_count(rows, hidden), e->layers = layers, e->rows = rows, e->hidden = hidden;
+    e->in_max = embed > hidden ? embed : hidden;
+    for (int k = 0; k < e->groups; k++) {
+        int row0 = (int)((int64_t)rows * k / e->groups);
+        int n = (int)((int64_t)rows * (k + 1) / e->groups) - row0;
+        if (!(e->group[k] = build(layers, embed, hidden, n, steps, bf16, row0, rows, estimate, err))) {
+            crnn_dnnl_lstm_free(e);
+            return NULL;
+        }
+        e->bytes += e->group[k]->bytes;
+    }
+    e->grad_floats = (size_t)(e->in_max + hidden + 1) * 4 * hidden;
+    size_t private = (size_t)(e->groups - 1) * e->grad_floats;
+    e->bytes += private * sizeof(float);
+    if (private && !estimate && !(e->private_grads = crnn_alloc_floats(private))) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
+        crnn_dnnl_lstm_free(e);
+        return NULL;
+    }
+    return e;
 }
 
 crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
                                       int bf16, crnn_error *err)
 {
-    return build(layers, embed, hidden, rows, steps, bf16, 0, err);
+    return build_all(layers, embed, hidden, rows, steps, bf16, 0, err);
 }
 
 size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16)
 {
-    crnn_dnnl_lstm *e = build(layers, embed, hidden, rows, steps, bf16, 1, NULL);
+    crnn_dnnl_lstm *e = build_all(layers, embed, hidden, rows, steps, bf16, 1, NULL);
     size_t bytes = e ? e->bytes : 0;
     crnn_dnnl_lstm_free(e);
     return bytes;
@@ -340,7 +435,7 @@ static void destroy_primitive(dnnl_primitive_t p)
         dnnl_primitive_destroy(p);
 }
 
-void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
+static void group_free(group *e)
 {
     if (!e)
         return;
@@ -385,6 +480,21 @@ void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
     free(e);
 }
 
+void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
+{
+    if (!e)
+        return;
+    for (int k = 0; k < e->groups; k++)
+        group_free(e->group[k]);
+    crnn_free_floats(e->private_grads);
+    free(e);
+}
+
+int crnn_dnnl_lstm_groups(const crnn_dnnl_lstm *e)
+{
+    return e->groups;
+}
+
 size_t crnn_dnnl_lstm_bytes(const crnn_dnnl_lstm *e)
 {
     return e->bytes;
@@ -396,12 +506,12 @@ static dnnl_status_t point(dnnl_memory_t m, const float *p)
     return dnnl_memory_set_data_handle(m, (void *)p);
 }
 
-static dnnl_status_t run(crnn_dnnl_lstm *e, dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
+static dnnl_status_t run(group *e, dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
 {
     return dnnl_primitive_execute(prim, e->stream, n, args);
 }
 
-static dnnl_status_t reorder(crnn_dnnl_lstm *e, dnnl_primitive_t prim, dnnl_memory_t from,
+static dnnl_status_t reorder(group *e, dnnl_primitive_t prim, dnnl_memory_t from,
                              dnnl_memory_t to)
 {
     dnnl_exec_arg_t args[] = {
@@ -410,23 +520,23 @@ static dnnl_status_t reorder(crnn_dnnl_lstm *e, dnnl_primitive_t prim, dnnl_memo
 }
 
 /* Points the views every pass shares at layer l's buffers. */
-static dnnl_status_t point_common(crnn_dnnl_lstm *e, dnnl_part *p, const crnn_layer_weights *w,
+static dnnl_status_t point_common(group *e, dnnl_part *p, const crnn_layer_weights *w,
                                   const crnn_layer_acts *a)
 {
-    size_t bh = (size_t)a->rows * a->hidden;
+    size_t bh = (size_t)a->rows * a->hidden, r = (size_t)e->row0 * a->hidden;
     dnnl_status_t s;
-    if ((s = point(p->src_layer, a->x)) || (s = point(p->user_wl, w->wx)) ||
-        (s = point(p->user_wi, w->wh)) || (s = point(e->bias, w->b)) ||
-        (s = point(e->src_iter, a->h)) || (s = point(e->src_iter_c, a->c)) ||
-        (s = point(e->dst_layer, a->h + bh)) || (s = point(e->dst_iter, e->h_last)) ||
-        (s = point(e->dst_iter_c, a->c + bh)))
+    if ((s = point(p->src_layer, a->x + (size_t)e->row0 * a->in)) ||
+        (s = point(p->user_wl, w->wx)) || (s = point(p->user_wi, w->wh)) ||
+        (s = point(e->bias, w->b)) || (s = point(e->src_iter, a->h + r)) ||
+        (s = point(e->src_iter_c, a->c + r)) || (s = point(e->dst_layer, a->h + bh + r)) ||
+        (s = point(e->dst_iter, e->h_last)) || (s = point(e->dst_iter_c, a->c + bh + r)))
         return s;
     return dnnl_success;
 }
 
-static int check_shape(const crnn_dnnl_lstm *e, int l, const crnn_layer_acts *a)
+static int check_shape(const group *e, int l, const crnn_layer_acts *a)
 {
-    return l >= 0 && l < e->layers && a->rows == e->rows && a->steps == e->steps &&
+    return l >= 0 && l < e->layers && a->rows == e->all_rows && a->steps == e->steps &&
            a->hidden == e->hidden && a->in == e->part[l > 0].in;
 }
 
@@ -436,15 +546,14 @@ typedef struct layer_io {
     dnnl_memory_t src, src_iter, dst, dst_iter;
 } layer_io;
 
-static layer_io io_of(const crnn_dnnl_lstm *e, const dnnl_part *p, int l)
+static layer_io io_of(const group *e, const dnnl_part *p, int l)
 {
     if (e->bf16)
         return (layer_io){e->x_low[l], e->h0_low[l], e->h_low[l], e->h_last_low};
     return (layer_io){p->src_layer, e->src_iter, e->dst_layer, e->dst_iter};
 }
 
-int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
-                           crnn_layer_acts *a)
+static int group_forward(group *e, int l, const crnn_layer_weights *w, crnn_layer_acts *a)
 {
     if (!check_shape(e, l, a))
         return CRNN_ERR_ARG;
@@ -471,8 +580,8 @@ int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w
     return dnnl_stream_wait(e->stream) == dnnl_success ? CRNN_OK : CRNN_ERR_ARG;
 }
 
-int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
-                            crnn_layer_grads *g, crnn_layer_acts *a, crnn_layer_backward *bw)
+static int group_backward(group *e, int l, const crnn_layer_weights *w, crnn_layer_grads *g,
+                          crnn_layer_acts *a, crnn_layer_backward *bw)
 {
     if (!check_shape(e, l, a) || !bw->dx)
         return CRNN_ERR_ARG;
@@ -499,15 +608,61 @@ int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *
         {DNNL_ARG_DIFF_DST_ITER, e->diff_dst_iter},
         {DNNL_ARG_DIFF_DST_ITER_C, e->diff_dst_iter_c},
         {DNNL_ARG_SCRATCHPAD, e->scratchpad}};
-    if (point_common(e, p, w, a) || point(p->diff_src_layer, bw->dx) ||
-        point(e->diff_src_iter, bw->dh0) || point(e->diff_src_iter_c, bw->dc0) ||
+    size_t r = (size_t)e->row0 * a->hidden;
+    if (point_common(e, p, w, a) || point(p->diff_src_layer, bw->dx + (size_t)e->row0 * a->in) ||
+        point(e->diff_src_iter, bw->dh0 + r) || point(e->diff_src_iter_c, bw->dc0 + r) ||
         point(p->diff_wl, g->wx) || point(p->diff_wi, g->wh) || point(e->diff_bias, g->b) ||
-        point(e->diff_dst_layer, bw->dh) || point(e->diff_dst_iter, e->zero_state) ||
+        point(e->diff_dst_layer, bw->dh + r) || point(e->diff_dst_iter, e->zero_state) ||
         point(e->diff_dst_iter_c, e->zero_state) ||
         reorder(e, p->to_bwd_wl, p->user_wl, p->bwd_wl) ||
         reorder(e, p->to_bwd_wi, p->user_wi, p->bwd_wi) ||
         run(e, p->bwd, (int)(sizeof args / sizeof *args), args) || dnnl_stream_wait(e->stream))
         return CRNN_ERR_ARG;
     return CRNN_OK;
+}
+
+int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
+                           crnn_layer_acts *a)
+{
+    if (e->groups == 1)
+        return group_forward(e->group[0], l, w, a);
+    int failed = 0;
+#pragma omp parallel for num_threads(e->groups) schedule(static, 1) reduction(| : failed)
+    for (int k = 0; k < e->groups; k++)
+        failed |= group_forward(e->group[k], l, w, a) != CRNN_OK;
+    return failed ? CRNN_ERR_ARG : CRNN_OK;
+}
+
+int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
+                            crnn_layer_grads *g, crnn_layer_acts *a, crnn_layer_backward *bw)
+{
+    if (e->groups == 1)
+        return group_backward(e->group[0], l, w, g, a, bw);
+    /* Group 0 accumulates into charrnn's gradients, the others into their own
+     * (zeroed) buffers, added in group order afterwards: no two threads write
+     * the same weight gradient, and the sum does not depend on timing. */
+    size_t nx = (size_t)a->in * 4 * a->hidden, nh = (size_t)a->hidden * 4 * a->hidden;
+    size_t nb = (size_t)4 * a->hidden;
+    int failed = 0;
+#pragma omp parallel for num_threads(e->groups) schedule(static, 1) reduction(| : failed)
+    for (int k = 0; k < e->groups; k++) {
+        crnn_layer_grads mine = *g;
+        if (k > 0) {
+            float *p = e->private_grads + (size_t)(k - 1) * e->grad_floats;
+            memset(p, 0, sizeof(float) * (nx + nh + nb));
+            mine = (crnn_layer_grads){p, p + nx, p + nx + nh};
+        }
+        failed |= group_backward(e->group[k], l, w, &mine, a, bw) != CRNN_OK;
+    }
+    for (int k = 1; k < e->groups; k++) {
+        const float *p = e->private_grads + (size_t)(k - 1) * e->grad_floats;
+        for (size_t i = 0; i < nx; i++)
+            g->wx[i] += p[i];
+        for (size_t i = 0; i < nh; i++)
+            g->wh[i] += p[nx + i];
+        for (size_t i = 0; i < nb; i++)
+            g->b[i] += p[nx + nh + i];
+    }
+    return failed ? CRNN_ERR_ARG : CRNN_OK;
 }
 #endif /* CRNN_HAVE_DNNL */

@@ -46,6 +46,10 @@ crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int row
                                       int bf16, crnn_error *err);
 void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e);
 
+/* Groups of rows the engine runs side by side, one thread each (1: one group
+ * that oneDNN threads itself; more for small layers, see lstm_dnnl.c). */
+int crnn_dnnl_lstm_groups(const crnn_dnnl_lstm *e);
+
 /* Bytes the engine allocated (oneDNN workspaces, weights, scratchpad). */
 size_t crnn_dnnl_lstm_bytes(const crnn_dnnl_lstm *e);
 
@@ -85,6 +89,11 @@ static inline crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int h
 static inline void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
 {
     (void)e;
+}
+static inline int crnn_dnnl_lstm_groups(const crnn_dnnl_lstm *e)
+{
+    (void)e;
+    return 0;
 }
 static inline size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows,
                                              int steps, int bf16)
