@@ -61,9 +61,16 @@ const char *crnn_backend_description(void)
     __builtin_cpu_init();
     const char *gates = __builtin_cpu_supports("avx512f") ? "AVX-512"
                         : __builtin_cpu_supports("avx2") ? "AVX2" : "SSE2";
-    snprintf(desc, sizeof desc, "%s; gate loops %s; LSTM training on %s%s", openblas_get_config(),
-             gates, crnn_onednn_selected() ? crnn_dnnl_description() : "charrnn's own cells",
-             crnn_onednn_bf16() ? ", products in bf16" : "");
+    snprintf(desc, sizeof desc, "%s; gate loops %s", openblas_get_config(), gates);
+    return desc;
+}
+
+const char *crnn_engine_description(void)
+{
+    static char desc[160];
+    snprintf(desc, sizeof desc, "%s%s",
+             crnn_onednn_selected() ? crnn_dnnl_description() : "charrnn's own cells",
+             crnn_onednn_selected() && crnn_onednn_bf16() ? ", products in bf16" : "");
     return desc;
 }
 
@@ -85,6 +92,11 @@ int crnn_set_engine(crnn_engine engine)
 int crnn_onednn_selected(void)
 {
     return engine_setting != CRNN_ENGINE_OWN && crnn_dnnl_available();
+}
+
+int crnn_engine_is_auto(void)
+{
+    return engine_setting == CRNN_ENGINE_AUTO;
 }
 
 int crnn_onednn_bf16(void)

@@ -159,6 +159,8 @@ typedef struct crnn_trainer_status {
     double tokenize_seconds;   /* spent reading the corpus (or mapping its id cache) */
     uint64_t corpus_bytes;
     size_t parameters;         /* number of weights */
+    const char *engine;        /* what trains the recurrent layers (crnn_engine_description) */
+    const char *engine_note;   /* why auto chose charrnn's own cells, or "" */
     double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
 } crnn_trainer_status;
@@ -313,9 +315,15 @@ typedef enum crnn_engine {
  * on a CPU without AVX512-BF16 (oneDNN would emulate it, slower than fp32). */
 int crnn_set_engine(crnn_engine engine);
 
-/* A short description of the compute back end: the BLAS and its kernels, the
- * gate loops, and the LSTM training engine. */
+/* A short description of the compute back end: the BLAS and its kernels and
+ * the gate loops. */
 const char *crnn_backend_description(void);
+
+/* What trainers created now would train LSTM layers on: "oneDNN 2.6.3
+ * (avx512_core_bf16)", with ", products in bf16", or "charrnn's own cells".
+ * A trainer's own choice is in its status (auto falls back to the own cells
+ * when oneDNN's engine would not fit in memory). */
+const char *crnn_engine_description(void);
 
 /* 1 if OpenBLAS runs kernels weaker than this CPU supports (it fell back to
  * generic ones for a CPU it does not know, or a preset OPENBLAS_CORETYPE holds

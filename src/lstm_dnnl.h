@@ -28,6 +28,7 @@ typedef struct crnn_dnnl_lstm crnn_dnnl_lstm;
  * crnn_set_engine; backend.c). */
 int crnn_onednn_selected(void);
 int crnn_onednn_bf16(void); /* ... with its products in bf16 */
+int crnn_engine_is_auto(void); /* CRNN_ENGINE_AUTO: the trainer may fall back */
 
 #ifdef CRNN_HAVE_DNNL
 /* 1 if this build has oneDNN. */

@@ -55,6 +55,8 @@ struct crnn_trainer {
     float *gathered;    /* (ranks,L,S,local_batch,H) staging for the gather */
     uint32_t *inputs;   /* (T,local_batch) */
     uint32_t *targets;  /* (T,local_batch) */
+    char engine[160];      /* what trains the recurrent layers */
+    char engine_note[200]; /* why auto chose the own cells, or "" */
 };
 
 void crnn_train_config_default(crnn_train_config *c)
@@ -136,7 +138,7 @@ static unsigned engine_flags(const crnn_train_config *c)
     return CRNN_WS_ONEDNN | (crnn_onednn_bf16() ? CRNN_WS_BF16 : 0u);
 }
 
-uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
+static uint64_t memory_estimate(const crnn_train_config *c, int vocab_size, unsigned engine)
 {
     double gh = 4.0 * c->hidden, h = c->hidden, v = vocab_size; /* the LSTM is the largest */
     double params = v * c->embed + h * v + v;
@@ -145,13 +147,32 @@ uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
     crnn_model_config mc = {vocab_size, c->embed, c->hidden, c->layers, c->cell};
     const crnn_cell_ops *cell = crnn_cell_for(c->cell);
     double ws = (double)crnn_workspace_floats(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq,
-                                              engine_flags(c));
+                                              engine);
     double bytes = 4.0 * (4 * params + ws + 2.0 * c->layers * 2 * c->batch * h);
     return bytes > 1.8e19 ? UINT64_MAX : (uint64_t)bytes;
 }
 
+uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
+{
+    return memory_estimate(c, vocab_size, engine_flags(c));
+}
+
+/* "512 MB" or "1.5 GiB". */
+static void format_bytes(char *out, size_t size, uint64_t bytes)
+{
+    if (bytes < ((uint64_t)1 << 30))
+        snprintf(out, size, "%.0f MB", (double)bytes / 1e6);
+    else
+        snprintf(out, size, "%.1f GiB", (double)bytes / (1 << 30));
+}
+
+/* The machine's memory; CHARRNN_MEMORY_BYTES pretends another size (tests of
+ * the memory checks on any machine). */
 static uint64_t physical_memory(void)
 {
+    const char *pretend = getenv("CHARRNN_MEMORY_BYTES");
+    if (pretend && strtoull(pretend, NULL, 10) > 0)
+        return strtoull(pretend, NULL, 10);
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
 }
@@ -212,18 +233,39 @@ static int allocate(crnn_trainer *t, crnn_error *err)
                          c->batch, t->ranks, t->ranks);
     t->local_batch = c->batch / t->ranks;
     t->first_stream = t->rank * t->local_batch;
-    uint64_t need = crnn_train_memory_estimate(c, t->corpus.vocab.size), have = physical_memory();
+    /* The engine: oneDNN's (when selected) needs more memory than the own
+     * cells; left to choose, a trainer takes the own cells rather than refuse. */
+    unsigned engine = engine_flags(c);
+    int vocab = t->corpus.vocab.size;
+    uint64_t have = physical_memory(), need = memory_estimate(c, vocab, engine);
+    char need_text[32], have_text[32];
+    format_bytes(have_text, sizeof have_text, have);
+    if (need > have && engine && crnn_engine_is_auto()) {
+        uint64_t own = memory_estimate(c, vocab, 0);
+        format_bytes(need_text, sizeof need_text, need);
+        if (own <= have)
+            snprintf(t->engine_note, sizeof t->engine_note,
+                     "training on charrnn's own cells: oneDNN's engine would need about %s and "
+                     "the machine has %s", need_text, have_text);
+        engine = 0;
+        need = own;
+    }
+    format_bytes(need_text, sizeof need_text, need);
     if (need > have)
         return crnn_fail(err, CRNN_ERR_NOMEM,
-                         "this configuration needs about %.1f GiB of memory for training but the "
-                         "machine has %.1f GiB; use smaller --hidden, --layers, --batch or --seq%s",
-                         (double)need / (1 << 30), (double)have / (1 << 30),
-                         engine_flags(c) ? " (or --engine own: oneDNN's engine needs more)" : "");
+                         "this configuration needs about %s of memory for training but the "
+                         "machine has %s; use smaller --hidden, --layers, --batch or --seq%s",
+                         need_text, have_text,
+                         engine && !crnn_engine_is_auto()
+                             ? " (or --engine own: oneDNN's engine needs more)" : "");
+    snprintf(t->engine, sizeof t->engine, "%s%s",
+             engine ? crnn_dnnl_description() : "charrnn's own cells",
+             engine & CRNN_WS_BF16 ? ", products in bf16" : "");
     crnn_model_config mc = {t->corpus.vocab.size, c->embed, c->hidden, c->layers, c->cell};
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) | engine_flags(c);
+    unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) | engine;
     rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, err);
     if (rc != CRNN_OK)
         return rc;
@@ -640,6 +682,8 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->token_cache = t->corpus.cache_path;
     st->token_cache_reused = t->corpus.cache_reused;
     st->token_cache_warning = t->corpus.cache_warning;
+    st->engine = t->engine;
+    st->engine_note = t->engine_note;
     st->tokenize_seconds = t->corpus.seconds;
     st->corpus_bytes = t->corpus.file_bytes;
     st->parameters = t->model.layout.total;

@@ -59,7 +59,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version")) {
         char core[32];
-        printf("charrnn %s\n%s\n", CRNN_VERSION_STRING, crnn_backend_description());
+        printf("charrnn %s\n%s; LSTM training on %s\n", CRNN_VERSION_STRING,
+               crnn_backend_description(), crnn_engine_description());
         if (crnn_blas_better_core(core, sizeof core))
             printf("faster kernels for this CPU: OPENBLAS_CORETYPE=%s\n", core);
         return 0;

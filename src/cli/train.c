@@ -505,10 +505,12 @@ int cmd_train(int argc, char **argv)
                     st.token_cache ? ", ids cached in " : "", st.token_cache ? st.token_cache : "");
         fprintf(stderr,
                 "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
-                "%llu steps per epoch; %d threads; %s\n",
+                "%llu steps per epoch; %d threads; %s; layers on %s\n",
                 c->layers, c->hidden, cell_name(c->cell), c->embed, st.parameters, c->batch, c->seq,
                 (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
-                crnn_get_threads(), crnn_backend_description());
+                crnn_get_threads(), crnn_backend_description(), st.engine);
+        if (st.engine_note[0])
+            fprintf(stderr, "charrnn: notice: %s\n", st.engine_note);
         if (crnn_dist_size() > 1)
             fprintf(stderr, "charrnn: %d processes, %d streams each\n", crnn_dist_size(),
                     c->batch / crnn_dist_size());
