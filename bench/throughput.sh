@@ -11,6 +11,9 @@
 # "own" is charrnn on its own LSTM cells when the default engine is oneDNN;
 # "bf16" its bf16 engine (--bf16) on CPUs with AVX512-BF16, with its peak memory.
 # OLD=path/to/charrnn adds a column for another build (before/after).
+# NEW_TORCH=path/to/python (bench/newest-torch.sh prints it) also runs the newest
+# PyTorch from the package index; "pytorch", the ratios and "MB torch" are then
+# the faster reference's (its memory is that of the faster trainer).
 # usage: bench/throughput.sh [SECONDS] [CONFIGS]   e.g. bench/throughput.sh 30 "a b"
 set -eu
 cd "$(dirname "$0")/.."
@@ -59,8 +62,8 @@ faster=$("$bin" --version | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/
 refenv=(OPENBLAS_NUM_THREADS=2)
 [ -n "$faster" ] && refenv+=(OPENBLAS_CORETYPE="$faster")
 echo "reference: ${refenv[*]} /usr/bin/python3 $ref --threads 1"
-printf "%-5s %8s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s %7s | %8s %8s %6s %8s %5s | %s\n" \
-  config charrnn "own" "bf16" "${OLD:+old}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio "MB bf16" \
+printf "%-5s %8s %8s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s %7s | %8s %8s %6s %8s %5s | %s\n" \
+  config charrnn "own" "bf16" "${OLD:+old}" "${NEW_TORCH:+torch-new}" pytorch ratio GFLOP/s %peak 1thread 2t/1t "MB mine" "MB torch" ratio "MB bf16" \
   "sample" "s.torch" ratio "s.limit" "%lim" "kernels (torch)"
 for c in $configs; do
   case $c in
@@ -97,12 +100,26 @@ for c in $configs; do
   theirs=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["train_chars_per_s"]))' "$work/ref.json")
   theirsample=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["sample_chars_per_s"]))' "$work/ref.json")
   theircore=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["openblas_core"])' "$work/ref.json")
+  # The newest PyTorch (NEW_TORCH=python of a venv with it, bench/newest-torch.sh):
+  # at its best setting here, --threads 2; the faster of the two is the reference,
+  # for training and for sampling separately.
+  new="" newsample="" newrss=""
+  if [ -n "${NEW_TORCH:-}" ]; then
+    peak_rss "$work/rss" "$NEW_TORCH" "$ref" --data "$corpus" --layers $L --hidden $H --embed 64 \
+      --batch $B --seq $T --threads 2 --seconds "$seconds" --no-test --sample-len 2000 \
+      2>/dev/null | tail -1 >"$work/new.json"
+    newrss=$(cat "$work/rss")
+    new=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["train_chars_per_s"]))' "$work/new.json")
+    newsample=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["sample_chars_per_s"]))' "$work/new.json")
+    if [ "$new" -gt "$theirs" ]; then theirs=$new theirrss=$newrss; fi
+    [ "$newsample" -gt "$theirsample" ] && theirsample=$newsample
+  fi
   mycore=$(sed -n 's/.*USE_OPENMP \([A-Za-z0-9]*\) .*/\1/p' <<<"$("$bin" --version)")
   f=$(flops $L $H 64 65)
   gf=$(awk -v c="$mine" -v f="$f" 'BEGIN{printf "%.1f", c * f / 1e9}')
   lim=$(sample_limit $L $H 64 65)
-  printf "%-5s %8s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s %7s | %8s %8s %6s %8s %5s | %s\n" "($c)" "$mine" \
-    "$own" "$bf16" "$old" "$theirs" "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
+  printf "%-5s %8s %8s %8s %8s %8s %8s %6s %7s %5s %8s %6s %9s %9s %6s %7s | %8s %8s %6s %8s %5s | %s\n" "($c)" "$mine" \
+    "$own" "$bf16" "$old" "$new" "$theirs" "$(awk -v a="$mine" -v b="$theirs" 'BEGIN{printf "%.2fx", a / b}')" "$gf" \
     "$(awk -v g="$gf" -v p="${peak:-0}" 'BEGIN{if (p > 0) printf "%.0f%%", 100 * g / p; else print "?"}')" \
     "$one" "$(awk -v a="$mine" -v b="$one" 'BEGIN{printf "%.2fx", a / b}')" \
     "$myrss" "$theirrss" "$(awk -v a="$myrss" -v b="$theirrss" 'BEGIN{printf "%.2f", a / b}')" \
