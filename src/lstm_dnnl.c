@@ -11,7 +11,9 @@
  * weights are reordered into the layouts oneDNN's kernels prefer. The weight
  * gradients are written straight into charrnn's gradient array: oneDNN's
  * backward accumulates into its diff weights, which is the += of the cell
- * interface. Does not know about dropout, losses or the rest of the model.
+ * interface. On small layers the rows are split into groups that run side by
+ * side, one thread each (group_count). Does not know about dropout, losses or
+ * the rest of the model.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +69,7 @@ typedef struct group {
 enum { MAX_GROUPS = 64 };
 
 struct crnn_dnnl_lstm {
-    int groups, layers, rows, in_max, hidden;
+    int groups;
     group *group[MAX_GROUPS]; /* run side by side, one thread each (groups > 1) */
     float *private_grads;     /* (groups-1, wx + wh + b of the widest layer): the weight
                                  gradients of groups 1.., added to charrnn's after */
@@ -387,8 +389,7 @@ static crnn_dnnl_lstm *build_all(int layers, int embed, int hidden, int rows, in
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
         return NULL;
     }
-    e->groups = group_count(rows, hidden), e->layers = layers, e->rows = rows, e->hidden = hidden;
-    e->in_max = embed > hidden ? embed : hidden;
+    e->groups = group_count(rows, hidden);
     for (int k = 0; k < e->groups; k++) {
         int row0 = (int)((int64_t)rows * k / e->groups);
         int n = (int)((int64_t)rows * (k + 1) / e->groups) - row0;
@@ -398,7 +399,8 @@ static crnn_dnnl_lstm *build_all(int layers, int embed, int hidden, int rows, in
         }
         e->bytes += e->group[k]->bytes;
     }
-    e->grad_floats = (size_t)(e->in_max + hidden + 1) * 4 * hidden;
+    int in_max = embed > hidden ? embed : hidden;
+    e->grad_floats = (size_t)(in_max + hidden + 1) * 4 * hidden;
     size_t private = (size_t)(e->groups - 1) * e->grad_floats;
     e->bytes += private * sizeof(float);
     if (private && !estimate && !(e->private_grads = crnn_alloc_floats(private))) {
