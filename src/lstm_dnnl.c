@@ -286,13 +286,7 @@ static group *build(int layers, int embed, int hidden, int rows, int steps, int 
         !(e->x_low = crnn_calloc((size_t)layers, sizeof *e->x_low)) ||
         !(e->h_low = crnn_calloc((size_t)layers, sizeof *e->h_low)) ||
         !(e->h0_low = crnn_calloc((size_t)layers, sizeof *e->h0_low))) {
-        if (e) {
-            free(e->workspace);
-            free(e->x_low);
-            free(e->h_low);
-            free(e->h0_low);
-        }
-        free(e);
+        group_free(e); /* layers is still 0: frees only the arrays */
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
         return NULL;
     }
