@@ -38,6 +38,17 @@ void cli_error(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 
 /* Rejects options we do not know and extra positional arguments. */
 void cli_unexpected(cli_args *a, const char *arg);
 
+/* One of a fixed set of words for an option, and what it stands for. */
+typedef struct cli_choice {
+    const char *word;
+    int value;
+} cli_choice;
+
+/* The value of the choice whose word is text; otherwise records the error
+ * "NAME takes a, b or c, not 'TEXT'" and returns keep. choices ends with
+ * {NULL, 0}. */
+int cli_pick(cli_args *a, const char *name, const char *text, const cli_choice *choices, int keep);
+
 long long cli_int(cli_args *a, const char *text, const char *name, long long min, long long max);
 uint64_t cli_u64(cli_args *a, const char *text, const char *name);
 double cli_double(cli_args *a, const char *text, const char *name, double min, double max);

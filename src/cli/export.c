@@ -28,15 +28,9 @@ void export_parse(cli_args *a, file_options *o)
         } else if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
             o->output = cli_value(a, "--output");
         } else if (cli_is(a, arg, "--dtype")) {
-            const char *v = cli_value(a, arg);
-            if (!strcmp(v, "fp32"))
-                o->dtype = CRNN_WEIGHTS_F32;
-            else if (!strcmp(v, "fp16"))
-                o->dtype = CRNN_WEIGHTS_F16;
-            else if (!strcmp(v, "bf16"))
-                o->dtype = CRNN_WEIGHTS_BF16;
-            else
-                cli_error(a, "--dtype takes fp32, fp16 or bf16, not '%.100s'", v);
+            static const cli_choice dtypes[] = {
+                {"fp32", CRNN_WEIGHTS_F32}, {"fp16", CRNN_WEIGHTS_F16}, {"bf16", CRNN_WEIGHTS_BF16}, {NULL, 0}};
+            o->dtype = cli_pick(a, "--dtype", cli_value(a, arg), dtypes, o->dtype);
         } else if (arg[0] != '-' && !o->path) {
             o->path = arg;
         } else {

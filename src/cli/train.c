@@ -213,21 +213,13 @@ void train_parse(cli_args *a, train_options *o)
             o->help = 1;
             return;
         } else if (cli_is(a, arg, "--cell")) {
-            const char *v = cli_value(a, arg);
-            if (!strcmp(v, "lstm"))
-                cfg->cell = CRNN_CELL_LSTM;
-            else if (!strcmp(v, "gru"))
-                cfg->cell = CRNN_CELL_GRU;
-            else if (!strcmp(v, "rnn"))
-                cfg->cell = relu ? CRNN_CELL_RNN_RELU : CRNN_CELL_RNN_TANH;
-            else
-                cli_error(a, "--cell takes lstm, gru or rnn, not '%.100s'", v);
+            static const cli_choice cells[] = {
+                {"lstm", CRNN_CELL_LSTM}, {"gru", CRNN_CELL_GRU}, {"rnn", CRNN_CELL_RNN_TANH}, {NULL, 0}};
+            /* rnn with --activation relu becomes CRNN_CELL_RNN_RELU after parsing */
+            cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
         } else if (cli_is(a, arg, "--activation")) {
-            const char *v = cli_value(a, arg);
-            if (!strcmp(v, "relu") || !strcmp(v, "tanh"))
-                relu = !strcmp(v, "relu");
-            else
-                cli_error(a, "--activation takes tanh or relu, not '%.100s'", v);
+            static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
+            relu = cli_pick(a, "--activation", cli_value(a, arg), activations, relu);
             activation_given = 1;
         } else if (cli_is(a, arg, "--layers")) {
             cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, 16);
@@ -257,35 +249,24 @@ void train_parse(cli_args *a, train_options *o)
         } else if (cli_is(a, arg, "--lossy")) {
             cfg->lossy = 1;
         } else if (cli_is(a, arg, "--normalize")) {
-            const char *v = cli_value(a, arg);
-            if (!strcmp(v, "nfc"))
-                cfg->normalize = CRNN_NORMALIZE_NFC;
-            else if (!strcmp(v, "nfkc"))
-                cfg->normalize = CRNN_NORMALIZE_NFKC;
-            else if (!strcmp(v, "none"))
-                cfg->normalize = CRNN_NORMALIZE_NONE;
-            else
-                cli_error(a, "--normalize takes nfc, nfkc or none, not '%.100s'", v);
+            static const cli_choice forms[] = {{"nfc", CRNN_NORMALIZE_NFC},
+                                               {"nfkc", CRNN_NORMALIZE_NFKC},
+                                               {"none", CRNN_NORMALIZE_NONE},
+                                               {NULL, 0}};
+            cfg->normalize = (crnn_normalization)cli_pick(a, "--normalize", cli_value(a, arg), forms,
+                                                          cfg->normalize);
         } else if (cli_is(a, arg, "--optimizer")) {
-            const char *v = cli_value(a, arg);
-            if (!strcmp(v, "adam"))
-                cfg->optimizer = CRNN_OPT_ADAM;
-            else if (!strcmp(v, "rmsprop"))
-                cfg->optimizer = CRNN_OPT_RMSPROP;
-            else if (!strcmp(v, "sgd"))
-                cfg->optimizer = CRNN_OPT_SGD;
-            else
-                cli_error(a, "--optimizer takes adam, rmsprop or sgd, not '%.100s'", v);
+            static const cli_choice optimizers[] = {
+                {"adam", CRNN_OPT_ADAM}, {"rmsprop", CRNN_OPT_RMSPROP}, {"sgd", CRNN_OPT_SGD}, {NULL, 0}};
+            cfg->optimizer = (crnn_optimizer)cli_pick(a, "--optimizer", cli_value(a, arg), optimizers,
+                                                      cfg->optimizer);
         } else if (cli_is(a, arg, "--schedule")) {
-            const char *v = cli_value(a, arg);
-            if (!strcmp(v, "constant"))
-                cfg->schedule = CRNN_SCHEDULE_CONSTANT;
-            else if (!strcmp(v, "step"))
-                cfg->schedule = CRNN_SCHEDULE_STEP;
-            else if (!strcmp(v, "cosine"))
-                cfg->schedule = CRNN_SCHEDULE_COSINE;
-            else
-                cli_error(a, "--schedule takes constant, step or cosine, not '%.100s'", v);
+            static const cli_choice schedules[] = {{"constant", CRNN_SCHEDULE_CONSTANT},
+                                                   {"step", CRNN_SCHEDULE_STEP},
+                                                   {"cosine", CRNN_SCHEDULE_COSINE},
+                                                   {NULL, 0}};
+            cfg->schedule = (crnn_schedule)cli_pick(a, "--schedule", cli_value(a, arg), schedules,
+                                                    cfg->schedule);
         } else if (cli_is(a, arg, "--lr-decay")) {
             cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
         } else if (cli_is(a, arg, "--decay-every")) {
@@ -316,17 +297,12 @@ void train_parse(cli_args *a, train_options *o)
             } else if (cli_is(a, arg, "--no-cache")) {
                 o->cache_dir = "";
             } else if (cli_is(a, arg, "--engine")) {
-                const char *e = cli_value(a, "--engine");
-                if (!strcmp(e, "auto"))
-                    o->engine = CRNN_ENGINE_AUTO;
-                else if (!strcmp(e, "own"))
-                    o->engine = CRNN_ENGINE_OWN;
-                else if (!strcmp(e, "onednn"))
-                    o->engine = CRNN_ENGINE_ONEDNN;
-                else if (!strcmp(e, "onednn-bf16"))
-                    o->engine = CRNN_ENGINE_ONEDNN_BF16;
-                else
-                    cli_error(a, "--engine takes auto, onednn, onednn-bf16 or own (got '%s')", e);
+                static const cli_choice engines[] = {{"auto", CRNN_ENGINE_AUTO},
+                                                     {"onednn", CRNN_ENGINE_ONEDNN},
+                                                     {"onednn-bf16", CRNN_ENGINE_ONEDNN_BF16},
+                                                     {"own", CRNN_ENGINE_OWN},
+                                                     {NULL, 0}};
+                o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
             } else if (cli_is(a, arg, "--bf16")) {
                 o->engine = CRNN_ENGINE_ONEDNN_BF16;
             } else if (cli_is(a, arg, "--threads")) {
@@ -359,7 +335,7 @@ void train_parse(cli_args *a, train_options *o)
     if (a->failed)
         return;
     if (cfg->cell == CRNN_CELL_RNN_TANH && relu)
-        cfg->cell = CRNN_CELL_RNN_RELU; /* --activation given after --cell */
+        cfg->cell = CRNN_CELL_RNN_RELU; /* --activation relu, before or after --cell rnn */
     if (activation_given && cfg->cell != CRNN_CELL_RNN_TANH && cfg->cell != CRNN_CELL_RNN_RELU)
         cli_error(a, "--activation applies to --cell rnn only (LSTM and GRU gates are fixed)");
     else if (!o->resume && !o->corpus)

@@ -64,6 +64,22 @@ const char *cli_value(cli_args *a, const char *name)
     return a->argv[++a->i];
 }
 
+int cli_pick(cli_args *a, const char *name, const char *text, const cli_choice *choices, int keep)
+{
+    char list[200] = "";
+    size_t used = 0;
+    for (int i = 0; choices[i].word; i++) {
+        if (!strcmp(text, choices[i].word))
+            return choices[i].value;
+        const char *sep = i == 0 ? "" : choices[i + 1].word ? ", " : " or ";
+        int n = snprintf(list + used, sizeof list - used, "%s%s", sep, choices[i].word);
+        if (n > 0 && (size_t)n < sizeof list - used)
+            used += (size_t)n;
+    }
+    cli_error(a, "%s takes %s, not '%.100s'", name, list, text);
+    return keep;
+}
+
 void cli_unexpected(cli_args *a, const char *arg)
 {
     if (arg[0] == '-' && arg[1])
