@@ -51,10 +51,14 @@ opts=(--layers 1 --hidden 32 --embed 8 --batch 4 --seq 16 --save-every 5 --eval-
 "${mpirun[@]}" -np 2 "$bin" train corpus.txt -o dead.crnn "${opts[@]}" --max-iters 100000000 >dead.log 2>&1 &
 job=$!
 for _ in $(seq 1 300); do [ -s dead.crnn ] && break; sleep 0.1; done
-victim=$(pgrep -f "dead.crnn" | while read -r p; do
-  [ "$(cat /proc/$p/comm 2>/dev/null)" = charrnn ] && echo "$p"; done | tail -1)
+# A rank is a process running the charrnn binary (its name may be "exe" after
+# it restarted itself with better OpenBLAS kernels), not mpirun.
+ranks() { pgrep -f "dead.crnn" | while read -r p; do
+  [ "$(readlink /proc/$p/exe 2>/dev/null)" = "$bin" ] && echo "$p"; done; }
+victim=$(ranks | tail -1)
 if [ -z "$victim" ]; then
   echo "FAIL: no rank to kill: $(cat dead.log)" >&2; fail=$((fail + 1))
+  kill -9 $(ranks) $job 2>/dev/null; wait $job 2>/dev/null
 else
   kill -9 "$victim"
   start=$SECONDS
