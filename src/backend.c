@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "charrnn.h"
-#include "lstm_dnnl.h"
 
 /* Vector width a CPU supports: 3 AVX-512 (F, BW, DQ, VL), 2 AVX2 + FMA, 1 less. */
 static int cpu_level(void)
@@ -63,43 +62,4 @@ const char *crnn_backend_description(void)
                         : __builtin_cpu_supports("avx2") ? "AVX2" : "SSE2";
     snprintf(desc, sizeof desc, "%s; gate loops %s", openblas_get_config(), gates);
     return desc;
-}
-
-const char *crnn_engine_description(void)
-{
-    static char desc[160];
-    snprintf(desc, sizeof desc, "%s%s",
-             crnn_onednn_selected() ? crnn_dnnl_description() : "charrnn's own cells",
-             crnn_onednn_selected() && crnn_onednn_bf16() ? ", products in bf16" : "");
-    return desc;
-}
-
-static crnn_engine engine_setting; /* crnn_set_engine */
-
-int crnn_set_engine(crnn_engine engine)
-{
-    if (engine < CRNN_ENGINE_AUTO || engine > CRNN_ENGINE_ONEDNN_BF16)
-        return CRNN_ERR_ARG;
-    if (engine >= CRNN_ENGINE_ONEDNN && !crnn_dnnl_available())
-        return CRNN_ERR_ARG;
-    __builtin_cpu_init();
-    if (engine == CRNN_ENGINE_ONEDNN_BF16 && !__builtin_cpu_supports("avx512bf16"))
-        return CRNN_ERR_ARG;
-    engine_setting = engine;
-    return CRNN_OK;
-}
-
-int crnn_onednn_selected(void)
-{
-    return engine_setting != CRNN_ENGINE_OWN && crnn_dnnl_available();
-}
-
-int crnn_engine_is_auto(void)
-{
-    return engine_setting == CRNN_ENGINE_AUTO;
-}
-
-int crnn_onednn_bf16(void)
-{
-    return engine_setting == CRNN_ENGINE_ONEDNN_BF16;
 }

@@ -9,8 +9,13 @@
  *  - The library never prints, never exits and never installs signal handlers.
  *  - Objects returned by *_create / *_open / *_resume are owned by the caller and
  *    released with the matching *_free (which accepts NULL).
- *  - Not thread-safe per object; separate objects may be used from separate
- *    threads.
+ *  - Threads: the computation runs on process-wide thread pools (OpenMP, and
+ *    OpenBLAS and oneDNN on top of it) whose size crnn_set_threads sets for
+ *    every object at once. Call the library from one thread at a time: an
+ *    object is not thread-safe, and two objects used at the same time from
+ *    two threads would share, and contend for, the same pools. A program
+ *    that serves several models drives them from one thread (or runs one
+ *    process per model).
  */
 #ifndef CHARRNN_H
 #define CHARRNN_H
@@ -107,18 +112,51 @@ typedef struct crnn_train_config {
 
 void crnn_train_config_default(crnn_train_config *config);
 
+/* Which code runs the recurrent layers. AUTO: oneDNN's LSTM primitives for
+ * LSTM layers where this build has them (they measured faster:
+ * bench/RESULTS.md), else charrnn's own cells (OpenBLAS products and fused gate
+ * loops); AUTO also takes the own cells when oneDNN's would not fit in
+ * memory. GRU and vanilla RNN layers, evaluation shapes and sampling run on
+ * charrnn's own cells whatever the setting. Every engine computes the same
+ * model to float rounding: a snapshot does not record the engine, and a run
+ * resumes exactly only on the engine it started with. */
+typedef enum crnn_engine {
+    CRNN_ENGINE_AUTO = 0,
+    CRNN_ENGINE_OWN = 1,
+    CRNN_ENGINE_ONEDNN = 2,
+    CRNN_ENGINE_ONEDNN_BF16 = 3, /* oneDNN with its matrix products in bf16 (fp32 master
+                                    weights, cell state, accumulation and gradients) */
+} crnn_engine;
+
+/* How and where a trainer computes: settings of this machine and run, not of
+ * the model, so snapshots do not keep them (give them again on resume). Fill
+ * with crnn_compute_options_default() and change what you need. */
+typedef struct crnn_compute_options {
+    crnn_engine engine;    /* default AUTO */
+    int row_groups;        /* oneDNN engine: groups of rows run side by side, one thread
+                              each; 0 = chosen by the layer size (default) */
+    uint64_t memory_bytes; /* memory training may plan for; 0 = the machine's (default) */
+    const char *cache_dir; /* where the corpus's token id cache lives (see README): NULL =
+                              $CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn, else
+                              ~/.cache/charrnn (default); "" = ids in memory only. Copied. */
+} crnn_compute_options;
+
+void crnn_compute_options_default(crnn_compute_options *options);
+
 typedef struct crnn_trainer crnn_trainer;
 
 /* Reads and tokenizes the corpus at corpus_path, builds the vocabulary, splits
- * the text and initialises a model. */
+ * the text and initialises a model. compute may be NULL (the defaults). An
+ * engine this build or CPU cannot run is CRNN_ERR_ARG (crnn_engine_check). */
 crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
-                                  crnn_error *err);
+                                  const crnn_compute_options *compute, crnn_error *err);
 
 /* Reopens a snapshot written by crnn_trainer_save and continues exactly where it
  * stopped. corpus_path may be NULL to use the path recorded in the snapshot;
- * the corpus must be the one the snapshot was trained on (its CRC is checked). */
+ * the corpus must be the one the snapshot was trained on (its CRC is checked).
+ * compute may be NULL (the defaults). */
 crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
-                                  crnn_error *err);
+                                  const crnn_compute_options *compute, crnn_error *err);
 
 void crnn_trainer_free(crnn_trainer *trainer);
 
@@ -159,7 +197,7 @@ typedef struct crnn_trainer_status {
     double tokenize_seconds;   /* spent reading the corpus (or mapping its id cache) */
     uint64_t corpus_bytes;
     size_t parameters;         /* number of weights */
-    const char *engine;        /* what trains the recurrent layers (crnn_engine_description) */
+    const char *engine;        /* what trains the recurrent layers (crnn_engine_describe) */
     const char *engine_note;   /* why auto chose charrnn's own cells, or "" */
     double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
@@ -182,9 +220,10 @@ void crnn_trainer_get_run_settings(const crnn_trainer *trainer, crnn_run_setting
 void crnn_trainer_set_run_settings(crnn_trainer *trainer, const crnn_run_settings *settings);
 
 /* Bytes a model of this configuration and vocabulary size would allocate for
- * training (weights, gradients, moments, activations). Used to refuse absurd
- * sizes before allocating. */
-uint64_t crnn_train_memory_estimate(const crnn_train_config *config, int vocab_size);
+ * training (weights, gradients, moments, activations) on the engine compute
+ * selects (NULL: the defaults). Used to refuse absurd sizes before allocating. */
+uint64_t crnn_train_memory_estimate(const crnn_train_config *config,
+                                    const crnn_compute_options *compute, int vocab_size);
 
 /* The model's mean cross-entropy (nats per character) on any UTF-8 file, read
  * with the tokenizer settings it was trained with; *characters (may be NULL)
@@ -287,43 +326,31 @@ int crnn_trainer_check_replicas(crnn_trainer *trainer, crnn_error *err);
 
 /* ------------------------------------------------------------------ machine */
 
-/* Threads used by the matrix products and element-wise loops (0 = all cores). */
+/* Threads used by the matrix products and element-wise loops (0 = all cores):
+ * process-wide, for every object (see the conventions at the top). */
 void crnn_set_threads(int threads);
 int crnn_get_threads(void);
 
-/* Where trainers keep the token id cache of their corpus (see README): NULL
- * restores the default ($CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn,
- * else ~/.cache/charrnn); "" keeps ids in memory only. Not thread-safe. */
-void crnn_set_cache_dir(const char *dir);
+/* The word for an engine setting ("auto", "own", "onednn", "onednn-bf16"),
+ * NULL for an unknown value; and the setting of a word (CRNN_ERR_ARG for an
+ * unknown one). */
+const char *crnn_engine_name(crnn_engine engine);
+int crnn_engine_parse(const char *name, crnn_engine *engine);
 
-/* Which code trains LSTM layers. AUTO: oneDNN's LSTM primitives where this
- * build has them (they measured faster: bench/RESULTS.md), else charrnn's own
- * cells (OpenBLAS products and fused gate loops). GRU and vanilla RNN layers,
- * evaluation and sampling always run on charrnn's own. Both compute the same
- * model to float rounding: a snapshot does not record the engine, and a run
- * resumes exactly only on the engine it started with. */
-typedef enum crnn_engine {
-    CRNN_ENGINE_AUTO = 0,
-    CRNN_ENGINE_OWN = 1,
-    CRNN_ENGINE_ONEDNN = 2,
-    CRNN_ENGINE_ONEDNN_BF16 = 3, /* oneDNN with its matrix products in bf16 (fp32 master
-                                    weights, cell state, accumulation and gradients) */
-} crnn_engine;
+/* CRNN_OK if this build and CPU can run the engine (AUTO and OWN always);
+ * CRNN_ERR_ARG saying why not: a build without oneDNN, or bf16 on a CPU
+ * without AVX512-BF16 (oneDNN would emulate it, slower than fp32). */
+int crnn_engine_check(crnn_engine engine, crnn_error *err);
 
-/* For trainers created after the call (process-wide, not thread-safe).
- * CRNN_ERR_ARG for the oneDNN engines in a build without oneDNN, and for bf16
- * on a CPU without AVX512-BF16 (oneDNN would emulate it, slower than fp32). */
-int crnn_set_engine(crnn_engine engine);
+/* What trainers with this setting train LSTM layers on, for people: "oneDNN
+ * 2.6.3 (avx512_core_bf16)", with ", products in bf16", or "charrnn's own
+ * cells". A trainer's own choice is in its status (AUTO falls back to the own
+ * cells when oneDNN's engine would not fit in memory). */
+void crnn_engine_describe(crnn_engine engine, char *out, size_t size);
 
 /* A short description of the compute back end: the BLAS and its kernels and
  * the gate loops. */
 const char *crnn_backend_description(void);
-
-/* What trainers created now would train LSTM layers on: "oneDNN 2.6.3
- * (avx512_core_bf16)", with ", products in bf16", or "charrnn's own cells".
- * A trainer's own choice is in its status (auto falls back to the own cells
- * when oneDNN's engine would not fit in memory). */
-const char *crnn_engine_description(void);
 
 /* 1 if OpenBLAS runs kernels weaker than this CPU supports (it fell back to
  * generic ones for a CPU it does not know, or a preset OPENBLAS_CORETYPE holds

@@ -29,16 +29,20 @@ int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spli
     ws->dropout = 0; /* evaluation sees the whole network */
     uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
     if (!cur)
-        return -2;
+        return CRNN_ERR_NOMEM;
     for (size_t pos = 0; pos + 1 < len;) {
         int n = (int)(len - 1 - pos < (size_t)steps ? len - 1 - pos : (size_t)steps);
         for (int b = 0; b < streams; b++)
             cur[b] = pos;
         if (crnn_stream_chunk(split, streams, first, count, n, cur, inputs, targets) != 0) {
             free(cur);
-            return -1;
+            return CRNN_ERR_FORMAT;
         }
-        crnn_model_forward(model, ws, inputs, count, n, state);
+        int rc = crnn_model_forward(model, ws, inputs, count, n, state);
+        if (rc != CRNN_OK) {
+            free(cur);
+            return rc;
+        }
         sums[0] += crnn_model_loss(model, ws, targets, 1.0);
         sums[1] += (double)count * n;
         crnn_model_final_state(model, ws, state);
@@ -99,7 +103,7 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
         rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = crnn_workspace_init(&ws, &model, streams, STEPS, 0, err)) != CRNN_OK)
+    if ((rc = crnn_workspace_init(&ws, &model, streams, STEPS, 0, NULL, NULL, err)) != CRNN_OK)
         goto done;
     double sums[2] = {0, 0};
     if (crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs, targets,

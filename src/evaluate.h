@@ -16,8 +16,9 @@ int crnn_eval_streams(const crnn_split *split, int max_streams);
 /* Adds to sums[0] the summed loss (nats) and to sums[1] the characters predicted
  * by streams first .. first+count-1 of `streams` over the split, in chunks of at
  * most `steps` (ws must hold count x steps). state (L,S,count,H) and
- * inputs/targets (steps x count) are scratch. Returns 0, -1 if an id was out
- * of range (see crnn_stream_chunk), -2 if out of memory. */
+ * inputs/targets (steps x count) are scratch. Returns CRNN_OK, CRNN_ERR_FORMAT
+ * if an id was out of range (see crnn_stream_chunk), CRNN_ERR_NOMEM, or the
+ * engine's failure. Fills no crnn_error: the caller names the cause. */
 int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
                     uint32_t *targets, double sums[2]);

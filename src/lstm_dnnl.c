@@ -19,12 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "lstm_dnnl.h"
-
-#ifdef CRNN_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+
+#include "common.h"
+#include "lstm_dnnl.h"
 
 enum { WIDTHS = 2 }; /* input widths: embed (layer 0), hidden (layers above) */
 
@@ -76,11 +75,6 @@ struct crnn_dnnl_lstm {
     size_t grad_floats;       /* per group */
     size_t bytes;
 };
-
-int crnn_dnnl_available(void)
-{
-    return 1;
-}
 
 const char *crnn_dnnl_description(void)
 {
@@ -357,16 +351,15 @@ fail:
  * wide layers the steps thread well and single-threaded kernels on half the
  * rows do worse (2 x 512: 9.7k -> 7.2k; 2 x 256: even), so groups only where
  * one step's recurrent product, rows x H x 4H, is under 8 M multiply-adds,
- * with at least MIN_GROUP_ROWS rows each. CHARRNN_ONEDNN_GROUPS=N forces N
- * (benchmarks, tests). */
+ * with at least MIN_GROUP_ROWS rows each. forced >= 1 forces that many
+ * (benchmarks, tests; the CLI reads CHARRNN_ONEDNN_GROUPS). */
 enum { MIN_GROUP_ROWS = 16 };
 #define MAX_STEP_WORK 8e6
 
-static int group_count(int rows, int hidden)
+static int group_count(int rows, int hidden, int forced)
 {
-    const char *forced = getenv("CHARRNN_ONEDNN_GROUPS");
-    if (forced && atoi(forced) >= 1) {
-        int n = atoi(forced) < MAX_GROUPS ? atoi(forced) : MAX_GROUPS;
+    if (forced >= 1) {
+        int n = forced < MAX_GROUPS ? forced : MAX_GROUPS;
         return n <= rows ? n : rows;
     }
     int threads = omp_get_max_threads();
@@ -376,14 +369,14 @@ static int group_count(int rows, int hidden)
 }
 
 static crnn_dnnl_lstm *build_all(int layers, int embed, int hidden, int rows, int steps, int bf16,
-                                 int estimate, crnn_error *err)
+                                 int groups, int estimate, crnn_error *err)
 {
     crnn_dnnl_lstm *e = crnn_calloc(1, sizeof *e);
     if (!e) {
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the oneDNN engine");
         return NULL;
     }
-    e->groups = group_count(rows, hidden);
+    e->groups = group_count(rows, hidden, groups);
     for (int k = 0; k < e->groups; k++) {
         int row0 = (int)((int64_t)rows * k / e->groups);
         int n = (int)((int64_t)rows * (k + 1) / e->groups) - row0;
@@ -406,14 +399,15 @@ static crnn_dnnl_lstm *build_all(int layers, int embed, int hidden, int rows, in
 }
 
 crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
-                                      int bf16, crnn_error *err)
+                                      int bf16, int groups, crnn_error *err)
 {
-    return build_all(layers, embed, hidden, rows, steps, bf16, 0, err);
+    return build_all(layers, embed, hidden, rows, steps, bf16, groups, 0, err);
 }
 
-size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16)
+size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16,
+                               int groups)
 {
-    crnn_dnnl_lstm *e = build_all(layers, embed, hidden, rows, steps, bf16, 1, NULL);
+    crnn_dnnl_lstm *e = build_all(layers, embed, hidden, rows, steps, bf16, groups, 1, NULL);
     size_t bytes = e ? e->bytes : 0;
     crnn_dnnl_lstm_free(e);
     return bytes;
@@ -661,4 +655,3 @@ int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *
     }
     return failed ? CRNN_ERR_ARG : CRNN_OK;
 }
-#endif /* CRNN_HAVE_DNNL */

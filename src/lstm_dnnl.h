@@ -13,8 +13,8 @@
  * usual, but of c only c[0] (carried in) and c[1] (after the last step); the
  * gates live in oneDNN's workspace, so acts->gates is unused.
  *
- * Without oneDNN at build time (meson -Donednn=disabled, or no libdnnl-dev)
- * crnn_dnnl_available() is 0 and charrnn's own cells train.
+ * Built only with oneDNN (meson finds libdnnl-dev); engine_onednn.c puts it
+ * behind the engine table.
  */
 #ifndef CRNN_LSTM_DNNL_H
 #define CRNN_LSTM_DNNL_H
@@ -24,31 +24,22 @@
 
 typedef struct crnn_dnnl_lstm crnn_dnnl_lstm;
 
-/* 1 if LSTM training is to run on oneDNN (available, not turned off by
- * crnn_set_engine; backend.c). */
-int crnn_onednn_selected(void);
-int crnn_onednn_bf16(void); /* ... with its products in bf16 */
-int crnn_engine_is_auto(void); /* CRNN_ENGINE_AUTO: the trainer may fall back */
-
-#ifdef CRNN_HAVE_DNNL
-/* 1 if this build has oneDNN. */
-int crnn_dnnl_available(void);
-
 /* "oneDNN 2.6.3 (avx512_core_bf16)": the version and the instruction set its
- * kernels run with; "" without oneDNN. */
+ * kernels run with. */
 const char *crnn_dnnl_description(void);
 
 /* Builds the primitives and buffers for `layers` LSTM layers (embed -> hidden,
  * then hidden -> hidden) over rows x steps. bf16: the matrix products read
  * bf16 copies of the weights, inputs and h (oneDNN's bf16 training: the cell
- * state, bias, gradients and charrnn's own buffers stay f32). NULL with err set (CRNN_ERR_NOMEM,
- * or CRNN_ERR_INTERNAL when oneDNN refuses the shape). */
+ * state, bias, gradients and charrnn's own buffers stay f32). groups: groups
+ * of rows run side by side, one thread each (0: chosen by the layer size,
+ * see lstm_dnnl.c). NULL with err set (CRNN_ERR_NOMEM, or CRNN_ERR_ARG when
+ * oneDNN refuses the shape). */
 crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows, int steps,
-                                      int bf16, crnn_error *err);
+                                      int bf16, int groups, crnn_error *err);
 void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e);
 
-/* Groups of rows the engine runs side by side, one thread each (1: one group
- * that oneDNN threads itself; more for small layers, see lstm_dnnl.c). */
+/* Groups of rows the engine runs side by side, one thread each. */
 int crnn_dnnl_lstm_groups(const crnn_dnnl_lstm *e);
 
 /* Bytes the engine allocated (oneDNN workspaces, weights, scratchpad). */
@@ -56,65 +47,19 @@ size_t crnn_dnnl_lstm_bytes(const crnn_dnnl_lstm *e);
 
 /* Bytes crnn_dnnl_lstm_create would allocate for this shape, from oneDNN's
  * own descriptors, allocating nothing; 0 if oneDNN refuses the shape. */
-size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16);
+size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows, int steps, int bf16,
+                               int groups);
 
 /* Layer l forward over the chunk: a->x (T,B,in), a->h[0], a->c[0] in; writes
  * a->h[1..T] and a->c[1] (the cell state after step T). a->rows and a->steps
- * must be the shape the engine was built for. CRNN_OK or CRNN_ERR_INTERNAL. */
+ * must be the shape the engine was built for. CRNN_OK or CRNN_ERR_ARG. */
 int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
                            crnn_layer_acts *a);
 
 /* Layer l backward of its last forward: bw->dh (T,B,H) in; accumulates (+=)
  * into g; writes bw->dx (T,B,in, required), bw->dh0, bw->dc0. Nothing flows
- * in from beyond the chunk (truncated BPTT). CRNN_OK or CRNN_ERR_INTERNAL. */
+ * in from beyond the chunk (truncated BPTT). CRNN_OK or CRNN_ERR_ARG. */
 int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
                             crnn_layer_grads *g, crnn_layer_acts *a, crnn_layer_backward *bw);
-
-#else /* built without oneDNN: never selected, so only these are reached */
-static inline int crnn_dnnl_available(void)
-{
-    return 0;
-}
-static inline const char *crnn_dnnl_description(void)
-{
-    return "";
-}
-static inline crnn_dnnl_lstm *crnn_dnnl_lstm_create(int layers, int embed, int hidden, int rows,
-                                                    int steps, int bf16, crnn_error *err)
-{
-    (void)layers, (void)embed, (void)hidden, (void)rows, (void)steps, (void)bf16;
-    if (err)
-        err->status = CRNN_ERR_ARG;
-    return NULL;
-}
-static inline void crnn_dnnl_lstm_free(crnn_dnnl_lstm *e)
-{
-    (void)e;
-}
-static inline int crnn_dnnl_lstm_groups(const crnn_dnnl_lstm *e)
-{
-    (void)e;
-    return 0;
-}
-static inline size_t crnn_dnnl_lstm_estimate(int layers, int embed, int hidden, int rows,
-                                             int steps, int bf16)
-{
-    (void)layers, (void)embed, (void)hidden, (void)rows, (void)steps, (void)bf16;
-    return 0;
-}
-static inline int crnn_dnnl_lstm_forward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
-                                         crnn_layer_acts *a)
-{
-    (void)e, (void)l, (void)w, (void)a;
-    return CRNN_ERR_ARG;
-}
-static inline int crnn_dnnl_lstm_backward(crnn_dnnl_lstm *e, int l, const crnn_layer_weights *w,
-                                          crnn_layer_grads *g, crnn_layer_acts *a,
-                                          crnn_layer_backward *bw)
-{
-    (void)e, (void)l, (void)w, (void)g, (void)a, (void)bw;
-    return CRNN_ERR_ARG;
-}
-#endif
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * model.c: the model read top to bottom: embedding, stacked cells, projection,
- * softmax cross-entropy, and the backward pass in reverse order.
+ * model.c: the model read top to bottom: embedding, stacked recurrent layers
+ * (run by an engine, engine.h), dropout between them, projection, softmax
+ * cross-entropy, and the backward pass in reverse order.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -8,12 +9,7 @@
 
 #include "common.h"
 #include "kernels.h"
-#include "lstm_dnnl.h"
 #include "model.h"
-
-/* Steps per piece when a workspace with the oneDNN engine runs charrnn's own
- * cell (evaluation shapes): enough rows for a blocked product, few buffers. */
-#define PIECE_STEPS 16
 
 /* Sizes beyond these are refused as input errors before anything is allocated. */
 #define MAX_DIM (1 << 16)
@@ -106,65 +102,54 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias)
     memset(model->params + lay->by, 0, sizeof(float) * (size_t)c->vocab);
 }
 
-size_t crnn_workspace_floats(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
-                             int steps, unsigned flags)
+/* Floats of the model's own buffers for B x T (the engine's come on top). */
+static size_t model_floats(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
+                           int steps, unsigned flags)
 {
     size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
-    size_t gh = (size_t)cell->gates * c->hidden;
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
-    size_t per_layer = (size_t)(1 + cell->has_cell_state) * bt1 * c->hidden + bt * gh +
-                       (size_t)cell->aux_per_step * bt * c->hidden;
-    size_t engine = 0;
-    if ((flags & CRNN_WS_ONEDNN) && cell == &crnn_cell_lstm &&
-        (engine = crnn_dnnl_lstm_estimate(c->layers, c->embed, c->hidden, rows, steps,
-                                          (flags & CRNN_WS_BF16) != 0)) > 0) {
-        /* oneDNN keeps the gates and c: h, two slices of c, the pieces' buffers. */
-        size_t piece = (size_t)rows * (steps < PIECE_STEPS ? steps : PIECE_STEPS);
-        per_layer = bt1 * c->hidden + 2 * (size_t)rows * c->hidden;
-        engine = engine / sizeof(float) + piece * gh + (piece + rows) * c->hidden;
-    }
-    return bt * c->embed + (size_t)c->layers * per_layer + bt * c->vocab + 2 * bt * wide +
-           (size_t)cell->backward_buffers * bt * gh + (size_t)rows * gh +
-           (size_t)c->layers * 2 * rows * c->hidden + bt * 2 /* row_loss doubles */ + engine;
+    size_t bh = (size_t)rows * c->hidden, slots = 1 + (size_t)cell->has_cell_state;
+    size_t masks = (flags & CRNN_WS_DROPOUT) ? 2 * bt * c->hidden : 0;
+    return bt * c->embed + (size_t)c->layers * (bt1 * c->hidden + masks) +
+           (size_t)cell->has_cell_state * c->layers * bh + bt * c->vocab + 2 * bt * wide +
+           (size_t)c->layers * slots * bh + bt * 2 /* row_loss doubles */;
+}
+
+size_t crnn_workspace_bytes(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
+                            int steps, unsigned flags, const crnn_engine_ops *engine,
+                            const crnn_engine_options *options)
+{
+    if (!engine)
+        engine = &crnn_engine_own_ops;
+    return sizeof(float) * model_floats(c, cell, rows, steps, flags) +
+           engine->bytes(c, cell, rows, steps, options);
 }
 
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
-                        unsigned flags, crnn_error *err)
+                        unsigned flags, const crnn_engine_ops *engine,
+                        const crnn_engine_options *options, crnn_error *err)
 {
     memset(ws, 0, sizeof *ws);
     const crnn_model_config *c = &model->config;
     size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
-    size_t gh = (size_t)model->cell->gates * c->hidden;
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
     ws->max_rows = rows;
     ws->max_steps = steps;
-    int with_engine = (flags & CRNN_WS_ONEDNN) && model->cell == &crnn_cell_lstm;
-    if (with_engine &&
-        !(ws->engine = crnn_dnnl_lstm_create(c->layers, c->embed, c->hidden, rows, steps,
-                                             (flags & CRNN_WS_BF16) != 0, err)))
+    if (!engine)
+        engine = &crnn_engine_own_ops;
+    if (!(ws->engine = engine->create(model, rows, steps, options, err)))
         return err ? err->status : CRNN_ERR_NOMEM;
-    size_t piece = (size_t)rows * (steps < PIECE_STEPS ? steps : PIECE_STEPS);
     int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;
-    for (int l = 0; l < c->layers && ok && (flags & CRNN_WS_DROPOUT); l++)
-        ok = (ws->mask[l] = crnn_alloc_floats(bt * c->hidden)) &&
-             (ws->dropped[l] = crnn_alloc_floats(bt * c->hidden));
-    /* Only what the cell uses: the memory of a large model is mostly these. */
-    const crnn_cell_ops *cell = model->cell;
-    for (int l = 0; l < c->layers && ok; l++) {
-        size_t c_slices = with_engine ? 2 * (size_t)rows : bt1;
+    for (int l = 0; l < c->layers && ok; l++)
         ok = (ws->h[l] = crnn_alloc_floats(bt1 * c->hidden)) &&
-             (!cell->has_cell_state || (ws->c[l] = crnn_alloc_floats(c_slices * c->hidden))) &&
-             (with_engine || (ws->gates[l] = crnn_alloc_floats(bt * gh))) &&
-             (!cell->aux_per_step || (ws->aux[l] = crnn_alloc_floats(bt * c->hidden)));
-    }
-    ok = ok && (!with_engine || ((ws->piece_gates = crnn_alloc_floats(piece * gh)) &&
-                                 (ws->piece_c = crnn_alloc_floats((piece + rows) * c->hidden))));
-    ok = ok && (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
+             (!(flags & CRNN_WS_DROPOUT) || ((ws->mask[l] = crnn_alloc_floats(bt * c->hidden)) &&
+                                            (ws->dropped[l] = crnn_alloc_floats(bt * c->hidden))));
+    ok = ok &&
+         (!model->cell->has_cell_state ||
+          (ws->c_last = crnn_alloc_floats((size_t)c->layers * rows * c->hidden))) &&
+         (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
          (ws->row_loss = crnn_calloc(bt, sizeof(double))) && (ws->dh_a = crnn_alloc_floats(bt * wide)) &&
          (ws->dh_b = crnn_alloc_floats(bt * wide)) &&
-         (cell->backward_buffers < 1 || (ws->dgates = crnn_alloc_floats(bt * gh))) &&
-         (cell->backward_buffers < 2 || (ws->dgates2 = crnn_alloc_floats(bt * gh))) &&
-         (ws->scratch = crnn_alloc_floats((size_t)rows * gh)) &&
          (ws->dstate = crnn_alloc_floats(crnn_model_state_size(model, rows)));
     if (!ok) {
         crnn_workspace_free(ws);
@@ -179,23 +164,17 @@ void crnn_workspace_free(crnn_workspace *ws)
     crnn_free_floats(ws->x0);
     for (int l = 0; l < CRNN_MAX_LAYERS; l++) {
         crnn_free_floats(ws->h[l]);
-        crnn_free_floats(ws->c[l]);
-        crnn_free_floats(ws->gates[l]);
-        crnn_free_floats(ws->aux[l]);
         crnn_free_floats(ws->mask[l]);
         crnn_free_floats(ws->dropped[l]);
     }
+    crnn_free_floats(ws->c_last);
     crnn_free_floats(ws->logits);
     free(ws->row_loss);
     crnn_free_floats(ws->dh_a);
     crnn_free_floats(ws->dh_b);
-    crnn_free_floats(ws->dgates);
-    crnn_free_floats(ws->dgates2);
-    crnn_free_floats(ws->scratch);
     crnn_free_floats(ws->dstate);
-    crnn_free_floats(ws->piece_gates);
-    crnn_free_floats(ws->piece_c);
-    crnn_dnnl_lstm_free(ws->engine);
+    if (ws->engine)
+        ws->engine->ops->destroy(ws->engine);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -235,79 +214,42 @@ void crnn_model_draw_dropout(const crnn_model *model, crnn_workspace *ws, float 
     }
 }
 
-static crnn_layer_acts layer_acts(const crnn_model *model, crnn_workspace *ws, int l)
+/* Layer l's sequences: it reads the outputs h[1..T] of the layer below (after
+ * dropout); state_in (L,S,B,H) is the state carried in, NULL in the backward
+ * pass (which reads only x and h). */
+static crnn_layer_io layer_io(const crnn_model *model, crnn_workspace *ws, int l,
+                              const float *state_in)
 {
-    const crnn_model_config *c = &model->config;
-    return (crnn_layer_acts){
+    size_t bh = (size_t)ws->rows * model->config.hidden;
+    int with_c = model->cell->has_cell_state;
+    return (crnn_layer_io){
         .rows = ws->rows,
         .steps = ws->steps,
-        .in = l == 0 ? c->embed : c->hidden,
-        .hidden = c->hidden,
-        .scratch = ws->scratch,
-        /* layer l reads the outputs h[1..T] of the layer below (after dropout) */
         .x = l == 0 ? ws->x0 : layer_output(model, ws, l - 1),
-        .gates = ws->gates[l],
         .h = ws->h[l],
-        .c = ws->c[l],
-        .aux = ws->aux[l],
+        .c0 = with_c && state_in ? state_in + (size_t)(l * 2 + 1) * bh : NULL,
+        .c_last = with_c ? ws->c_last + (size_t)l * bh : NULL,
     };
 }
 
-/* Layer l's forward with charrnn's cell in a workspace whose engine keeps no
- * per-step gates: the chunk in pieces of PIECE_STEPS steps, each starting from
- * the h and c the last one ended with. Leaves c after the last step in c[1]. */
-static void forward_in_pieces(const crnn_model *model, crnn_workspace *ws,
-                              const crnn_layer_weights *w, crnn_layer_acts *a)
-{
-    size_t bh = (size_t)a->rows * a->hidden;
-    memcpy(ws->piece_c, a->c, sizeof(float) * bh);
-    for (int t0 = 0; t0 < a->steps; t0 += PIECE_STEPS) {
-        crnn_layer_acts p = *a;
-        p.steps = a->steps - t0 < PIECE_STEPS ? a->steps - t0 : PIECE_STEPS;
-        p.x = a->x + (size_t)t0 * a->rows * a->in;
-        p.h = a->h + (size_t)t0 * bh; /* h[t0] is the state this piece starts from */
-        p.c = ws->piece_c;
-        p.gates = ws->piece_gates;
-        model->cell->forward(w, &p);
-        memcpy(ws->piece_c, ws->piece_c + (size_t)p.steps * bh, sizeof(float) * bh);
-    }
-    memcpy(a->c + bh, ws->piece_c, sizeof(float) * bh);
-}
-
-/* Runs layer l forward on the engine when it can, else on charrnn's cell. */
-static void layer_forward(const crnn_model *model, crnn_workspace *ws, int l,
-                          const crnn_layer_weights *w, crnn_layer_acts *a)
-{
-    if (!ws->engine) {
-        model->cell->forward(w, a);
-    } else if (ws->engine_ran) {
-        int rc = crnn_dnnl_lstm_forward(ws->engine, l, w, a);
-        if (rc != CRNN_OK && ws->engine_status == CRNN_OK)
-            ws->engine_status = rc;
-    } else {
-        forward_in_pieces(model, ws, w, a);
-    }
-}
-
-void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
-                        int rows, int steps, const float *state_in)
+int crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+                       int rows, int steps, const float *state_in)
 {
     const crnn_model_config *c = &model->config;
     size_t bh = (size_t)rows * c->hidden, n = (size_t)rows * steps;
     int slots = state_slots(model);
     ws->rows = rows;
     ws->steps = steps;
-    ws->engine_ran = ws->engine && rows == ws->max_rows && steps == ws->max_steps;
     const float *emb = model->params + model->layout.emb;
     for (size_t i = 0; i < n; i++)
         memcpy(ws->x0 + i * c->embed, emb + (size_t)inputs[i] * c->embed, sizeof(float) * c->embed);
     for (int l = 0; l < c->layers; l++) {
         memcpy(ws->h[l], state_in + (size_t)(l * slots) * bh, sizeof(float) * bh);
-        if (slots == 2)
-            memcpy(ws->c[l], state_in + (size_t)(l * slots + 1) * bh, sizeof(float) * bh);
         crnn_layer_weights w = layer_weights(model, l);
-        crnn_layer_acts a = layer_acts(model, ws, l);
-        layer_forward(model, ws, l, &w, &a);
+        crnn_layer_io io = layer_io(model, ws, l, state_in);
+        int rc = ws->engine->ops->forward(ws->engine, l, &w, &io);
+        if (rc != CRNN_OK)
+            return rc;
         if (ws->dropout > 0) {
             const float *out = ws->h[l] + bh;
             for (size_t k = 0; k < n * c->hidden; k++)
@@ -318,18 +260,18 @@ void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint3
     crnn_fill_rows(ws->logits, model->params + model->layout.by, (int)n, c->vocab);
     crnn_gemm(0, 0, (int)n, c->vocab, c->hidden, 1.0f, top, c->hidden,
               model->params + model->layout.wy, c->vocab, 1.0f, ws->logits, c->vocab);
+    return CRNN_OK;
 }
 
 void crnn_model_final_state(const crnn_model *model, const crnn_workspace *ws, float *state_out)
 {
     const crnn_model_config *c = &model->config;
     size_t bh = (size_t)ws->rows * c->hidden, last = (size_t)ws->steps * bh;
-    size_t c_last = ws->engine ? bh : last; /* the engine's c has two slices */
     int slots = state_slots(model);
     for (int l = 0; l < c->layers; l++) {
         memcpy(state_out + (size_t)(l * slots) * bh, ws->h[l] + last, sizeof(float) * bh);
         if (slots == 2)
-            memcpy(state_out + (size_t)(l * slots + 1) * bh, ws->c[l] + c_last,
+            memcpy(state_out + (size_t)(l * slots + 1) * bh, ws->c_last + (size_t)l * bh,
                    sizeof(float) * bh);
     }
 }
@@ -342,8 +284,8 @@ double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32
                              (float)(1.0 / normalizer), ws->row_loss);
 }
 
-void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
-                         float *grads)
+int crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+                        float *grads)
 {
     const crnn_model_config *c = &model->config;
     const crnn_layout *lay = &model->layout;
@@ -365,23 +307,16 @@ void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint
     for (int l = c->layers - 1; l >= 0; l--) {
         crnn_layer_weights w = layer_weights(model, l);
         crnn_layer_grads g = {grads + lay->wx[l], grads + lay->wh[l], grads + lay->b[l]};
-        crnn_layer_acts a = layer_acts(model, ws, l);
-        crnn_layer_backward bw = {
+        crnn_layer_io io = layer_io(model, ws, l, NULL);
+        crnn_layer_grad_io gio = {
             .dh = dh,
-            .dgates = ws->dgates,
-            .dgates2 = ws->dgates2,
             .dx = dbelow,
             .dh0 = ws->dstate + (size_t)(l * slots) * bh,
             .dc0 = slots == 2 ? ws->dstate + (size_t)(l * slots + 1) * bh : NULL,
         };
-        if (!ws->engine) {
-            model->cell->backward(&w, &g, &a, &bw);
-        } else {
-            int rc = ws->engine_ran ? crnn_dnnl_lstm_backward(ws->engine, l, &w, &g, &a, &bw)
-                                    : CRNN_ERR_ARG; /* no record of a forward to go back through */
-            if (rc != CRNN_OK && ws->engine_status == CRNN_OK)
-                ws->engine_status = rc;
-        }
+        int rc = ws->engine->ops->backward(ws->engine, l, &w, &g, &io, &gio);
+        if (rc != CRNN_OK)
+            return rc;
         if (ws->dropout > 0 && l > 0)
             for (size_t k = 0; k < nh; k++)
                 dbelow[k] *= ws->mask[l - 1][k];
@@ -397,4 +332,5 @@ void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint
         for (int j = 0; j < c->embed; j++)
             row[j] += d[j];
     }
+    return CRNN_OK;
 }

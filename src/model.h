@@ -19,6 +19,7 @@
 
 #include "cell.h"
 #include "charrnn.h"
+#include "engine.h"
 #include "rng.h"
 
 #define CRNN_MAX_LAYERS 16
@@ -42,40 +43,27 @@ typedef struct crnn_model {
     float *params; /* (layout.total) owned */
 } crnn_model;
 
-/* Buffers for forward and backward over up to B x T (allocated once). */
+/* Buffers for forward and backward over up to B x T (allocated once). What
+ * only the engine reads (gates, per-step cell states) the engine keeps. */
 typedef struct crnn_workspace {
     int max_rows, max_steps;
     float *x0;                         /* (T,B,E) embedded input */
-    float *h[CRNN_MAX_LAYERS];         /* (T+1,B,H) */
-    float *c[CRNN_MAX_LAYERS];         /* (T+1,B,H) */
-    float *gates[CRNN_MAX_LAYERS];     /* (T,B,G*H) */
-    float *aux[CRNN_MAX_LAYERS];       /* (T,B,H) */
+    float *h[CRNN_MAX_LAYERS];         /* (T+1,B,H): h[0] carried in, h[t+1] output of step t */
+    float *c_last;                     /* (L,B,H) cell state after the last step (cells with c) */
     float *logits;                     /* (T,B,V), becomes dlogits after the loss */
     double *row_loss;                  /* (T*B) */
     float *dh_a, *dh_b;                /* (T,B,max(E,H)) ping-pong gradients between layers */
-    float *dgates, *dgates2;           /* (T,B,G*H) */
-    float *scratch;                    /* (B,G*H) */
     float dropout;                     /* rate applied by the next forward (0 = off) */
     float *mask[CRNN_MAX_LAYERS];      /* (T,B,H) 0 or 1/(1-p) per output of layer l */
     float *dropped[CRNN_MAX_LAYERS];   /* (T,B,H) output of layer l after its mask */
     float *dstate;                     /* (L,S,B,H) gradient of the carried-in state */
     int rows, steps;                   /* of the last forward */
-    /* oneDNN training engine (CRNN_WS_ONEDNN): it keeps the gates, so gates[l] is
-     * NULL and c[l] holds two slices, c[0] and c[1] (after the last step). Other
-     * shapes (evaluation) run charrnn's cell over pieces of the chunk through
-     * piece_gates and piece_c. */
-    struct crnn_dnnl_lstm *engine;
-    float *piece_gates;                /* (P,B,G*H) */
-    float *piece_c;                    /* (P+1,B,H) */
-    int engine_ran;                    /* the last forward ran on the engine */
-    int engine_status;                 /* CRNN_OK, or the first failure of the engine */
+    crnn_stack *engine;                /* runs the recurrent layers (engine.h) */
 } crnn_workspace;
 
 /* crnn_workspace_init flags. */
 enum {
     CRNN_WS_DROPOUT = 1, /* masks for dropout between layers */
-    CRNN_WS_ONEDNN = 2,  /* train the LSTM layers on oneDNN (crnn_dnnl_available()) */
-    CRNN_WS_BF16 = 4,    /* ... with its matrix products in bf16 */
 };
 
 /* Checks the sizes and computes the layout; allocates the weights (zeroed). */
@@ -88,11 +76,17 @@ size_t crnn_model_state_size(const crnn_model *model, int rows);
 /* Draws the initial weights: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), cell biases. */
 void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias);
 
-/* Floats a workspace for B x T needs (for memory estimates). */
-size_t crnn_workspace_floats(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,
-                             int steps, unsigned flags);
+/* Bytes a workspace for B x T with this engine needs (for memory estimates):
+ * the model's buffers and the engine's. */
+size_t crnn_workspace_bytes(const crnn_model_config *config, const crnn_cell_ops *cell, int rows,
+                            int steps, unsigned flags, const crnn_engine_ops *engine,
+                            const crnn_engine_options *options);
+
+/* Allocates the buffers for up to rows x steps and builds the engine that runs
+ * the layers (NULL: charrnn's own cells; options may be NULL). */
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
-                        unsigned flags, crnn_error *err);
+                        unsigned flags, const crnn_engine_ops *engine,
+                        const crnn_engine_options *options, crnn_error *err);
 
 /* Sets ws->dropout to p and draws the masks for the next forward. Draws for
  * all `total_rows` rows (so every process of a data-parallel run draws the
@@ -102,8 +96,9 @@ void crnn_model_draw_dropout(const crnn_model *model, crnn_workspace *ws, float 
 void crnn_workspace_free(crnn_workspace *ws);
 
 /* Forward over rows x steps tokens (time-major, ids < V) from state_in
- * (L,S,rows,H); leaves logits (steps*rows, V) in ws->logits. */
-void crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+ * (L,S,rows,H); leaves logits (steps*rows, V) in ws->logits. CRNN_OK, or the
+ * engine's failure. */
+int crnn_model_forward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
                         int rows, int steps, const float *state_in);
 
 /* Copies the state after the last forward step into state_out (L,S,rows,H). */
@@ -116,10 +111,10 @@ double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32
                        double normalizer);
 
 /* Backward of the last forward and loss: accumulates (+=) into grads (layout.total)
- * and leaves the gradient of the carried-in state in ws->dstate. With the
- * oneDNN engine the last forward must have had the workspace's full shape; a
- * failure of the engine is left in ws->engine_status. */
-void crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
+ * and leaves the gradient of the carried-in state in ws->dstate. CRNN_OK, or
+ * the engine's failure (oneDNN's needs the last forward to have had the
+ * workspace's full shape). */
+int crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
                          float *grads);
 
 #endif

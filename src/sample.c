@@ -52,7 +52,7 @@ crnn_sampler *crnn_sampler_open(const char *path, crnn_error *err)
     if (crnn_vocab_adopt(&sm->vocab, s.vocab, s.vocab_size, err) != CRNN_OK)
         goto fail;
     s.vocab = NULL;
-    if (crnn_workspace_init(&sm->ws, &sm->model, 1, 1, 0, err) != CRNN_OK)
+    if (crnn_workspace_init(&sm->ws, &sm->model, 1, 1, 0, NULL, NULL, err) != CRNN_OK)
         goto fail;
     sm->state = crnn_alloc_floats(crnn_model_state_size(&sm->model, 1));
     sm->probs = crnn_alloc_floats((size_t)s.vocab_size);

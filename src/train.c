@@ -15,10 +15,8 @@
 #include "corpus.h"
 #include "data.h"
 #include "dist.h"
+#include "engine.h"
 #include "evaluate.h"
-#include "io.h"
-#include "kernels.h"
-#include "lstm_dnnl.h"
 #include "model.h"
 #include "optim.h"
 #include "snapshot.h"
@@ -29,6 +27,7 @@
 
 struct crnn_trainer {
     crnn_train_config config;
+    crnn_compute_options compute; /* cache_dir owned (NULL: the default) */
     char *corpus_path;
     crnn_corpus corpus; /* token ids (mapped from the id cache) and the vocabulary */
     crnn_splits splits;
@@ -55,8 +54,9 @@ struct crnn_trainer {
     float *gathered;    /* (ranks,L,S,local_batch,H) staging for the gather */
     uint32_t *inputs;   /* (T,local_batch) */
     uint32_t *targets;  /* (T,local_batch) */
-    char engine[160];      /* what trains the recurrent layers */
-    char engine_note[200]; /* why auto chose the own cells, or "" */
+    const crnn_engine_ops *engine_ops; /* what trains the recurrent layers */
+    char engine[160];      /* ... described */
+    char engine_note[400]; /* why auto passed over the engine it prefers, or "" */
 };
 
 void crnn_train_config_default(crnn_train_config *c)
@@ -128,17 +128,14 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
     return CRNN_OK;
 }
 
-/* The workspace flags of the engine a trainer of this configuration uses:
- * oneDNN for LSTM layers when selected, never while the tests run the
- * reference kernels. */
-static unsigned engine_flags(const crnn_train_config *c)
+void crnn_compute_options_default(crnn_compute_options *o)
 {
-    if (c->cell != CRNN_CELL_LSTM || !crnn_onednn_selected() || crnn_kernels_reference())
-        return 0;
-    return CRNN_WS_ONEDNN | (crnn_onednn_bf16() ? CRNN_WS_BF16 : 0u);
+    memset(o, 0, sizeof *o);
+    o->engine = CRNN_ENGINE_AUTO;
 }
 
-static uint64_t memory_estimate(const crnn_train_config *c, int vocab_size, unsigned engine)
+static uint64_t memory_estimate(const crnn_train_config *c, int vocab_size,
+                                const crnn_engine_ops *engine, const crnn_engine_options *options)
 {
     double gh = 4.0 * c->hidden, h = c->hidden, v = vocab_size; /* the LSTM is the largest */
     double params = v * c->embed + h * v + v;
@@ -146,15 +143,21 @@ static uint64_t memory_estimate(const crnn_train_config *c, int vocab_size, unsi
         params += ((l == 0 ? c->embed : h) + h + 1) * gh;
     crnn_model_config mc = {vocab_size, c->embed, c->hidden, c->layers, c->cell};
     const crnn_cell_ops *cell = crnn_cell_for(c->cell);
-    double ws = (double)crnn_workspace_floats(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq,
-                                              engine);
-    double bytes = 4.0 * (4 * params + ws + 2.0 * c->layers * 2 * c->batch * h);
+    unsigned flags = c->dropout > 0 ? CRNN_WS_DROPOUT : 0u;
+    double ws = (double)crnn_workspace_bytes(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq,
+                                             flags, engine, options);
+    double bytes = 4.0 * (4 * params + 2.0 * c->layers * 2 * c->batch * h) + ws;
     return bytes > 1.8e19 ? UINT64_MAX : (uint64_t)bytes;
 }
 
-uint64_t crnn_train_memory_estimate(const crnn_train_config *c, int vocab_size)
+uint64_t crnn_train_memory_estimate(const crnn_train_config *c,
+                                    const crnn_compute_options *compute, int vocab_size)
 {
-    return memory_estimate(c, vocab_size, engine_flags(c));
+    crnn_compute_options d;
+    if (!compute)
+        crnn_compute_options_default(&d), compute = &d;
+    crnn_engine_options eo = {compute->row_groups};
+    return memory_estimate(c, vocab_size, crnn_engine_for(compute->engine, c->cell), &eo);
 }
 
 /* "512 MB" or "1.5 GiB". */
@@ -166,35 +169,23 @@ static void format_bytes(char *out, size_t size, uint64_t bytes)
         snprintf(out, size, "%.1f GiB", (double)bytes / (1 << 30));
 }
 
-/* The machine's memory; CHARRNN_MEMORY_BYTES pretends another size (tests of
- * the memory checks on any machine). */
-static uint64_t physical_memory(void)
+/* The memory training may plan for: the machine's, unless the options say
+ * otherwise (tests of the memory checks on any machine). */
+static uint64_t available_memory(const crnn_compute_options *o)
 {
-    const char *pretend = getenv("CHARRNN_MEMORY_BYTES");
-    if (pretend && strtoull(pretend, NULL, 10) > 0)
-        return strtoull(pretend, NULL, 10);
+    if (o->memory_bytes > 0)
+        return o->memory_bytes;
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
 }
-
-static const char *cache_dir_setting; /* crnn_set_cache_dir: NULL = default */
-static int cache_dir_set;
-
-void crnn_set_cache_dir(const char *dir)
-{
-    free((void *)cache_dir_setting);
-    cache_dir_setting = dir ? strdup(dir) : NULL;
-    cache_dir_set = dir != NULL;
-}
-
 
 /* Tokenizes the corpus (or maps its id cache). */
 static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
 {
     char buf[4096];
+    const char *dir = t->compute.cache_dir;
     crnn_corpus_options o = {t->config.lossy, t->config.normalize, t->config.max_vocab,
-                             cache_dir_set ? cache_dir_setting
-                                           : crnn_default_cache_dir(buf, sizeof buf)};
+                             dir ? dir : crnn_default_cache_dir(buf, sizeof buf)};
     return crnn_corpus_open(&t->corpus, path, &o, err);
 }
 
@@ -233,40 +224,45 @@ static int allocate(crnn_trainer *t, crnn_error *err)
                          c->batch, t->ranks, t->ranks);
     t->local_batch = c->batch / t->ranks;
     t->first_stream = t->rank * t->local_batch;
-    /* The engine: oneDNN's (when selected) needs more memory than the own
-     * cells; left to choose, a trainer takes the own cells rather than refuse. */
-    unsigned engine = engine_flags(c);
-    int vocab = t->corpus.vocab.size;
-    uint64_t have = physical_memory(), need = memory_estimate(c, vocab, engine);
+    /* The engine: oneDNN's needs more memory than the own cells; left to
+     * choose, a trainer takes the next engine that fits rather than refuse. */
+    int vocab = t->corpus.vocab.size, automatic = t->compute.engine == CRNN_ENGINE_AUTO;
+    crnn_engine_options eo = {t->compute.row_groups};
+    const crnn_engine_ops *engine = crnn_engine_for(t->compute.engine, c->cell), *first = engine;
+    uint64_t have = available_memory(&t->compute), need = memory_estimate(c, vocab, engine, &eo);
+    uint64_t first_need = need;
+    for (const crnn_engine_ops *next; need > have && automatic &&
+                                      (next = crnn_engine_next(engine, c->cell)) != NULL;) {
+        engine = next;
+        need = memory_estimate(c, vocab, engine, &eo);
+    }
     char need_text[32], have_text[32];
     format_bytes(have_text, sizeof have_text, have);
-    if (need > have && engine && crnn_engine_is_auto()) {
-        uint64_t own = memory_estimate(c, vocab, 0);
-        format_bytes(need_text, sizeof need_text, need);
-        if (own <= have)
-            snprintf(t->engine_note, sizeof t->engine_note,
-                     "training on charrnn's own cells: oneDNN's engine would need about %s and "
-                     "the machine has %s", need_text, have_text);
-        engine = 0;
-        need = own;
-    }
     format_bytes(need_text, sizeof need_text, need);
     if (need > have)
         return crnn_fail(err, CRNN_ERR_NOMEM,
                          "this configuration needs about %s of memory for training but the "
                          "machine has %s; use smaller --hidden, --layers, --batch or --seq%s",
                          need_text, have_text,
-                         engine && !crnn_engine_is_auto()
+                         engine != &crnn_engine_own_ops && !automatic
                              ? " (or --engine own: oneDNN's engine needs more)" : "");
-    snprintf(t->engine, sizeof t->engine, "%s%s",
-             engine ? crnn_dnnl_description() : "charrnn's own cells",
-             engine & CRNN_WS_BF16 ? ", products in bf16" : "");
+    if (engine != first) {
+        char first_text[32], first_name[120], name[120];
+        format_bytes(first_text, sizeof first_text, first_need);
+        first->describe(first_name, sizeof first_name);
+        engine->describe(name, sizeof name);
+        snprintf(t->engine_note, sizeof t->engine_note,
+                 "training on %s: %s would need about %s and the machine has %s", name,
+                 first_name, first_text, have_text);
+    }
+    t->engine_ops = engine;
+    engine->describe(t->engine, sizeof t->engine);
     crnn_model_config mc = {t->corpus.vocab.size, c->embed, c->hidden, c->layers, c->cell};
     int rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    unsigned flags = (c->dropout > 0 ? CRNN_WS_DROPOUT : 0u) | engine;
-    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, err);
+    unsigned flags = c->dropout > 0 ? CRNN_WS_DROPOUT : 0u;
+    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, engine, &eo, err);
     if (rc != CRNN_OK)
         return rc;
     size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, t->local_batch);
@@ -287,8 +283,36 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     return CRNN_OK;
 }
 
+/* A trainer with nothing but its compute options (checked, cache_dir copied). */
+static crnn_trainer *new_trainer(const crnn_compute_options *compute, crnn_error *err)
+{
+    crnn_compute_options o;
+    if (!compute)
+        crnn_compute_options_default(&o), compute = &o;
+    if (crnn_engine_check(compute->engine, err) != CRNN_OK)
+        return NULL;
+    if (compute->row_groups < 0) {
+        crnn_fail(err, CRNN_ERR_ARG, "row groups must be 0 (chosen) or positive (got %d)",
+                  compute->row_groups);
+        return NULL;
+    }
+    crnn_trainer *t = crnn_calloc(1, sizeof *t);
+    if (!t) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->compute = *compute;
+    t->last_val = t->best_val = NAN;
+    if (compute->cache_dir && !(t->compute.cache_dir = strdup(compute->cache_dir))) {
+        free(t);
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return t;
+}
+
 static crnn_trainer *create_local(const char *corpus_path, const crnn_train_config *config,
-                                  crnn_error *err)
+                                  const crnn_compute_options *compute, crnn_error *err)
 {
     if (!corpus_path || !config) {
         crnn_fail(err, CRNN_ERR_ARG, "no corpus given");
@@ -296,13 +320,10 @@ static crnn_trainer *create_local(const char *corpus_path, const crnn_train_conf
     }
     if (check_config(config, err) != CRNN_OK)
         return NULL;
-    crnn_trainer *t = crnn_calloc(1, sizeof *t);
-    if (!t) {
-        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    crnn_trainer *t = new_trainer(compute, err);
+    if (!t)
         return NULL;
-    }
     t->config = *config;
-    t->last_val = t->best_val = NAN;
     t->corpus_path = strdup(corpus_path);
     if (!t->corpus_path || read_corpus(t, corpus_path, err) != CRNN_OK ||
         prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK) {
@@ -320,6 +341,7 @@ void crnn_trainer_free(crnn_trainer *t)
 {
     if (!t)
         return;
+    free((char *)t->compute.cache_dir);
     free(t->corpus_path);
     crnn_corpus_close(&t->corpus);
     crnn_model_free(&t->model);
@@ -342,6 +364,21 @@ static int damaged_ids(const crnn_trainer *t, crnn_error *err)
                      "the token ids of %s hold a value beyond the vocabulary: the id cache %s is "
                      "damaged; delete it and start again",
                      t->corpus_path, t->corpus.cache_path ? t->corpus.cache_path : "(in memory)");
+}
+
+/* during: "in step 12; nothing was updated", "evaluating the validation split". */
+static int engine_failed(const crnn_trainer *t, int status, const char *during, crnn_error *err)
+{
+    return crnn_fail(err, status, "the engine %s failed %s (train with --engine own to avoid it)",
+                     t->engine_ops->name, during);
+}
+
+static int step_failed(const crnn_trainer *t, int status, crnn_error *err)
+{
+    char during[64];
+    snprintf(during, sizeof during, "in step %llu; nothing was updated",
+             (unsigned long long)t->step + 1);
+    return engine_failed(t, status, during, err);
 }
 
 int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
@@ -369,7 +406,9 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
     crnn_rng rng = t->rng;
     crnn_model_draw_dropout(&t->model, &t->ws, c->dropout, &rng, B, t->first_stream, local, T);
-    crnn_model_forward(&t->model, &t->ws, t->inputs, local, T, t->state);
+    int rc = crnn_model_forward(&t->model, &t->ws, t->inputs, local, T, t->state);
+    if (rc != CRNN_OK)
+        return step_failed(t, rc, err);
     double sum = crnn_model_loss(&t->model, &t->ws, t->targets, normalizer);
     crnn_dist_sum_doubles(&sum, 1); /* every rank sees the same loss, NaN included */
     double l = sum / normalizer;
@@ -380,10 +419,8 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
                          isnan(l) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
     size_t p = t->model.layout.total;
     memset(t->grads, 0, sizeof(float) * p);
-    crnn_model_backward(&t->model, &t->ws, t->inputs, t->grads);
-    if (t->ws.engine_status != CRNN_OK)
-        return crnn_fail(err, t->ws.engine_status, "oneDNN failed in step %llu (train with "
-                         "--engine own to avoid it)", (unsigned long long)t->step + 1);
+    if ((rc = crnn_model_backward(&t->model, &t->ws, t->inputs, t->grads)) != CRNN_OK)
+        return step_failed(t, rc, err);
     crnn_dist_sum_floats(t->grads, p); /* the global mean gradient on every rank */
     double norm = crnn_grad_norm(t->grads, p);
     if (!isfinite(norm))
@@ -428,13 +465,23 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
     int first = (int)((int64_t)streams * t->rank / t->ranks);
     int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
     double sums[3] = {0, 0, 0}; /* loss, characters, damaged */
-    int bad = crnn_split_loss(&t->model, &t->ws, split, streams, first, mine, t->config.seq,
-                              t->eval_state, t->inputs, t->targets, sums);
-    sums[2] = bad != 0;
+    int rc = crnn_split_loss(&t->model, &t->ws, split, streams, first, mine, t->config.seq,
+                             t->eval_state, t->inputs, t->targets, sums);
+    sums[2] = rc != CRNN_OK;
     crnn_dist_sum_doubles(sums, 3);
     crnn_corpus_trim(&t->corpus); /* the split just read need not stay resident */
+    if (rc == CRNN_ERR_FORMAT)
+        return damaged_ids(t, err);
+    if (rc == CRNN_ERR_NOMEM)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    if (rc != CRNN_OK) {
+        char during[64];
+        snprintf(during, sizeof during, "evaluating the %s split", what);
+        return engine_failed(t, rc, during, err);
+    }
     if (sums[2] > 0)
-        return bad == -2 ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory") : damaged_ids(t, err);
+        return crnn_fail(err, CRNN_ERR_IO, "another process could not evaluate the %s split "
+                         "(see its message)", what);
     *mean = sums[0] / sums[1];
     if (!isfinite(*mean))
         return crnn_fail(err, CRNN_ERR_NUMERIC, "the %s loss is not finite", what);
@@ -565,7 +612,7 @@ static int check_resumable(const crnn_snapshot *s, const crnn_trainer *t, const 
 }
 
 static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_path,
-                                  crnn_error *err)
+                                  const crnn_compute_options *compute, crnn_error *err)
 {
     crnn_snapshot s;
     if (crnn_snapshot_load(snapshot_path, &s, err) != CRNN_OK)
@@ -578,13 +625,8 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
                   snapshot_path);
         goto fail;
     }
-    if (check_config(&s.config, err) != CRNN_OK)
+    if (check_config(&s.config, err) != CRNN_OK || !(t = new_trainer(compute, err)))
         goto fail;
-    t = crnn_calloc(1, sizeof *t);
-    if (!t) {
-        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
     t->config = s.config;
     const char *path = corpus_path ? corpus_path : s.corpus_path;
     if (!path || !*path) {
@@ -653,15 +695,15 @@ static crnn_trainer *all_or_none(crnn_trainer *t, crnn_error *err)
 }
 
 crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
-                                  crnn_error *err)
+                                  const crnn_compute_options *compute, crnn_error *err)
 {
-    return all_or_none(create_local(corpus_path, config, err), err);
+    return all_or_none(create_local(corpus_path, config, compute, err), err);
 }
 
 crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
-                                  crnn_error *err)
+                                  const crnn_compute_options *compute, crnn_error *err)
 {
-    return all_or_none(resume_local(snapshot_path, corpus_path, err), err);
+    return all_or_none(resume_local(snapshot_path, corpus_path, compute, err), err);
 }
 
 void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)

@@ -29,7 +29,8 @@ static inline int check_result(const char *name)
         fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
     else
         fprintf(stderr, "%s: all checks passed\n", name);
-    return check_failures > 100 ? 100 : check_failures;
+    /* 77 would read as "skipped" to meson test. */
+    return check_failures > 100 ? 100 : check_failures == 77 ? 78 : check_failures;
 }
 
 #endif

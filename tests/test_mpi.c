@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     double losses[STEPS] = {0};
     crnn_trainer *t = NULL;
     if (!strcmp(mode, "reference") || !strcmp(mode, "check") || !strcmp(mode, "save")) {
-        t = crnn_trainer_create(corpus, &c, &err);
+        t = crnn_trainer_create(corpus, &c, NULL, &err);
         CHECK(t, "%s", err.message);
         if (t && !strcmp(mode, "save")) {
             check_failures += run_steps(t, 0, HALF, losses);
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
             }
         }
     } else if (!strcmp(mode, "resume")) {
-        t = crnn_trainer_resume(half, NULL, &err);
+        t = crnn_trainer_resume(half, NULL, NULL, &err);
         CHECK(t, "%s", err.message);
         if (t) {
             check_failures += run_steps(t, HALF, STEPS, losses);
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
             crnn_snapshot_free(&s);
         }
         crnn_dist_any(0); /* the file exists before rank 1 reads it */
-        t = crnn_trainer_resume(crnn_dist_rank() == 1 ? bad : half, NULL, &err);
+        t = crnn_trainer_resume(crnn_dist_rank() == 1 ? bad : half, NULL, NULL, &err);
         CHECK(t, "%s", err.message);
         if (t) {
             int rc = crnn_trainer_check_replicas(t, &err);

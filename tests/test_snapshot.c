@@ -29,7 +29,7 @@ static void make_snapshot(const char *path)
     c.batch = 4;
     c.seq = 8;
     crnn_error err = {0};
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, NULL, &err);
     CHECK(t, "%s", err.message);
     double loss;
     for (int i = 0; i < 3; i++)
@@ -208,7 +208,7 @@ static void test_export(const char *path)
         crnn_snapshot_info info;
         CHECK_OK(crnn_snapshot_read_info(out, &info, &err), err);
         CHECK(!info.resumable && info.weights_dtype == (crnn_weights_dtype)d, "info of export %d", d);
-        crnn_trainer *t = crnn_trainer_resume(out, NULL, &err);
+        crnn_trainer *t = crnn_trainer_resume(out, NULL, NULL, &err);
         CHECK(!t && strstr(err.message, "weights only"), "resumed from an export: %s", err.message);
         crnn_sampler *sm = crnn_sampler_open(out, &err);
         CHECK(sm, "sampling an export: %s", err.message);

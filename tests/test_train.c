@@ -10,12 +10,15 @@
 #include "charrnn.h"
 #include "check.h"
 #include "kernels.h"
-#include "lstm_dnnl.h"
 #include "rng.h"
 #include "snapshot.h"
 #include "testutil.h"
 
 enum { ALPHA = 4 };
+
+/* How every trainer here computes: the defaults, or the oneDNN engine with
+ * its rows in groups (--row-groups N). */
+static crnn_compute_options compute;
 
 /* The true source's mean loss over text[from, to), set by make_markov_corpus. */
 static double oracle_from, oracle_to, oracle_loss;
@@ -95,7 +98,7 @@ static void test_learns_entropy_rate(void)
     c.seq = 32;
     c.learning_rate = 1e-2f;
     crnn_error err = {0};
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
     CHECK(t, "create: %s", err.message);
     if (!t)
         return;
@@ -152,7 +155,7 @@ static void test_resume_is_exact(void)
     crnn_train_config c = small_config();
     crnn_error err = {0};
     double straight[60], resumed[60];
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
     CHECK(t, "%s", err.message);
     if (!t)
         return;
@@ -167,14 +170,14 @@ static void test_resume_is_exact(void)
     CHECK_OK(crnn_trainer_save(t, full, &err), err);
     crnn_trainer_free(t);
 
-    t = crnn_trainer_create(corpus, &c, &err);
+    t = crnn_trainer_create(corpus, &c, &compute, &err);
     for (int i = 0; i < 30; i++)
         CHECK_OK(crnn_trainer_step(t, &resumed[i], &err), err);
     double v;
     CHECK_OK(crnn_trainer_evaluate(t, &v, &err), err); /* evaluation must not disturb training */
     CHECK_OK(crnn_trainer_save(t, half, &err), err);
     crnn_trainer_free(t);
-    t = crnn_trainer_resume(half, NULL, &err);
+    t = crnn_trainer_resume(half, NULL, &compute, &err);
     CHECK(t, "resume: %s", err.message);
     if (!t)
         return;
@@ -188,7 +191,7 @@ static void test_resume_is_exact(void)
     /* Resuming against a different corpus is refused. */
     const char *other = temp_path("other.txt");
     make_markov_corpus(other, 3001);
-    t = crnn_trainer_resume(half, other, &err);
+    t = crnn_trainer_resume(half, other, &compute, &err);
     CHECK(!t && err.status == CRNN_ERR_DATA && strstr(err.message, "not the corpus"),
           "changed corpus accepted: %s", err.message);
     crnn_trainer_free(t);
@@ -214,14 +217,17 @@ static void test_fast_kernels_match_reference(void)
                                           CRNN_ENGINE_ONEDNN_BF16};
     double loss[4][STEPS];
     crnn_error err = {0};
-    int runs = !crnn_dnnl_available() ? 2 : crnn_set_engine(CRNN_ENGINE_ONEDNN_BF16) ? 3 : 4;
+    int runs = crnn_engine_check(CRNN_ENGINE_ONEDNN, NULL) != CRNN_OK        ? 2
+               : crnn_engine_check(CRNN_ENGINE_ONEDNN_BF16, NULL) != CRNN_OK ? 3
+                                                                            : 4;
     if (runs < 4)
         fprintf(stderr, "test_train: no oneDNN bf16 here (no oneDNN, or no AVX512-BF16)\n");
     for (int run = 0; run < runs; run++) {
         crnn_kernels_use_reference(run == REF);
-        CHECK(crnn_set_engine(engines[run]) == CRNN_OK, "engine %s refused", names[run]);
-        crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
-        CHECK(t, "%s", err.message);
+        crnn_compute_options o = compute;
+        o.engine = engines[run];
+        crnn_trainer *t = crnn_trainer_create(corpus, &c, &o, &err);
+        CHECK(t, "%s: %s", names[run], err.message);
         if (!t)
             break;
         for (int i = 0; i < STEPS; i++)
@@ -229,7 +235,6 @@ static void test_fast_kernels_match_reference(void)
         crnn_trainer_free(t);
     }
     crnn_kernels_use_reference(0);
-    crnn_set_engine(CRNN_ENGINE_AUTO);
     for (int run = OWN; run < runs; run++) {
         double worst = 0;
         for (int i = 0; i < STEPS; i++)
@@ -254,7 +259,7 @@ static void test_nan_leaves_trainer_unchanged(void)
     make_markov_corpus(corpus, 3000);
     crnn_train_config c = small_config();
     crnn_error err = {0};
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
     double loss;
     for (int i = 0; i < 5; i++)
         CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
@@ -268,7 +273,7 @@ static void test_nan_leaves_trainer_unchanged(void)
     s.params[s.n_params - 1] = NAN;
     CHECK_OK(crnn_snapshot_save(poisoned, &s, &err), err);
     crnn_snapshot_free(&s);
-    t = crnn_trainer_resume(poisoned, NULL, &err);
+    t = crnn_trainer_resume(poisoned, NULL, &compute, &err);
     CHECK(t, "%s", err.message);
     if (!t)
         return;
@@ -286,7 +291,7 @@ static void test_sampling(void)
     make_markov_corpus(corpus, 3000);
     crnn_train_config c = small_config();
     crnn_error err = {0};
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
     double loss;
     for (int i = 0; i < 20; i++)
         CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
@@ -343,28 +348,37 @@ static void test_bad_config(void)
     crnn_train_config c;
     crnn_train_config_default(&c);
     crnn_error err = {0};
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
     CHECK(!t && err.status == CRNN_ERR_DATA && strstr(err.message, "--batch"),
           "tiny corpus: %s", err.message);
     const char *empty = temp_path("empty.txt");
     write_text(empty, "", 0);
-    t = crnn_trainer_create(empty, &c, &err);
+    t = crnn_trainer_create(empty, &c, &compute, &err);
     CHECK(!t && err.status == CRNN_ERR_DATA && strstr(err.message, "empty"), "empty: %s",
           err.message);
-    t = crnn_trainer_create(temp_path("missing.txt"), &c, &err);
+    t = crnn_trainer_create(temp_path("missing.txt"), &c, &compute, &err);
     CHECK(!t && err.status == CRNN_ERR_IO, "missing: %s", err.message);
     c.hidden = 60000;
     c.layers = 16;
-    t = crnn_trainer_create(corpus, &c, &err);
+    t = crnn_trainer_create(corpus, &c, &compute, &err);
     CHECK(!t && err.status != CRNN_OK, "absurd size accepted");
     c = small_config();
     c.batch = 0;
-    t = crnn_trainer_create(corpus, &c, &err);
+    t = crnn_trainer_create(corpus, &c, &compute, &err);
     CHECK(!t && err.status == CRNN_ERR_ARG, "batch 0: %s", err.message);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    crnn_compute_options_default(&compute);
+    if (argc == 3 && !strcmp(argv[1], "--row-groups")) {
+        if (crnn_engine_check(CRNN_ENGINE_ONEDNN, NULL) != CRNN_OK) {
+            fprintf(stderr, "test_train: no oneDNN engine in this build: skipped\n");
+            return 77;
+        }
+        compute.engine = CRNN_ENGINE_ONEDNN;
+        compute.row_groups = atoi(argv[2]);
+    }
     crnn_set_threads(2);
     test_bad_config();
     test_resume_is_exact();

@@ -58,9 +58,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        char core[32];
+        char core[32], engine[160];
+        crnn_engine_describe(CRNN_ENGINE_AUTO, engine, sizeof engine);
         printf("charrnn %s\n%s; LSTM training on %s\n", CRNN_VERSION_STRING,
-               crnn_backend_description(), crnn_engine_description());
+               crnn_backend_description(), engine);
         if (crnn_blas_better_core(core, sizeof core))
             printf("faster kernels for this CPU: OPENBLAS_CORETYPE=%s\n", core);
         return 0;

@@ -384,6 +384,28 @@ static void pick_sizes(const char *corpus, crnn_train_config *c, int quiet)
                 mb);
 }
 
+/* The machine settings of the run: the options, and two variables for
+ * benchmarks and tests (README): CHARRNN_ONEDNN_GROUPS=N runs oneDNN's rows in
+ * N groups side by side, CHARRNN_MEMORY_BYTES=N plans for N bytes of memory.
+ * Non-zero (after saying why) when the engine cannot run here. */
+static int compute_options(const train_options *o, crnn_compute_options *compute)
+{
+    crnn_compute_options_default(compute);
+    compute->engine = (crnn_engine)o->engine;
+    compute->cache_dir = o->cache_dir;
+    const char *groups = getenv("CHARRNN_ONEDNN_GROUPS"), *memory = getenv("CHARRNN_MEMORY_BYTES");
+    if (groups && atoi(groups) > 0)
+        compute->row_groups = atoi(groups);
+    if (memory && strtoull(memory, NULL, 10) > 0)
+        compute->memory_bytes = strtoull(memory, NULL, 10);
+    crnn_error err = {0};
+    if (crnn_engine_check(compute->engine, &err) != CRNN_OK) {
+        fprintf(stderr, "charrnn: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     cli_args a;
@@ -400,22 +422,15 @@ int cmd_train(int argc, char **argv)
     int threads = o.threads, quiet = o.quiet || crnn_dist_rank() != 0;
     int leader = crnn_dist_rank() == 0; /* only rank 0 talks */
     crnn_set_threads(threads);
-    crnn_set_cache_dir(o.cache_dir);
-    if (crnn_set_engine((crnn_engine)o.engine) != CRNN_OK) {
-        if (o.engine == CRNN_ENGINE_ONEDNN_BF16 && crnn_set_engine(CRNN_ENGINE_ONEDNN) == CRNN_OK)
-            fprintf(stderr, "charrnn: --bf16 needs a CPU with AVX512-BF16 (this one would "
-                            "emulate it, slower than fp32); train without it\n");
-        else
-            fprintf(stderr, "charrnn: this charrnn was built without oneDNN (install libdnnl-dev "
-                            "and rebuild); use --engine own or auto\n");
+    crnn_compute_options compute;
+    if (compute_options(&o, &compute) != 0)
         return 2;
-    }
 
     if (!resume && !o.size_option_given)
         pick_sizes(corpus, &cfg, quiet);
     crnn_error err = {0};
-    crnn_trainer *t = resume ? crnn_trainer_resume(resume, corpus, &err)
-                             : crnn_trainer_create(corpus, &cfg, &err);
+    crnn_trainer *t = resume ? crnn_trainer_resume(resume, corpus, &compute, &err)
+                             : crnn_trainer_create(corpus, &cfg, &compute, &err);
     if (!t)
         cli_fail(&err);
     if (!output)
