@@ -381,42 +381,49 @@ static int step_failed(const crnn_trainer *t, int status, crnn_error *err)
     return engine_failed(t, status, during, err);
 }
 
-int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
+/* The cosine's length is fixed at the first step, from the run's limit. */
+static int fix_schedule(crnn_trainer *t, crnn_error *err)
 {
-    if (t->config.schedule == CRNN_SCHEDULE_COSINE && t->config.schedule_steps == 0) {
-        /* The cosine's length is fixed at the first step, from the run's limit. */
-        uint64_t horizon = t->run.max_iters;
-        if (!horizon && t->run.max_epochs > 0)
-            horizon = (uint64_t)ceil(t->run.max_epochs * (double)t->chunks_per_epoch);
-        if (horizon <= t->config.warmup_steps)
-            return crnn_fail(err, CRNN_ERR_ARG, "a cosine schedule needs a length in steps longer "
-                             "than the warm-up: give --max-iters or --epochs");
-        t->config.schedule_steps = horizon;
-    }
+    if (t->config.schedule != CRNN_SCHEDULE_COSINE || t->config.schedule_steps != 0)
+        return CRNN_OK;
+    uint64_t horizon = t->run.max_iters;
+    if (!horizon && t->run.max_epochs > 0)
+        horizon = (uint64_t)ceil(t->run.max_epochs * (double)t->chunks_per_epoch);
+    if (horizon <= t->config.warmup_steps)
+        return crnn_fail(err, CRNN_ERR_ARG, "a cosine schedule needs a length in steps longer "
+                         "than the warm-up: give --max-iters or --epochs");
+    t->config.schedule_steps = horizon;
+    return CRNN_OK;
+}
+
+static int not_finite(const crnn_trainer *t, const char *what, double value, crnn_error *err)
+{
+    return crnn_fail(err, CRNN_ERR_NUMERIC,
+                     "the %s became %s at step %llu; nothing was updated (try a smaller --lr or "
+                     "--clip)",
+                     what, isnan(value) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
+}
+
+/* The computation of one step on the host, for the chunk in inputs/targets:
+ * forward, loss, backward, the gradients summed over the ranks, clipping and
+ * the optimizer's update. Until the update nothing is changed, so a refused
+ * step (a non-finite loss or gradient, an engine's failure) leaves the
+ * trainer as it was. An engine that keeps the step on a device would replace
+ * this function, reading the same chunk and writing the same loss. */
+static int host_step(crnn_trainer *t, crnn_rng *rng, double *loss, crnn_error *err)
+{
     const crnn_train_config *c = &t->config;
     int B = c->batch, T = c->seq, local = t->local_batch;
     double normalizer = (double)B * T;
-    double damaged = crnn_stream_chunk(&t->splits.train, B, t->first_stream, local, T, t->cursors,
-                                       t->inputs, t->targets) != 0;
-    crnn_dist_sum_doubles(&damaged, 1);
-    if (damaged > 0)
-        return damaged_ids(t, err);
-    if (c->reset_state) /* stateless training: every chunk starts from zero */
-        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, local));
-    /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
-    crnn_rng rng = t->rng;
-    crnn_model_draw_dropout(&t->model, &t->ws, c->dropout, &rng, B, t->first_stream, local, T);
+    crnn_model_draw_dropout(&t->model, &t->ws, c->dropout, rng, B, t->first_stream, local, T);
     int rc = crnn_model_forward(&t->model, &t->ws, t->inputs, local, T, t->state);
     if (rc != CRNN_OK)
         return step_failed(t, rc, err);
     double sum = crnn_model_loss(&t->model, &t->ws, t->targets, normalizer);
     crnn_dist_sum_doubles(&sum, 1); /* every rank sees the same loss, NaN included */
-    double l = sum / normalizer;
-    if (!isfinite(l))
-        return crnn_fail(err, CRNN_ERR_NUMERIC,
-                         "the training loss became %s at step %llu; nothing was updated (try a "
-                         "smaller --lr or --clip)",
-                         isnan(l) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
+    *loss = sum / normalizer;
+    if (!isfinite(*loss))
+        return not_finite(t, "training loss", *loss, err);
     size_t p = t->model.layout.total;
     memset(t->grads, 0, sizeof(float) * p);
     if ((rc = crnn_model_backward(&t->model, &t->ws, t->inputs, t->grads)) != CRNN_OK)
@@ -424,15 +431,18 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     crnn_dist_sum_floats(t->grads, p); /* the global mean gradient on every rank */
     double norm = crnn_grad_norm(t->grads, p);
     if (!isfinite(norm))
-        return crnn_fail(err, CRNN_ERR_NUMERIC,
-                         "the gradients became %s at step %llu; nothing was updated (try a "
-                         "smaller --lr or --clip)",
-                         isnan(norm) ? "NaN" : "infinite", (unsigned long long)t->step + 1);
+        return not_finite(t, "gradients", norm, err);
     crnn_clip_by_norm(t->grads, p, norm, c->clip);
     double lr = crnn_learning_rate(c, t->step, t->chunks_per_epoch);
     crnn_optim_update(&t->opt, t->model.params, t->grads, (float)lr, c->weight_decay);
-    /* Commit: carry the state, advance the streams, wrap at the end of an epoch. */
-    t->rng = rng;
+    return CRNN_OK;
+}
+
+/* After an update: carry the state, advance the streams, wrap at the end of
+ * an epoch. */
+static void commit_step(crnn_trainer *t)
+{
+    int B = t->config.batch, T = t->config.seq;
     crnn_model_final_state(&t->model, &t->ws, t->state);
     size_t len = crnn_stream_length(&t->splits.train, B);
     int wrap = 0;
@@ -443,11 +453,34 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     if (wrap) {
         /* The text does not continue across the wrap: start from a zero state. */
         memset(t->cursors, 0, sizeof *t->cursors * (size_t)B);
-        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, local));
+        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, t->local_batch));
     }
     t->step++;
     if (t->step % 1024 == 0)
         crnn_corpus_trim(&t->corpus);
+}
+
+int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
+{
+    int rc = fix_schedule(t, err);
+    if (rc != CRNN_OK)
+        return rc;
+    const crnn_train_config *c = &t->config;
+    double damaged = crnn_stream_chunk(&t->splits.train, c->batch, t->first_stream,
+                                       t->local_batch, c->seq, t->cursors, t->inputs,
+                                       t->targets) != 0;
+    crnn_dist_sum_doubles(&damaged, 1);
+    if (damaged > 0)
+        return damaged_ids(t, err);
+    if (c->reset_state) /* stateless training: every chunk starts from zero */
+        memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, t->local_batch));
+    /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
+    crnn_rng rng = t->rng;
+    double l = NAN;
+    if ((rc = host_step(t, &rng, &l, err)) != CRNN_OK)
+        return rc;
+    t->rng = rng;
+    commit_step(t);
     if (loss)
         *loss = l;
     return CRNN_OK;
