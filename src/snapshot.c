@@ -2,9 +2,11 @@
  * snapshot.c: writing and reading snapshot files. The layout is specified
  * byte by byte in docs/snapshot-format.md; keep the two in step.
  *
- * Writing builds the uncompressed payload in memory (little-endian fields,
- * sections tagged and length-prefixed), compresses it with zlib, prepends the
- * header with its CRCs and hands the bytes to the atomic writer.
+ * Writing streams: each section (tagged, length-prefixed, little-endian
+ * fields) is compressed with zlib as it is produced and written to a
+ * temporary file beside the target (io.h), so no copy of the weights is made;
+ * the header, whose lengths and CRCs are known only at the end, is written
+ * last over a placeholder, then the file is synced and renamed.
  * Reading checks, in order: size, magic, header CRC, version, compressed
  * length and CRC, inflated length and CRC, then each section's bounds.
  */
