@@ -89,8 +89,14 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
     if ((rc = crnn_workspace_init(&ws, &model, streams, STEPS, 0, err)) != CRNN_OK)
         goto done;
     double sums[2] = {0, 0};
-    if (crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs, targets,
-                        sums) != 0) {
+    int bad = crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs,
+                              targets, sums);
+    if (bad == -1) { /* the ids were encoded against this vocabulary just above */
+        rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
+                       "model's vocabulary of %d characters", text_path, vocab.size);
+        goto done;
+    }
+    if (bad != 0) {
         rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
         goto done;
     }
