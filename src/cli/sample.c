@@ -126,6 +126,11 @@ int cmd_sample(int argc, char **argv)
     crnn_sampler_seed(sm, seed);
     size_t stop_len = so.stop ? strlen(so.stop) : 0;
     char *tail = stop_len ? calloc(stop_len + 4, 1) : NULL; /* the last bytes written */
+    if (stop_len && !tail) {
+        crnn_sampler_free(sm);
+        fprintf(stderr, "charrnn: error: out of memory\n");
+        return 1;
+    }
     for (long long k = 0; k < so.count; k++) {
         if (k > 0) {
             fputs("\n\n", stdout); /* samples are separated by a blank line */
