@@ -73,12 +73,6 @@ static const char TRAIN_HELP[] =
 
 static volatile sig_atomic_t interrupted;
 
-static const char *cell_name(int cell)
-{
-    static const char *names[] = {"LSTM", "GRU", "RNN (tanh)", "RNN (ReLU)"};
-    return cell >= 0 && cell < 4 ? names[cell] : "?";
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -199,13 +193,50 @@ static int save_snapshot(crnn_trainer *t, const char *path, const char *what, in
     return 0;
 }
 
+/* --cell's words are the library's cell names up to a '-': "rnn-tanh" and
+ * "rnn-relu" are both --cell rnn (the first of them), told apart by
+ * --activation. */
+enum { CELL_WORDS = 8 };
+
+static void cell_choices(cli_choice choices[CELL_WORDS + 1], char words[CELL_WORDS][16])
+{
+    int n = 0;
+    for (int c = 0; n < CELL_WORDS && crnn_cell_name((crnn_cell_type)c); c++) {
+        const char *name = crnn_cell_name((crnn_cell_type)c);
+        snprintf(words[n], sizeof words[n], "%.*s", (int)strcspn(name, "-"), name);
+        int seen = 0;
+        for (int k = 0; k < n; k++)
+            seen |= !strcmp(words[k], words[n]);
+        if (!seen) {
+            choices[n] = (cli_choice){words[n], c};
+            n++;
+        }
+    }
+    choices[n] = (cli_choice){NULL, 0};
+}
+
+/* The cell of --cell WORD --activation F is the one named WORD-F; 0 if there
+ * is none (the cell has no choice of activation). */
+static int with_activation(crnn_train_config *cfg, const char *activation)
+{
+    const char *name = crnn_cell_name(cfg->cell);
+    if (!name)
+        return 0;
+    char full[40];
+    snprintf(full, sizeof full, "%.*s-%s", (int)strcspn(name, "-"), name, activation);
+    return crnn_cell_parse(full, &cfg->cell) == CRNN_OK;
+}
+
 void train_parse(cli_args *a, train_options *o)
 {
     memset(o, 0, sizeof *o);
     crnn_train_config_default(&o->config);
     o->max_epochs = -1;
     crnn_train_config *cfg = &o->config;
-    int relu = 0, activation_given = 0;
+    const char *activation = NULL; /* --activation's word */
+    char words[CELL_WORDS][16];
+    cli_choice cells[CELL_WORDS + 1];
+    cell_choices(cells, words);
     const char *arg;
     while (cli_next(a, &arg)) {
         int model_option = 1;
@@ -213,16 +244,14 @@ void train_parse(cli_args *a, train_options *o)
             o->help = 1;
             return;
         } else if (cli_is(a, arg, "--cell")) {
-            static const cli_choice cells[] = {
-                {"lstm", CRNN_CELL_LSTM}, {"gru", CRNN_CELL_GRU}, {"rnn", CRNN_CELL_RNN_TANH}, {NULL, 0}};
-            /* rnn with --activation relu becomes CRNN_CELL_RNN_RELU after parsing */
+            /* rnn with --activation relu becomes the cell rnn-relu after parsing */
             cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
         } else if (cli_is(a, arg, "--activation")) {
             static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
-            relu = cli_pick(a, "--activation", cli_value(a, arg), activations, relu);
-            activation_given = 1;
+            int relu = cli_pick(a, "--activation", cli_value(a, arg), activations, 0);
+            activation = activations[relu].word;
         } else if (cli_is(a, arg, "--layers")) {
-            cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, 16);
+            cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, CRNN_MAX_LAYERS);
             o->size_option_given = 1;
         } else if (cli_is(a, arg, "--hidden")) {
             cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
@@ -231,10 +260,10 @@ void train_parse(cli_args *a, train_options *o)
             cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
             o->size_option_given = 1;
         } else if (cli_is(a, arg, "--batch")) {
-            cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, 65536);
+            cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, CRNN_MAX_BATCH);
             o->size_option_given = 1;
         } else if (cli_is(a, arg, "--seq")) {
-            cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, 65536);
+            cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, CRNN_MAX_SEQ);
             o->size_option_given = 1;
         } else if (cli_is(a, arg, "--lr")) {
             cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
@@ -334,9 +363,7 @@ void train_parse(cli_args *a, train_options *o)
     }
     if (a->failed)
         return;
-    if (cfg->cell == CRNN_CELL_RNN_TANH && relu)
-        cfg->cell = CRNN_CELL_RNN_RELU; /* --activation relu, before or after --cell rnn */
-    if (activation_given && cfg->cell != CRNN_CELL_RNN_TANH && cfg->cell != CRNN_CELL_RNN_RELU)
+    if (activation && !with_activation(cfg, activation))
         cli_error(a, "--activation applies to --cell rnn only (LSTM and GRU gates are fixed)");
     else if (!o->resume && !o->corpus)
         cli_error(a, "no corpus given: charrnn train CORPUS -o SNAP");
@@ -482,7 +509,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr,
                 "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
                 "%llu steps per epoch; %d threads; %s; layers on %s\n",
-                c->layers, c->hidden, cell_name(c->cell), c->embed, st.parameters, c->batch, c->seq,
+                c->layers, c->hidden, crnn_cell_title(c->cell), c->embed, st.parameters, c->batch, c->seq,
                 (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
                 crnn_get_threads(), crnn_backend_description(), st.engine);
         if (st.engine_note[0])
