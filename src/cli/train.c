@@ -220,143 +220,160 @@ static int with_activation(crnn_train_config *cfg, const char *activation)
     return crnn_cell_parse(full, &cfg->cell) == CRNN_OK;
 }
 
+/* Options that define the model and its training, which a resumed run keeps:
+ * 1 if arg is one (and its value is parsed), else 0. */
+static int model_option(cli_args *a, const char *arg, train_options *o, const cli_choice *cells,
+                        const char **activation)
+{
+    crnn_train_config *cfg = &o->config;
+    if (cli_is(a, arg, "--cell")) {
+        /* rnn with --activation relu becomes the cell rnn-relu after parsing */
+        cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
+    } else if (cli_is(a, arg, "--activation")) {
+        static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
+        int relu = cli_pick(a, "--activation", cli_value(a, arg), activations, 0);
+        *activation = activations[relu].word;
+    } else if (cli_is(a, arg, "--layers")) {
+        cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, CRNN_MAX_LAYERS);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--hidden")) {
+        cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--embed")) {
+        cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--batch")) {
+        cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, CRNN_MAX_BATCH);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--seq")) {
+        cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, CRNN_MAX_SEQ);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--lr")) {
+        cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
+    } else if (cli_is(a, arg, "--clip")) {
+        cfg->clip = (float)cli_double(a, cli_value(a, arg), "--clip", 0, 1e30);
+    } else if (cli_is(a, arg, "--seed")) {
+        cfg->seed = cli_u64(a, cli_value(a, arg), "--seed");
+    } else if (cli_is(a, arg, "--val-fraction")) {
+        cfg->val_fraction = (float)cli_double(a, cli_value(a, arg), "--val-fraction", 0, 0.49);
+    } else if (cli_is(a, arg, "--test-fraction")) {
+        cfg->test_fraction = (float)cli_double(a, cli_value(a, arg), "--test-fraction", 0, 0.49);
+    } else if (cli_is(a, arg, "--lossy")) {
+        cfg->lossy = 1;
+    } else if (cli_is(a, arg, "--normalize")) {
+        static const cli_choice forms[] = {{"nfc", CRNN_NORMALIZE_NFC},
+                                           {"nfkc", CRNN_NORMALIZE_NFKC},
+                                           {"none", CRNN_NORMALIZE_NONE},
+                                           {NULL, 0}};
+        cfg->normalize = (crnn_normalization)cli_pick(a, "--normalize", cli_value(a, arg), forms,
+                                                      cfg->normalize);
+    } else if (cli_is(a, arg, "--optimizer")) {
+        static const cli_choice optimizers[] = {
+            {"adam", CRNN_OPT_ADAM}, {"rmsprop", CRNN_OPT_RMSPROP}, {"sgd", CRNN_OPT_SGD}, {NULL, 0}};
+        cfg->optimizer = (crnn_optimizer)cli_pick(a, "--optimizer", cli_value(a, arg), optimizers,
+                                                  cfg->optimizer);
+    } else if (cli_is(a, arg, "--schedule")) {
+        static const cli_choice schedules[] = {{"constant", CRNN_SCHEDULE_CONSTANT},
+                                               {"step", CRNN_SCHEDULE_STEP},
+                                               {"cosine", CRNN_SCHEDULE_COSINE},
+                                               {NULL, 0}};
+        cfg->schedule = (crnn_schedule)cli_pick(a, "--schedule", cli_value(a, arg), schedules,
+                                                cfg->schedule);
+    } else if (cli_is(a, arg, "--lr-decay")) {
+        cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
+    } else if (cli_is(a, arg, "--decay-every")) {
+        cfg->decay_every = (float)cli_double(a, cli_value(a, arg), "--decay-every", 1e-6, 1e9);
+    } else if (cli_is(a, arg, "--warmup")) {
+        cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
+    } else if (cli_is(a, arg, "--weight-decay")) {
+        cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
+    } else if (cli_is(a, arg, "--dropout")) {
+        cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--forget-bias")) {
+        cfg->forget_bias = (float)cli_double(a, cli_value(a, arg), "--forget-bias", -10, 10);
+    } else if (cli_is(a, arg, "--reset-state")) {
+        cfg->reset_state = 1;
+    } else if (cli_is(a, arg, "--max-vocab")) {
+        cfg->max_vocab = (int)cli_int(a, cli_value(a, arg), "--max-vocab", 2, 0x110000);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The others: files, corpus, machine, stopping and saving; anything else is
+ * a usage error. */
+static void run_option(cli_args *a, const char *arg, train_options *o)
+{
+    if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
+        o->output = cli_value(a, "--output");
+    } else if (cli_is(a, arg, "--resume")) {
+        o->resume = cli_value(a, "--resume");
+    } else if (cli_is(a, arg, "--corpus")) {
+        o->corpus = cli_value(a, "--corpus");
+    } else if (cli_is(a, arg, "--cache-dir")) {
+        o->cache_dir = cli_value(a, "--cache-dir");
+    } else if (cli_is(a, arg, "--no-cache")) {
+        o->cache_dir = "";
+    } else if (cli_is(a, arg, "--engine")) {
+        static const cli_choice engines[] = {{"auto", CRNN_ENGINE_AUTO},
+                                             {"onednn", CRNN_ENGINE_ONEDNN},
+                                             {"onednn-bf16", CRNN_ENGINE_ONEDNN_BF16},
+                                             {"own", CRNN_ENGINE_OWN},
+                                             {NULL, 0}};
+        o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
+    } else if (cli_is(a, arg, "--bf16")) {
+        o->engine = CRNN_ENGINE_ONEDNN_BF16;
+    } else if (cli_is(a, arg, "--threads")) {
+        o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
+    } else if (cli_is(a, arg, "--max-iters")) {
+        o->max_iters = cli_u64(a, cli_value(a, arg), "--max-iters");
+    } else if (cli_is(a, arg, "--epochs")) {
+        o->max_epochs = cli_double(a, cli_value(a, arg), "--epochs", 0, 1e9);
+    } else if (cli_is(a, arg, "--time")) {
+        o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
+    } else if (cli_is(a, arg, "--eval-every")) {
+        o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
+    } else if (cli_is(a, arg, "--save-every")) {
+        o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
+    } else if (cli_is(a, arg, "--patience")) {
+        o->patience = (uint64_t)cli_int(a, cli_value(a, arg), "--patience", 1, 1000000000);
+    } else if (cli_is(a, arg, "--check-replicas")) {
+        o->check_every = (uint64_t)cli_int(a, cli_value(a, arg), "--check-replicas", 1,
+                                           1000000000);
+    } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
+        o->quiet = 1;
+    } else if (arg[0] != '-' && !o->corpus) {
+        o->corpus = arg;
+    } else {
+        cli_unexpected(a, arg);
+    }
+}
+
 void train_parse(cli_args *a, train_options *o)
 {
     memset(o, 0, sizeof *o);
     crnn_train_config_default(&o->config);
     o->max_epochs = -1;
-    crnn_train_config *cfg = &o->config;
     const char *activation = NULL; /* --activation's word */
     char words[CELL_WORDS][16];
     cli_choice cells[CELL_WORDS + 1];
     cell_choices(cells, words);
     const char *arg;
     while (cli_next(a, &arg)) {
-        int model_option = 1;
         if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
             o->help = 1;
             return;
-        } else if (cli_is(a, arg, "--cell")) {
-            /* rnn with --activation relu becomes the cell rnn-relu after parsing */
-            cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
-        } else if (cli_is(a, arg, "--activation")) {
-            static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
-            int relu = cli_pick(a, "--activation", cli_value(a, arg), activations, 0);
-            activation = activations[relu].word;
-        } else if (cli_is(a, arg, "--layers")) {
-            cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, CRNN_MAX_LAYERS);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--hidden")) {
-            cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--embed")) {
-            cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--batch")) {
-            cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, CRNN_MAX_BATCH);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--seq")) {
-            cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, CRNN_MAX_SEQ);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--lr")) {
-            cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
-        } else if (cli_is(a, arg, "--clip")) {
-            cfg->clip = (float)cli_double(a, cli_value(a, arg), "--clip", 0, 1e30);
-        } else if (cli_is(a, arg, "--seed")) {
-            cfg->seed = cli_u64(a, cli_value(a, arg), "--seed");
-        } else if (cli_is(a, arg, "--val-fraction")) {
-            cfg->val_fraction = (float)cli_double(a, cli_value(a, arg), "--val-fraction", 0, 0.49);
-        } else if (cli_is(a, arg, "--test-fraction")) {
-            cfg->test_fraction = (float)cli_double(a, cli_value(a, arg), "--test-fraction", 0, 0.49);
-        } else if (cli_is(a, arg, "--lossy")) {
-            cfg->lossy = 1;
-        } else if (cli_is(a, arg, "--normalize")) {
-            static const cli_choice forms[] = {{"nfc", CRNN_NORMALIZE_NFC},
-                                               {"nfkc", CRNN_NORMALIZE_NFKC},
-                                               {"none", CRNN_NORMALIZE_NONE},
-                                               {NULL, 0}};
-            cfg->normalize = (crnn_normalization)cli_pick(a, "--normalize", cli_value(a, arg), forms,
-                                                          cfg->normalize);
-        } else if (cli_is(a, arg, "--optimizer")) {
-            static const cli_choice optimizers[] = {
-                {"adam", CRNN_OPT_ADAM}, {"rmsprop", CRNN_OPT_RMSPROP}, {"sgd", CRNN_OPT_SGD}, {NULL, 0}};
-            cfg->optimizer = (crnn_optimizer)cli_pick(a, "--optimizer", cli_value(a, arg), optimizers,
-                                                      cfg->optimizer);
-        } else if (cli_is(a, arg, "--schedule")) {
-            static const cli_choice schedules[] = {{"constant", CRNN_SCHEDULE_CONSTANT},
-                                                   {"step", CRNN_SCHEDULE_STEP},
-                                                   {"cosine", CRNN_SCHEDULE_COSINE},
-                                                   {NULL, 0}};
-            cfg->schedule = (crnn_schedule)cli_pick(a, "--schedule", cli_value(a, arg), schedules,
-                                                    cfg->schedule);
-        } else if (cli_is(a, arg, "--lr-decay")) {
-            cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
-        } else if (cli_is(a, arg, "--decay-every")) {
-            cfg->decay_every = (float)cli_double(a, cli_value(a, arg), "--decay-every", 1e-6, 1e9);
-        } else if (cli_is(a, arg, "--warmup")) {
-            cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
-        } else if (cli_is(a, arg, "--weight-decay")) {
-            cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
-        } else if (cli_is(a, arg, "--dropout")) {
-            cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--forget-bias")) {
-            cfg->forget_bias = (float)cli_double(a, cli_value(a, arg), "--forget-bias", -10, 10);
-        } else if (cli_is(a, arg, "--reset-state")) {
-            cfg->reset_state = 1;
-        } else if (cli_is(a, arg, "--max-vocab")) {
-            cfg->max_vocab = (int)cli_int(a, cli_value(a, arg), "--max-vocab", 2, 0x110000);
-        } else {
-            model_option = 0;
-            if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
-                o->output = cli_value(a, "--output");
-            } else if (cli_is(a, arg, "--resume")) {
-                o->resume = cli_value(a, "--resume");
-            } else if (cli_is(a, arg, "--corpus")) {
-                o->corpus = cli_value(a, "--corpus");
-            } else if (cli_is(a, arg, "--cache-dir")) {
-                o->cache_dir = cli_value(a, "--cache-dir");
-            } else if (cli_is(a, arg, "--no-cache")) {
-                o->cache_dir = "";
-            } else if (cli_is(a, arg, "--engine")) {
-                static const cli_choice engines[] = {{"auto", CRNN_ENGINE_AUTO},
-                                                     {"onednn", CRNN_ENGINE_ONEDNN},
-                                                     {"onednn-bf16", CRNN_ENGINE_ONEDNN_BF16},
-                                                     {"own", CRNN_ENGINE_OWN},
-                                                     {NULL, 0}};
-                o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
-            } else if (cli_is(a, arg, "--bf16")) {
-                o->engine = CRNN_ENGINE_ONEDNN_BF16;
-            } else if (cli_is(a, arg, "--threads")) {
-                o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
-            } else if (cli_is(a, arg, "--max-iters")) {
-                o->max_iters = cli_u64(a, cli_value(a, arg), "--max-iters");
-            } else if (cli_is(a, arg, "--epochs")) {
-                o->max_epochs = cli_double(a, cli_value(a, arg), "--epochs", 0, 1e9);
-            } else if (cli_is(a, arg, "--time")) {
-                o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
-            } else if (cli_is(a, arg, "--eval-every")) {
-                o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
-            } else if (cli_is(a, arg, "--save-every")) {
-                o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
-            } else if (cli_is(a, arg, "--patience")) {
-                o->patience = (uint64_t)cli_int(a, cli_value(a, arg), "--patience", 1, 1000000000);
-            } else if (cli_is(a, arg, "--check-replicas")) {
-                o->check_every = (uint64_t)cli_int(a, cli_value(a, arg), "--check-replicas", 1,
-                                                   1000000000);
-            } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
-                o->quiet = 1;
-            } else if (arg[0] != '-' && !o->corpus) {
-                o->corpus = arg;
-            } else {
-                cli_unexpected(a, arg);
-            }
         }
-        o->model_option_given |= model_option;
+        if (model_option(a, arg, o, cells, &activation))
+            o->model_option_given = 1;
+        else
+            run_option(a, arg, o);
     }
     if (a->failed)
         return;
-    if (activation && !with_activation(cfg, activation))
+    if (activation && !with_activation(&o->config, activation))
         cli_error(a, "--activation applies to --cell rnn only (LSTM and GRU gates are fixed)");
     else if (!o->resume && !o->corpus)
         cli_error(a, "no corpus given: charrnn train CORPUS -o SNAP");
