@@ -112,6 +112,22 @@ typedef struct crnn_train_config {
 
 void crnn_train_config_default(crnn_train_config *config);
 
+/* Limits of a configuration: crnn_trainer_create refuses more (CRNN_ERR_ARG). */
+#define CRNN_MAX_LAYERS 16   /* layers (L) */
+#define CRNN_MAX_BATCH 65536 /* streams (B) */
+#define CRNN_MAX_SEQ 65536   /* time steps per chunk (T) */
+
+/* Cell types by name, for command lines and messages.
+ * crnn_cell_name: "lstm", "gru", "rnn-tanh" or "rnn-relu"; NULL for a value
+ * that is no cell type (so the types are 0, 1, ... up to the first NULL).
+ * crnn_cell_title: for people: "LSTM", "GRU", "RNN (tanh)", "RNN (ReLU)";
+ * "?" for a value that is no cell type. Both return static strings.
+ * crnn_cell_parse: the type crnn_cell_name calls name into *cell; CRNN_ERR_ARG
+ * (and *cell unchanged) if no type has that name. */
+const char *crnn_cell_name(crnn_cell_type cell);
+const char *crnn_cell_title(crnn_cell_type cell);
+int crnn_cell_parse(const char *name, crnn_cell_type *cell);
+
 /* Which code runs the recurrent layers. AUTO: oneDNN's LSTM primitives for
  * LSTM layers where this build has them (they measured faster:
  * bench/RESULTS.md), else charrnn's own cells (OpenBLAS products and fused gate

@@ -8,7 +8,7 @@
 #include "common.h"
 #include "evaluate.h"
 #include "io.h"
-#include "snapshot.h"
+#include "load.h"
 #include "utf8.h"
 #include "vocab.h"
 
@@ -56,37 +56,24 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
                        uint64_t *characters, crnn_error *err)
 {
     enum { STREAMS = 32, STEPS = 128 };
-    crnn_snapshot s;
-    int rc = crnn_snapshot_load(snapshot_path, &s, err);
-    if (rc != CRNN_OK)
-        return rc;
     crnn_model model = {0};
     crnn_workspace ws = {0};
     crnn_vocab vocab = {0};
+    crnn_train_config config;
     uint32_t *text = NULL, *inputs = NULL, *targets = NULL;
     float *state = NULL;
     unsigned char *bytes = NULL;
     size_t len = 0, n = 0;
-    crnn_model_config mc = {s.vocab_size, s.config.embed, s.config.hidden, s.config.layers,
-                            s.config.cell};
-    if ((rc = crnn_model_init(&model, &mc, err)) != CRNN_OK)
-        goto done;
-    if (model.layout.total != s.n_params) {
-        rc = crnn_fail(err, CRNN_ERR_FORMAT, "%s is inconsistent: %zu weights for a model that "
-                       "has %zu", snapshot_path, s.n_params, model.layout.total);
-        goto done;
-    }
-    memcpy(model.params, s.params, sizeof(float) * s.n_params);
-    if ((rc = crnn_vocab_adopt(&vocab, s.vocab, s.vocab_size, err)) != CRNN_OK)
-        goto done;
-    s.vocab = NULL;
+    int rc = crnn_load_model(snapshot_path, &model, &vocab, &config, err);
+    if (rc != CRNN_OK)
+        return rc;
     if ((rc = crnn_read_file(text_path, (uint64_t)1 << 32, &bytes, &len, err)) != CRNN_OK)
         goto done;
-    rc = crnn_utf8_decode(bytes, len, text_path, s.config.lossy, s.config.normalize, &text, &n,
+    rc = crnn_utf8_decode(bytes, len, text_path, config.lossy, config.normalize, &text, &n,
                           err);
     if (rc != CRNN_OK)
         goto done;
-    int unknown = s.config.max_vocab > 0 ? crnn_vocab_index(&vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
+    int unknown = config.max_vocab > 0 ? crnn_vocab_index(&vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
     if ((rc = crnn_vocab_encode(&vocab, text, n, unknown, err)) != CRNN_OK)
         goto done;
     crnn_split split = {(const unsigned char *)text, 4, n, (uint32_t)vocab.size};
@@ -106,8 +93,14 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
     if ((rc = crnn_workspace_init(&ws, &model, streams, STEPS, 0, NULL, NULL, err)) != CRNN_OK)
         goto done;
     double sums[2] = {0, 0};
-    if (crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs, targets,
-                        sums) != 0) {
+    int bad = crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs,
+                              targets, sums);
+    if (bad == -1) { /* the ids were encoded against this vocabulary just above */
+        rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
+                       "model's vocabulary of %d characters", text_path, vocab.size);
+        goto done;
+    }
+    if (bad != 0) {
         rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -117,7 +110,6 @@ int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double 
     rc = isfinite(*nats_per_char) ? CRNN_OK
                                   : crnn_fail(err, CRNN_ERR_NUMERIC, "the loss is not finite");
 done:
-    crnn_snapshot_free(&s);
     crnn_model_free(&model);
     crnn_workspace_free(&ws);
     crnn_vocab_free(&vocab);

@@ -180,17 +180,3 @@ int crnn_atomic_commit(crnn_atomic_file *f, crnn_error *err)
     }
     return CRNN_OK;
 }
-
-int crnn_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
-                           int nparts, crnn_error *err)
-{
-    crnn_atomic_file f;
-    int rc = crnn_atomic_open(&f, path, err);
-    for (int i = 0; rc == CRNN_OK && i < nparts; i++)
-        rc = crnn_atomic_write(&f, parts[i], sizes[i], err);
-    if (rc != CRNN_OK) {
-        crnn_atomic_abort(&f);
-        return rc;
-    }
-    return crnn_atomic_commit(&f, err);
-}

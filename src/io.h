@@ -15,14 +15,10 @@
 int crnn_read_file(const char *path, uint64_t max_bytes, unsigned char **data, size_t *len,
                    crnn_error *err);
 
-/* Writes the concatenation of the parts to path atomically: the old file at
- * path stays intact unless the new one was completely written and synced. */
-int crnn_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
-                           int nparts, crnn_error *err);
-
-/* The same, written piece by piece: open a temporary file beside path, write
- * (and overwrite at offsets, for headers known last), then commit (sync,
- * rename, sync the directory) or abort (remove it). Disk full is
+/* Writes a file atomically, piece by piece: open a temporary file beside path,
+ * write (and overwrite at offsets, for headers known last), then commit (sync,
+ * rename, sync the directory) or abort (remove it). The old file at path stays
+ * intact unless the new one was completely written and synced. Disk full is
  * CRNN_ERR_NOSPACE. A failed write leaves f to be aborted. */
 typedef struct crnn_atomic_file {
     const char *path;

@@ -65,11 +65,6 @@ void crnn_gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, c
     }
 }
 
-void crnn_vecmat(int m, int n, const float *x, const float *a, float beta, float *y)
-{
-    cblas_sgemv(CblasRowMajor, CblasTrans, m, n, 1.0f, a, n, x, 1, beta, y, 1);
-}
-
 void crnn_fill_rows(float *c, const float *bias, int rows, int n)
 {
     for (int r = 0; r < rows; r++)

@@ -19,9 +19,6 @@ void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const
 void crnn_gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/* y (n) = A^T (m,n) x (m) + beta * y: one row vector times a matrix. */
-void crnn_vecmat(int m, int n, const float *x, const float *a, float beta, float *y);
-
 /* Every row of c (rows, n) = bias (n). */
 void crnn_fill_rows(float *c, const float *bias, int rows, int n);
 

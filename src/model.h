@@ -22,8 +22,6 @@
 #include "engine.h"
 #include "rng.h"
 
-#define CRNN_MAX_LAYERS 16
-
 typedef struct crnn_model_config {
     int vocab, embed, hidden, layers;
     int cell; /* crnn_cell_type */

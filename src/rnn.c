@@ -1,12 +1,11 @@
 /*
  * rnn.c: the vanilla (Elman) RNN cell, h' = act(x W + h U + b), with tanh or
- * ReLU; and the table that maps cell codes to cells.
+ * ReLU.
  */
 #include <string.h>
 #include <math.h>
 
 #include "cell.h"
-#include "charrnn.h"
 #include "kernels.h"
 
 static void rnn_init_bias(float *b, int hidden, float keep_bias)
@@ -89,14 +88,3 @@ const crnn_cell_ops crnn_cell_rnn_relu = {
     .forward = relu_forward,
     .backward = relu_backward,
 };
-
-const crnn_cell_ops *crnn_cell_for(int code)
-{
-    switch (code) {
-    case CRNN_CELL_LSTM: return &crnn_cell_lstm;
-    case CRNN_CELL_GRU: return &crnn_cell_gru;
-    case CRNN_CELL_RNN_TANH: return &crnn_cell_rnn_tanh;
-    case CRNN_CELL_RNN_RELU: return &crnn_cell_rnn_relu;
-    }
-    return NULL;
-}

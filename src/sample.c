@@ -1,15 +1,15 @@
 /*
  * sample.c: generation, one character at a time (batch 1): the model's
  * forward step, temperature, top-k and top-p, an explicit RNG. The sampler
- * reads snapshots through snapshot.c and never writes anything.
+ * reads its model through load.c and never writes anything.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "load.h"
 #include "model.h"
-#include "snapshot.h"
 #include "utf8.h"
 #include "vocab.h"
 
@@ -31,42 +31,26 @@ struct crnn_sampler {
 
 crnn_sampler *crnn_sampler_open(const char *path, crnn_error *err)
 {
-    crnn_snapshot s;
-    if (crnn_snapshot_load(path, &s, err) != CRNN_OK)
-        return NULL;
     crnn_sampler *sm = crnn_calloc(1, sizeof *sm);
     if (!sm) {
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-        goto fail;
+        return NULL;
     }
-    crnn_model_config mc = {s.vocab_size, s.config.embed, s.config.hidden, s.config.layers,
-                            s.config.cell};
-    if (crnn_model_init(&sm->model, &mc, err) != CRNN_OK)
+    if (crnn_load_model(path, &sm->model, &sm->vocab, NULL, err) != CRNN_OK)
         goto fail;
-    if (sm->model.layout.total != s.n_params) {
-        crnn_fail(err, CRNN_ERR_FORMAT, "%s is inconsistent: %zu weights for a model that has %zu",
-                  path, s.n_params, sm->model.layout.total);
-        goto fail;
-    }
-    memcpy(sm->model.params, s.params, sizeof(float) * s.n_params);
-    if (crnn_vocab_adopt(&sm->vocab, s.vocab, s.vocab_size, err) != CRNN_OK)
-        goto fail;
-    s.vocab = NULL;
     if (crnn_workspace_init(&sm->ws, &sm->model, 1, 1, 0, NULL, NULL, err) != CRNN_OK)
         goto fail;
     sm->state = crnn_alloc_floats(crnn_model_state_size(&sm->model, 1));
-    sm->probs = crnn_alloc_floats((size_t)s.vocab_size);
-    sm->order = crnn_calloc((size_t)s.vocab_size, sizeof *sm->order);
+    sm->probs = crnn_alloc_floats((size_t)sm->vocab.size);
+    sm->order = crnn_calloc((size_t)sm->vocab.size, sizeof *sm->order);
     if (!sm->state || !sm->probs || !sm->order) {
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    crnn_snapshot_free(&s);
     crnn_sampler_reset(sm);
     crnn_sampler_seed(sm, 1);
     return sm;
 fail:
-    crnn_snapshot_free(&s);
     crnn_sampler_free(sm);
     return NULL;
 }

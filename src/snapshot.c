@@ -2,9 +2,11 @@
  * snapshot.c: writing and reading snapshot files. The layout is specified
  * byte by byte in docs/snapshot-format.md; keep the two in step.
  *
- * Writing builds the uncompressed payload in memory (little-endian fields,
- * sections tagged and length-prefixed), compresses it with zlib, prepends the
- * header with its CRCs and hands the bytes to the atomic writer.
+ * Writing streams: each section (tagged, length-prefixed, little-endian
+ * fields) is compressed with zlib as it is produced and written to a
+ * temporary file beside the target (io.h), so no copy of the weights is made;
+ * the header, whose lengths and CRCs are known only at the end, is written
+ * last over a placeholder, then the file is synced and renamed.
  * Reading checks, in order: size, magic, header CRC, version, compressed
  * length and CRC, inflated length and CRC, then each section's bounds.
  */
@@ -14,6 +16,7 @@
 #include <zlib.h>
 
 #include "common.h"
+#include "half.h"
 #include "io.h"
 #include "snapshot.h"
 
@@ -84,68 +87,6 @@ static void put_f64(buf *b, double d)
     uint64_t u;
     memcpy(&u, &d, 8);
     put_u64(b, u);
-}
-
-/* fp32 -> fp16 bits, round to nearest even; overflow gives infinity. */
-static uint16_t f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, absx = x & 0x7FFFFFFFu;
-    if (absx >= 0x7F800000u) /* inf or NaN */
-        return (uint16_t)(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0));
-    if (absx >= 0x477FF000u) /* rounds to beyond 65504 */
-        return (uint16_t)(sign | 0x7C00u);
-    if (absx < 0x38800000u) { /* subnormal or zero in fp16 */
-        if (absx < 0x33000000u)
-            return (uint16_t)sign;
-        uint32_t mant = (absx & 0x7FFFFFu) | 0x800000u;
-        int shift = 126 - (int)(absx >> 23); /* value = half * 2^-24 */
-        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1)))
-            half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = ((absx - 0x38000000u) >> 13);
-    uint32_t rem = absx & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (half & 1)))
-        half++;
-    return (uint16_t)(sign | half);
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, x;
-    if (exp == 0) {
-        float v = (float)mant * (1.0f / 16777216.0f); /* mant * 2^-24 */
-        return sign ? -v : v;
-    }
-    if (exp == 31)
-        x = sign | 0x7F800000u | (mant << 13);
-    else
-        x = sign | ((exp + 112) << 23) | (mant << 13);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-/* fp32 -> bfloat16 bits, round to nearest even (NaN kept NaN). */
-static uint16_t f32_to_bf16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7FFFFFFFu) > 0x7F800000u)
-        return (uint16_t)((x >> 16) | 0x40u);
-    x += 0x7FFFu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
-}
-
-static float bf16_to_f32(uint16_t h)
-{
-    uint32_t x = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
 }
 
 /* ------------------------------------------------------------ reader */
@@ -414,7 +355,7 @@ static void w_section(writer *w, const char tag[4], uint32_t flags, const buf *h
             if (as == AS_F32)
                 memcpy(&v, &x[i + j], 4);
             else
-                v = as == AS_F16 ? f32_to_f16(x[i + j]) : f32_to_bf16(x[i + j]);
+                v = as == AS_F16 ? crnn_f32_to_f16(x[i + j]) : crnn_f32_to_bf16(x[i + j]);
             for (size_t b = 0; b < elem; b++)
                 chunk[j * elem + b] = (unsigned char)(v >> (8 * b));
         }
@@ -527,6 +468,110 @@ static int corrupt(crnn_error *err, const char *name, const char *what)
                      what);
 }
 
+/* The readers of the sections' contents, each given a reader over exactly
+ * its section (sr); the caller checks afterwards that none ran short. */
+
+/* VOCB: u32 n, then n code points, strictly increasing. */
+static int read_vocab(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+{
+    uint32_t n = get_u32(sr);
+    if (sr->bad || n == 0 || n > (sr->len - sr->pos) / 4)
+        return corrupt(err, name, "the vocabulary length does not fit");
+    s->vocab = malloc(sizeof(uint32_t) * n);
+    if (!s->vocab)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    for (uint32_t i = 0; i < n; i++)
+        s->vocab[i] = get_u32(sr);
+    s->vocab_size = (int)n;
+    for (uint32_t i = 0; i < n; i++)
+        if (s->vocab[i] > 0x10FFFF || (i > 0 && s->vocab[i] <= s->vocab[i - 1]))
+            return corrupt(err, name, "the vocabulary is not a sorted set of code points");
+    return CRNN_OK;
+}
+
+/* CRPS: u64 corpus bytes, u32 CRC, u32 path length, the path. */
+static int read_corpus(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+{
+    s->corpus_bytes = get_u64(sr);
+    s->corpus_crc = get_u32(sr);
+    uint32_t plen = get_u32(sr);
+    if (sr->bad || plen > sr->len - sr->pos)
+        return corrupt(err, name, "the corpus path does not fit");
+    s->corpus_path = malloc((size_t)plen + 1);
+    if (!s->corpus_path)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    memcpy(s->corpus_path, sr->p + sr->pos, plen);
+    s->corpus_path[plen] = 0;
+    sr->pos += plen;
+    return CRNN_OK;
+}
+
+/* PARM, ADMM, ADMV, HIDN: u64 n, then n fp32 values. The weights and both
+ * moments have one length. */
+static int read_f32_array(const char *tag, reader *sr, crnn_snapshot *s, const char *name,
+                          crnn_error *err)
+{
+    float **dst = !strcmp(tag, "PARM")   ? &s->params
+                  : !strcmp(tag, "ADMM") ? &s->adam_m
+                  : !strcmp(tag, "ADMV") ? &s->adam_v
+                                         : &s->state;
+    if (*dst)
+        return corrupt(err, name, "a section appears twice");
+    size_t n = 0;
+    *dst = get_floats(sr, &n);
+    if (!*dst)
+        return corrupt(err, name, "an array length does not fit");
+    if (dst == &s->state) {
+        s->n_state = n;
+        return CRNN_OK;
+    }
+    if (s->n_params && s->n_params != n)
+        return corrupt(err, name, "the weight and moment arrays differ in length");
+    s->n_params = n;
+    return CRNN_OK;
+}
+
+/* PF16, PB16: u64 n, then n weights as fp16 or bf16, widened to fp32. */
+static int read_half_params(const char *tag, reader *sr, crnn_snapshot *s, const char *name,
+                            crnn_error *err)
+{
+    uint64_t count = get_u64(sr);
+    if (sr->bad || count > (sr->len - sr->pos) / 2 || count == 0)
+        return corrupt(err, name, "an array length does not fit");
+    if (s->n_params && s->n_params != count)
+        return corrupt(err, name, "the weight and moment arrays differ in length");
+    s->params = crnn_alloc_floats((size_t)count);
+    if (!s->params)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    int f16 = tag[1] == 'F';
+    const unsigned char *q = sr->p + sr->pos;
+    for (uint64_t i = 0; i < count; i++) {
+        uint16_t h = (uint16_t)(q[2 * i] | q[2 * i + 1] << 8);
+        s->params[i] = f16 ? crnn_f16_to_f32(h) : crnn_bf16_to_f32(h);
+    }
+    sr->pos += (size_t)count * 2;
+    s->n_params = (size_t)count;
+    s->weights_dtype = f16 ? CRNN_WEIGHTS_F16 : CRNN_WEIGHTS_BF16;
+    return CRNN_OK;
+}
+
+/* CURS: u32 n, then n u64 stream positions. */
+static int read_cursors(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+{
+    uint32_t n = get_u32(sr);
+    if (sr->bad || n == 0 || n > (sr->len - sr->pos) / 8)
+        return corrupt(err, name, "the cursor count does not fit");
+    s->cursors = malloc(sizeof(uint64_t) * n);
+    if (!s->cursors)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    for (uint32_t i = 0; i < n; i++)
+        s->cursors[i] = get_u64(sr);
+    s->n_cursors = (int)n;
+    return CRNN_OK;
+}
+
+/* Walks the payload's sections: tag, flags, u64 length, content. Each known
+ * section may appear once; an unknown one is skipped unless it is required. */
 static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections, const char *name,
                           crnn_snapshot *s, crnn_error *err)
 {
@@ -544,101 +589,30 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
             return corrupt(err, name, "a section is longer than the file");
         reader sr = {r.p + r.pos, (size_t)slen, 0, 0};
         r.pos += (size_t)slen;
-        int known = 1;
+        int known = 1, twice = 0, rc = CRNN_OK;
         if (!strcmp(tag, "CONF")) {
-            if (have_conf++)
-                return corrupt(err, name, "a section appears twice");
-            get_config(&sr, s);
+            if (!(twice = have_conf++))
+                get_config(&sr, s);
         } else if (!strcmp(tag, "VOCB")) {
-            if (have_vocab++)
-                return corrupt(err, name, "a section appears twice");
-            uint32_t n = get_u32(&sr);
-            if (sr.bad || n == 0 || n > (sr.len - sr.pos) / 4)
-                return corrupt(err, name, "the vocabulary length does not fit");
-            s->vocab = malloc(sizeof(uint32_t) * n);
-            if (!s->vocab)
-                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-            for (uint32_t i = 0; i < n; i++)
-                s->vocab[i] = get_u32(&sr);
-            s->vocab_size = (int)n;
-            for (uint32_t i = 0; i < n; i++)
-                if (s->vocab[i] > 0x10FFFF || (i > 0 && s->vocab[i] <= s->vocab[i - 1]))
-                    return corrupt(err, name, "the vocabulary is not a sorted set of code points");
+            if (!(twice = have_vocab++))
+                rc = read_vocab(&sr, s, name, err);
         } else if (!strcmp(tag, "CRPS")) {
-            if (s->corpus_path)
-                return corrupt(err, name, "a section appears twice");
-            s->corpus_bytes = get_u64(&sr);
-            s->corpus_crc = get_u32(&sr);
-            uint32_t plen = get_u32(&sr);
-            if (sr.bad || plen > sr.len - sr.pos)
-                return corrupt(err, name, "the corpus path does not fit");
-            s->corpus_path = malloc((size_t)plen + 1);
-            if (!s->corpus_path)
-                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-            memcpy(s->corpus_path, sr.p + sr.pos, plen);
-            s->corpus_path[plen] = 0;
-            sr.pos += plen;
+            if (!(twice = s->corpus_path != NULL))
+                rc = read_corpus(&sr, s, name, err);
         } else if (!strcmp(tag, "PROG")) {
-            if (s->has_progress++)
-                return corrupt(err, name, "a section appears twice");
-            get_progress(&sr, s);
+            if (!(twice = s->has_progress++))
+                get_progress(&sr, s);
         } else if (!strcmp(tag, "PARM") || !strcmp(tag, "ADMM") || !strcmp(tag, "ADMV") ||
                    !strcmp(tag, "HIDN")) {
-            float **dst = !strcmp(tag, "PARM")   ? &s->params
-                          : !strcmp(tag, "ADMM") ? &s->adam_m
-                          : !strcmp(tag, "ADMV") ? &s->adam_v
-                                                 : &s->state;
-            if (*dst)
-                return corrupt(err, name, "a section appears twice");
-            size_t n = 0;
-            *dst = get_floats(&sr, &n);
-            if (!*dst)
-                return corrupt(err, name, "an array length does not fit");
-            if (dst == &s->state) {
-                s->n_state = n;
-            } else if (dst == &s->params) {
-                have_params = 1;
-                if (s->n_params && s->n_params != n)
-                    return corrupt(err, name, "the weight and moment arrays differ in length");
-                s->n_params = n;
-            } else if (s->n_params && s->n_params != n) {
-                return corrupt(err, name, "the weight and moment arrays differ in length");
-            } else {
-                s->n_params = n;
-            }
+            rc = read_f32_array(tag, &sr, s, name, err);
+            have_params |= !strcmp(tag, "PARM");
         } else if (!strcmp(tag, "PF16") || !strcmp(tag, "PB16")) {
-            if (s->params)
-                return corrupt(err, name, "a section appears twice");
-            uint64_t count = get_u64(&sr);
-            if (sr.bad || count > (sr.len - sr.pos) / 2 || count == 0)
-                return corrupt(err, name, "an array length does not fit");
-            if (s->n_params && s->n_params != count)
-                return corrupt(err, name, "the weight and moment arrays differ in length");
-            s->params = crnn_alloc_floats((size_t)count);
-            if (!s->params)
-                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-            int f16 = tag[1] == 'F';
-            const unsigned char *q = sr.p + sr.pos;
-            for (uint64_t i = 0; i < count; i++) {
-                uint16_t h = (uint16_t)(q[2 * i] | q[2 * i + 1] << 8);
-                s->params[i] = f16 ? f16_to_f32(h) : bf16_to_f32(h);
-            }
-            sr.pos += (size_t)count * 2;
-            s->n_params = (size_t)count;
-            s->weights_dtype = f16 ? CRNN_WEIGHTS_F16 : CRNN_WEIGHTS_BF16;
+            if (!(twice = s->params != NULL))
+                rc = read_half_params(tag, &sr, s, name, err);
             have_params = 1;
         } else if (!strcmp(tag, "CURS")) {
-            if (s->cursors)
-                return corrupt(err, name, "a section appears twice");
-            uint32_t n = get_u32(&sr);
-            if (sr.bad || n == 0 || n > (sr.len - sr.pos) / 8)
-                return corrupt(err, name, "the cursor count does not fit");
-            s->cursors = malloc(sizeof(uint64_t) * n);
-            if (!s->cursors)
-                return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-            for (uint32_t i = 0; i < n; i++)
-                s->cursors[i] = get_u64(&sr);
-            s->n_cursors = (int)n;
+            if (!(twice = s->cursors != NULL))
+                rc = read_cursors(&sr, s, name, err);
         } else {
             known = 0;
             if (flags & SECTION_REQUIRED)
@@ -647,6 +621,10 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
                                  "version does not know",
                                  name, tag);
         }
+        if (twice)
+            return corrupt(err, name, "a section appears twice");
+        if (rc != CRNN_OK)
+            return rc;
         /* Known sections must be exactly as long as their fields (newer minor
          * versions may append fields: longer is allowed, shorter is not). */
         if (known && sr.bad)

@@ -1,5 +1,6 @@
 /*
- * utf8.c: UTF-8 decoding in segments (see utf8.h).
+ * utf8.c: UTF-8 decoding in segments (see utf8.h), and the public encoder of
+ * one code point (crnn_utf8_encode).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -364,4 +365,11 @@ int crnn_utf8_decode(const unsigned char *bytes, size_t len, const char *name, i
     *out = all;
     *count = n;
     return CRNN_OK;
+}
+
+int crnn_utf8_encode(uint32_t code_point, char out[4])
+{
+    if (code_point > CRNN_MAX_CODE_POINT)
+        code_point = 0xFFFD;
+    return (int)utf8proc_encode_char((utf8proc_int32_t)code_point, (utf8proc_uint8_t *)out);
 }

@@ -225,10 +225,3 @@ int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, int unk
     }
     return CRNN_OK;
 }
-
-int crnn_utf8_encode(uint32_t code_point, char out[4])
-{
-    if (code_point > CRNN_MAX_CODE_POINT)
-        code_point = 0xFFFD;
-    return (int)utf8proc_encode_char((utf8proc_int32_t)code_point, (utf8proc_uint8_t *)out);
-}

@@ -281,5 +281,11 @@ else
   expect 2 "built without oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --engine onednn
 fi
 
+# With no model given, a charrnn outside build/ (meson setup elsewhere) still
+# finds the shipped one: in the installed data directory or the source tree.
+mkdir -p elsewhere && cp "$bin" elsewhere/charrnn
+expect 0 "" -- env -u CHARRNN_MODEL elsewhere/charrnn sample -n 20 --seed 1
+[ "$(wc -m <out.txt)" -ge 20 ] && ok || bad "no sample from the shipped model: $(cat err.txt)"
+
 echo "e2e: $pass passed, $fail failed" >&2
 [ "$fail" = 0 ]

@@ -59,7 +59,10 @@ int cli_parsed(const cli_args *a, int help, const char *help_text);
 /* Prints a's usage error ("charrnn CMD: message (see: charrnn CMD --help)")
  * and returns EXIT_USAGE. */
 int cli_usage_exit(const cli_args *a);
-/* Prints the library error and exits with 1. */
+/* Prints the library error ("charrnn: error: ...") and returns 1, the exit
+ * status for it. */
+int cli_report(const crnn_error *err);
+/* The same, then exits with 1. */
 _Noreturn void cli_fail(const crnn_error *err);
 
 typedef struct train_options {

@@ -56,10 +56,8 @@ int cmd_info(int argc, char **argv)
                                               : in.weights_dtype == CRNN_WEIGHTS_F16
                                                   ? "weights only, fp16 (for sampling)"
                                                   : "weights only, bf16 (for sampling)");
-    static const char *cells[] = {"LSTM", "GRU", "RNN (tanh)", "RNN (ReLU)"};
     printf("model:       %d x %d %s, embedding %d, vocabulary %d, %zu weights\n", c->layers,
-           c->hidden, c->cell >= 0 && c->cell < 4 ? cells[c->cell] : "?", c->embed,
-           in.vocab_size, in.parameters);
+           c->hidden, crnn_cell_title(c->cell), c->embed, in.vocab_size, in.parameters);
     printf("training:    batch %d x seq %d, lr %g, clip %g, seed %llu\n", c->batch, c->seq,
            (double)c->learning_rate, (double)c->clip, (unsigned long long)c->seed);
     printf("step:        %llu\n", (unsigned long long)in.step);

@@ -38,6 +38,17 @@ typedef struct series {
     size_t n, cap;
 } series;
 
+/* Resizes one column to cap values; on failure it keeps the old buffer (the
+ * caller frees it), so nothing is lost or leaked. */
+static int grow(double **column, size_t cap)
+{
+    double *q = realloc(*column, sizeof *q * cap);
+    if (!q)
+        return -1;
+    *column = q;
+    return 0;
+}
+
 static int read_log(const char *path, series *s, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "r");
@@ -59,15 +70,13 @@ static int read_log(const char *path, series *s, char *why, size_t whylen)
             return -1;
         }
         if (s->n == s->cap) {
-            s->cap = s->cap ? 2 * s->cap : 64;
-            s->step = realloc(s->step, sizeof(double) * s->cap);
-            s->train = realloc(s->train, sizeof(double) * s->cap);
-            s->val = realloc(s->val, sizeof(double) * s->cap);
-            if (!s->step || !s->train || !s->val) {
+            size_t cap = s->cap ? 2 * s->cap : 64;
+            if (grow(&s->step, cap) || grow(&s->train, cap) || grow(&s->val, cap)) {
                 snprintf(why, whylen, "out of memory");
                 fclose(f);
                 return -1;
             }
+            s->cap = cap;
         }
         s->step[s->n] = (double)step;
         s->train[s->n] = train;

@@ -10,8 +10,12 @@
 
 #include "cli.h"
 
+/* Where the shipped model is looked for (meson.build defines both). */
 #ifndef CRNN_DATADIR
 #define CRNN_DATADIR "/usr/local/share/charrnn"
+#endif
+#ifndef CRNN_SOURCE_MODELS
+#define CRNN_SOURCE_MODELS "models"
 #endif
 
 static const char SAMPLE_HELP[] =
@@ -75,7 +79,9 @@ void sample_parse(cli_args *a, sample_options *o)
 }
 
 /* The shipped model: $CHARRNN_MODEL, then models/ beside the build directory
- * of this executable, then the installed data directory. */
+ * of this executable, then the installed data directory, then models/ in the
+ * source tree this charrnn was built from (a build directory anywhere else).
+ * If none is readable, the installed path, for the message. */
 static const char *default_model(char *buf, size_t len)
 {
     const char *env = getenv("CHARRNN_MODEL");
@@ -92,6 +98,12 @@ static const char *default_model(char *buf, size_t len)
             if (access(buf, R_OK) == 0)
                 return buf;
         }
+    }
+    const char *places[] = {CRNN_DATADIR, CRNN_SOURCE_MODELS};
+    for (int i = 0; i < 2; i++) {
+        snprintf(buf, len, "%s/fortunes.crnn", places[i]);
+        if (access(buf, R_OK) == 0)
+            return buf;
     }
     snprintf(buf, len, "%s/fortunes.crnn", CRNN_DATADIR);
     return buf;
@@ -126,6 +138,11 @@ int cmd_sample(int argc, char **argv)
     crnn_sampler_seed(sm, seed);
     size_t stop_len = so.stop ? strlen(so.stop) : 0;
     char *tail = stop_len ? calloc(stop_len + 4, 1) : NULL; /* the last bytes written */
+    if (stop_len && !tail) {
+        crnn_sampler_free(sm);
+        fprintf(stderr, "charrnn: error: out of memory\n");
+        return 1;
+    }
     for (long long k = 0; k < so.count; k++) {
         if (k > 0) {
             fputs("\n\n", stdout); /* samples are separated by a blank line */

@@ -73,12 +73,6 @@ static const char TRAIN_HELP[] =
 
 static volatile sig_atomic_t interrupted;
 
-static const char *cell_name(int cell)
-{
-    static const char *names[] = {"LSTM", "GRU", "RNN (tanh)", "RNN (ReLU)"};
-    return cell >= 0 && cell < 4 ? names[cell] : "?";
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -169,28 +163,21 @@ static void print_progress(const crnn_trainer_status *st, double train_loss, dou
     fflush(stderr);
 }
 
-/* Writes a snapshot. A failed periodic save (disk full, directory not
- * writable) is a warning: training goes on, the previous file stays intact and
- * the next save tries again. A failed final or interrupt save ends the run. */
+/* Writes a snapshot; 1 if it was written. A failed periodic save (disk full,
+ * directory not writable) is a warning: training goes on, the previous file
+ * stays intact and the next save tries again. A failed final or interrupt
+ * save (fatal) is an error: the caller ends the run with status 1. */
 static int save_snapshot(crnn_trainer *t, const char *path, const char *what, int fatal)
 {
     crnn_error err = {0};
     if (crnn_trainer_save(t, path, &err) == CRNN_OK)
         return 1;
-    if (crnn_dist_rank() != 0) { /* rank 0 writes and reports */
-        if (fatal) {
-            crnn_trainer_free(t);
-            crnn_dist_finalize();
-            exit(1);
-        }
+    if (crnn_dist_rank() != 0) /* rank 0 writes and reports */
         return 0;
-    }
     if (fatal) {
         fprintf(stderr, "charrnn: error: could not write the %s snapshot: %s\n", what, err.message);
         fprintf(stderr, "charrnn: any previous %s is unchanged\n", path);
-        crnn_trainer_free(t);
-        crnn_dist_finalize();
-        exit(1);
+        return 0;
     }
     fprintf(stderr,
             "charrnn: warning: could not write the %s snapshot: %s; training goes on, any "
@@ -199,144 +186,194 @@ static int save_snapshot(crnn_trainer *t, const char *path, const char *what, in
     return 0;
 }
 
+/* --cell's words are the library's cell names up to a '-': "rnn-tanh" and
+ * "rnn-relu" are both --cell rnn (the first of them), told apart by
+ * --activation. */
+enum { CELL_WORDS = 8 };
+
+static void cell_choices(cli_choice choices[CELL_WORDS + 1], char words[CELL_WORDS][16])
+{
+    int n = 0;
+    for (int c = 0; n < CELL_WORDS && crnn_cell_name((crnn_cell_type)c); c++) {
+        const char *name = crnn_cell_name((crnn_cell_type)c);
+        snprintf(words[n], sizeof words[n], "%.*s", (int)strcspn(name, "-"), name);
+        int seen = 0;
+        for (int k = 0; k < n; k++)
+            seen |= !strcmp(words[k], words[n]);
+        if (!seen) {
+            choices[n] = (cli_choice){words[n], c};
+            n++;
+        }
+    }
+    choices[n] = (cli_choice){NULL, 0};
+}
+
+/* The cell of --cell WORD --activation F is the one named WORD-F; 0 if there
+ * is none (the cell has no choice of activation). */
+static int with_activation(crnn_train_config *cfg, const char *activation)
+{
+    const char *name = crnn_cell_name(cfg->cell);
+    if (!name)
+        return 0;
+    char full[40];
+    snprintf(full, sizeof full, "%.*s-%s", (int)strcspn(name, "-"), name, activation);
+    return crnn_cell_parse(full, &cfg->cell) == CRNN_OK;
+}
+
+/* Options that define the model and its training, which a resumed run keeps:
+ * 1 if arg is one (and its value is parsed), else 0. */
+static int model_option(cli_args *a, const char *arg, train_options *o, const cli_choice *cells,
+                        const char **activation)
+{
+    crnn_train_config *cfg = &o->config;
+    if (cli_is(a, arg, "--cell")) {
+        /* rnn with --activation relu becomes the cell rnn-relu after parsing */
+        cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
+    } else if (cli_is(a, arg, "--activation")) {
+        static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
+        int relu = cli_pick(a, "--activation", cli_value(a, arg), activations, 0);
+        *activation = activations[relu].word;
+    } else if (cli_is(a, arg, "--layers")) {
+        cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, CRNN_MAX_LAYERS);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--hidden")) {
+        cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--embed")) {
+        cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--batch")) {
+        cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, CRNN_MAX_BATCH);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--seq")) {
+        cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, CRNN_MAX_SEQ);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--lr")) {
+        cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
+    } else if (cli_is(a, arg, "--clip")) {
+        cfg->clip = (float)cli_double(a, cli_value(a, arg), "--clip", 0, 1e30);
+    } else if (cli_is(a, arg, "--seed")) {
+        cfg->seed = cli_u64(a, cli_value(a, arg), "--seed");
+    } else if (cli_is(a, arg, "--val-fraction")) {
+        cfg->val_fraction = (float)cli_double(a, cli_value(a, arg), "--val-fraction", 0, 0.49);
+    } else if (cli_is(a, arg, "--test-fraction")) {
+        cfg->test_fraction = (float)cli_double(a, cli_value(a, arg), "--test-fraction", 0, 0.49);
+    } else if (cli_is(a, arg, "--lossy")) {
+        cfg->lossy = 1;
+    } else if (cli_is(a, arg, "--normalize")) {
+        static const cli_choice forms[] = {{"nfc", CRNN_NORMALIZE_NFC},
+                                           {"nfkc", CRNN_NORMALIZE_NFKC},
+                                           {"none", CRNN_NORMALIZE_NONE},
+                                           {NULL, 0}};
+        cfg->normalize = (crnn_normalization)cli_pick(a, "--normalize", cli_value(a, arg), forms,
+                                                      cfg->normalize);
+    } else if (cli_is(a, arg, "--optimizer")) {
+        static const cli_choice optimizers[] = {
+            {"adam", CRNN_OPT_ADAM}, {"rmsprop", CRNN_OPT_RMSPROP}, {"sgd", CRNN_OPT_SGD}, {NULL, 0}};
+        cfg->optimizer = (crnn_optimizer)cli_pick(a, "--optimizer", cli_value(a, arg), optimizers,
+                                                  cfg->optimizer);
+    } else if (cli_is(a, arg, "--schedule")) {
+        static const cli_choice schedules[] = {{"constant", CRNN_SCHEDULE_CONSTANT},
+                                               {"step", CRNN_SCHEDULE_STEP},
+                                               {"cosine", CRNN_SCHEDULE_COSINE},
+                                               {NULL, 0}};
+        cfg->schedule = (crnn_schedule)cli_pick(a, "--schedule", cli_value(a, arg), schedules,
+                                                cfg->schedule);
+    } else if (cli_is(a, arg, "--lr-decay")) {
+        cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
+    } else if (cli_is(a, arg, "--decay-every")) {
+        cfg->decay_every = (float)cli_double(a, cli_value(a, arg), "--decay-every", 1e-6, 1e9);
+    } else if (cli_is(a, arg, "--warmup")) {
+        cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
+    } else if (cli_is(a, arg, "--weight-decay")) {
+        cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
+    } else if (cli_is(a, arg, "--dropout")) {
+        cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
+        o->size_option_given = 1;
+    } else if (cli_is(a, arg, "--forget-bias")) {
+        cfg->forget_bias = (float)cli_double(a, cli_value(a, arg), "--forget-bias", -10, 10);
+    } else if (cli_is(a, arg, "--reset-state")) {
+        cfg->reset_state = 1;
+    } else if (cli_is(a, arg, "--max-vocab")) {
+        cfg->max_vocab = (int)cli_int(a, cli_value(a, arg), "--max-vocab", 2, 0x110000);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* The others: files, corpus, machine, stopping and saving; anything else is
+ * a usage error. */
+static void run_option(cli_args *a, const char *arg, train_options *o)
+{
+    if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
+        o->output = cli_value(a, "--output");
+    } else if (cli_is(a, arg, "--resume")) {
+        o->resume = cli_value(a, "--resume");
+    } else if (cli_is(a, arg, "--corpus")) {
+        o->corpus = cli_value(a, "--corpus");
+    } else if (cli_is(a, arg, "--cache-dir")) {
+        o->cache_dir = cli_value(a, "--cache-dir");
+    } else if (cli_is(a, arg, "--no-cache")) {
+        o->cache_dir = "";
+    } else if (cli_is(a, arg, "--engine")) {
+        static const cli_choice engines[] = {{"auto", CRNN_ENGINE_AUTO},
+                                             {"onednn", CRNN_ENGINE_ONEDNN},
+                                             {"onednn-bf16", CRNN_ENGINE_ONEDNN_BF16},
+                                             {"own", CRNN_ENGINE_OWN},
+                                             {NULL, 0}};
+        o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
+    } else if (cli_is(a, arg, "--bf16")) {
+        o->engine = CRNN_ENGINE_ONEDNN_BF16;
+    } else if (cli_is(a, arg, "--threads")) {
+        o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
+    } else if (cli_is(a, arg, "--max-iters")) {
+        o->max_iters = cli_u64(a, cli_value(a, arg), "--max-iters");
+    } else if (cli_is(a, arg, "--epochs")) {
+        o->max_epochs = cli_double(a, cli_value(a, arg), "--epochs", 0, 1e9);
+    } else if (cli_is(a, arg, "--time")) {
+        o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
+    } else if (cli_is(a, arg, "--eval-every")) {
+        o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
+    } else if (cli_is(a, arg, "--save-every")) {
+        o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
+    } else if (cli_is(a, arg, "--patience")) {
+        o->patience = (uint64_t)cli_int(a, cli_value(a, arg), "--patience", 1, 1000000000);
+    } else if (cli_is(a, arg, "--check-replicas")) {
+        o->check_every = (uint64_t)cli_int(a, cli_value(a, arg), "--check-replicas", 1,
+                                           1000000000);
+    } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
+        o->quiet = 1;
+    } else if (arg[0] != '-' && !o->corpus) {
+        o->corpus = arg;
+    } else {
+        cli_unexpected(a, arg);
+    }
+}
+
 void train_parse(cli_args *a, train_options *o)
 {
     memset(o, 0, sizeof *o);
     crnn_train_config_default(&o->config);
     o->max_epochs = -1;
-    crnn_train_config *cfg = &o->config;
-    int relu = 0, activation_given = 0;
+    const char *activation = NULL; /* --activation's word */
+    char words[CELL_WORDS][16];
+    cli_choice cells[CELL_WORDS + 1];
+    cell_choices(cells, words);
     const char *arg;
     while (cli_next(a, &arg)) {
-        int model_option = 1;
         if (cli_is(a, arg, "--help") || cli_is(a, arg, "-h")) {
             o->help = 1;
             return;
-        } else if (cli_is(a, arg, "--cell")) {
-            static const cli_choice cells[] = {
-                {"lstm", CRNN_CELL_LSTM}, {"gru", CRNN_CELL_GRU}, {"rnn", CRNN_CELL_RNN_TANH}, {NULL, 0}};
-            /* rnn with --activation relu becomes CRNN_CELL_RNN_RELU after parsing */
-            cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
-        } else if (cli_is(a, arg, "--activation")) {
-            static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
-            relu = cli_pick(a, "--activation", cli_value(a, arg), activations, relu);
-            activation_given = 1;
-        } else if (cli_is(a, arg, "--layers")) {
-            cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, 16);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--hidden")) {
-            cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--embed")) {
-            cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--batch")) {
-            cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, 65536);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--seq")) {
-            cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, 65536);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--lr")) {
-            cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
-        } else if (cli_is(a, arg, "--clip")) {
-            cfg->clip = (float)cli_double(a, cli_value(a, arg), "--clip", 0, 1e30);
-        } else if (cli_is(a, arg, "--seed")) {
-            cfg->seed = cli_u64(a, cli_value(a, arg), "--seed");
-        } else if (cli_is(a, arg, "--val-fraction")) {
-            cfg->val_fraction = (float)cli_double(a, cli_value(a, arg), "--val-fraction", 0, 0.49);
-        } else if (cli_is(a, arg, "--test-fraction")) {
-            cfg->test_fraction = (float)cli_double(a, cli_value(a, arg), "--test-fraction", 0, 0.49);
-        } else if (cli_is(a, arg, "--lossy")) {
-            cfg->lossy = 1;
-        } else if (cli_is(a, arg, "--normalize")) {
-            static const cli_choice forms[] = {{"nfc", CRNN_NORMALIZE_NFC},
-                                               {"nfkc", CRNN_NORMALIZE_NFKC},
-                                               {"none", CRNN_NORMALIZE_NONE},
-                                               {NULL, 0}};
-            cfg->normalize = (crnn_normalization)cli_pick(a, "--normalize", cli_value(a, arg), forms,
-                                                          cfg->normalize);
-        } else if (cli_is(a, arg, "--optimizer")) {
-            static const cli_choice optimizers[] = {
-                {"adam", CRNN_OPT_ADAM}, {"rmsprop", CRNN_OPT_RMSPROP}, {"sgd", CRNN_OPT_SGD}, {NULL, 0}};
-            cfg->optimizer = (crnn_optimizer)cli_pick(a, "--optimizer", cli_value(a, arg), optimizers,
-                                                      cfg->optimizer);
-        } else if (cli_is(a, arg, "--schedule")) {
-            static const cli_choice schedules[] = {{"constant", CRNN_SCHEDULE_CONSTANT},
-                                                   {"step", CRNN_SCHEDULE_STEP},
-                                                   {"cosine", CRNN_SCHEDULE_COSINE},
-                                                   {NULL, 0}};
-            cfg->schedule = (crnn_schedule)cli_pick(a, "--schedule", cli_value(a, arg), schedules,
-                                                    cfg->schedule);
-        } else if (cli_is(a, arg, "--lr-decay")) {
-            cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
-        } else if (cli_is(a, arg, "--decay-every")) {
-            cfg->decay_every = (float)cli_double(a, cli_value(a, arg), "--decay-every", 1e-6, 1e9);
-        } else if (cli_is(a, arg, "--warmup")) {
-            cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
-        } else if (cli_is(a, arg, "--weight-decay")) {
-            cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
-        } else if (cli_is(a, arg, "--dropout")) {
-            cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
-            o->size_option_given = 1;
-        } else if (cli_is(a, arg, "--forget-bias")) {
-            cfg->forget_bias = (float)cli_double(a, cli_value(a, arg), "--forget-bias", -10, 10);
-        } else if (cli_is(a, arg, "--reset-state")) {
-            cfg->reset_state = 1;
-        } else if (cli_is(a, arg, "--max-vocab")) {
-            cfg->max_vocab = (int)cli_int(a, cli_value(a, arg), "--max-vocab", 2, 0x110000);
-        } else {
-            model_option = 0;
-            if (cli_is(a, arg, "-o") || cli_is(a, arg, "--output")) {
-                o->output = cli_value(a, "--output");
-            } else if (cli_is(a, arg, "--resume")) {
-                o->resume = cli_value(a, "--resume");
-            } else if (cli_is(a, arg, "--corpus")) {
-                o->corpus = cli_value(a, "--corpus");
-            } else if (cli_is(a, arg, "--cache-dir")) {
-                o->cache_dir = cli_value(a, "--cache-dir");
-            } else if (cli_is(a, arg, "--no-cache")) {
-                o->cache_dir = "";
-            } else if (cli_is(a, arg, "--engine")) {
-                static const cli_choice engines[] = {{"auto", CRNN_ENGINE_AUTO},
-                                                     {"onednn", CRNN_ENGINE_ONEDNN},
-                                                     {"onednn-bf16", CRNN_ENGINE_ONEDNN_BF16},
-                                                     {"own", CRNN_ENGINE_OWN},
-                                                     {NULL, 0}};
-                o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
-            } else if (cli_is(a, arg, "--bf16")) {
-                o->engine = CRNN_ENGINE_ONEDNN_BF16;
-            } else if (cli_is(a, arg, "--threads")) {
-                o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
-            } else if (cli_is(a, arg, "--max-iters")) {
-                o->max_iters = cli_u64(a, cli_value(a, arg), "--max-iters");
-            } else if (cli_is(a, arg, "--epochs")) {
-                o->max_epochs = cli_double(a, cli_value(a, arg), "--epochs", 0, 1e9);
-            } else if (cli_is(a, arg, "--time")) {
-                o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
-            } else if (cli_is(a, arg, "--eval-every")) {
-                o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
-            } else if (cli_is(a, arg, "--save-every")) {
-                o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
-            } else if (cli_is(a, arg, "--patience")) {
-                o->patience = (uint64_t)cli_int(a, cli_value(a, arg), "--patience", 1, 1000000000);
-            } else if (cli_is(a, arg, "--check-replicas")) {
-                o->check_every = (uint64_t)cli_int(a, cli_value(a, arg), "--check-replicas", 1,
-                                                   1000000000);
-            } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
-                o->quiet = 1;
-            } else if (arg[0] != '-' && !o->corpus) {
-                o->corpus = arg;
-            } else {
-                cli_unexpected(a, arg);
-            }
         }
-        o->model_option_given |= model_option;
+        if (model_option(a, arg, o, cells, &activation))
+            o->model_option_given = 1;
+        else
+            run_option(a, arg, o);
     }
     if (a->failed)
         return;
-    if (cfg->cell == CRNN_CELL_RNN_TANH && relu)
-        cfg->cell = CRNN_CELL_RNN_RELU; /* --activation relu, before or after --cell rnn */
-    if (activation_given && cfg->cell != CRNN_CELL_RNN_TANH && cfg->cell != CRNN_CELL_RNN_RELU)
+    if (activation && !with_activation(&o->config, activation))
         cli_error(a, "--activation applies to --cell rnn only (LSTM and GRU gates are fixed)");
     else if (!o->resume && !o->corpus)
         cli_error(a, "no corpus given: charrnn train CORPUS -o SNAP");
@@ -384,12 +421,42 @@ static void pick_sizes(const char *corpus, crnn_train_config *c, int quiet)
                 mb);
 }
 
-/* The machine settings of the run: the options, and two variables for
- * benchmarks and tests (README): CHARRNN_ONEDNN_GROUPS=N runs oneDNN's rows in
- * N groups side by side, CHARRNN_MEMORY_BYTES=N plans for N bytes of memory.
- * Non-zero (after saying why) when the engine cannot run here. */
-static int compute_options(const train_options *o, crnn_compute_options *compute)
+
+/* One run of `charrnn train`: the trainer and what the command keeps around
+ * it. Released by train_run_free, the one way out of cmd_train. */
+typedef struct train_run {
+    crnn_trainer *t;
+    const char *output;   /* the snapshot written at every save */
+    char *best_path;      /* NAME.best.crnn (owned) */
+    char *log_path;       /* NAME.csv (owned) */
+    char *svg_path;       /* NAME.svg (owned) */
+    crnn_run_settings rs; /* stopping rule and cadence, as the trainer keeps them */
+    run_limits lim;
+    uint64_t check_every; /* --check-replicas */
+    int leader;           /* rank 0: the only process that talks */
+    int quiet, tty;
+    uint64_t start_step;
+    double start;         /* now_seconds() as the loop began */
+    double rate;          /* characters per second in this run */
+    double smooth;        /* training loss, exponentially smoothed */
+    int saved_at_step;    /* the last step ended with a snapshot */
+} train_run;
+
+static void train_run_free(train_run *r)
 {
+    free(r->best_path);
+    free(r->log_path);
+    free(r->svg_path);
+    crnn_trainer_free(r->t);
+}
+
+/* How the run computes: the thread count (process-wide), the options, and two
+ * variables for benchmarks and tests (README): CHARRNN_ONEDNN_GROUPS=N runs
+ * oneDNN's rows in N groups side by side, CHARRNN_MEMORY_BYTES=N plans for N
+ * bytes of memory. Returns 0, or the exit status after saying why. */
+static int compute_settings(const train_options *o, crnn_compute_options *compute)
+{
+    crnn_set_threads(o->threads);
     crnn_compute_options_default(compute);
     compute->engine = (crnn_engine)o->engine;
     compute->cache_dir = o->cache_dir;
@@ -399,10 +466,288 @@ static int compute_options(const train_options *o, crnn_compute_options *compute
     if (memory && strtoull(memory, NULL, 10) > 0)
         compute->memory_bytes = strtoull(memory, NULL, 10);
     crnn_error err = {0};
-    if (crnn_engine_check(compute->engine, &err) != CRNN_OK) {
-        fprintf(stderr, "charrnn: %s\n", err.message);
+    if (crnn_engine_check(compute->engine, &err) == CRNN_OK)
+        return 0;
+    fprintf(stderr, "charrnn: %s\n", err.message);
+    return EXIT_USAGE;
+}
+
+/* Creates or resumes the trainer, names the files the run writes and settles
+ * its stopping rule: settings given now win, otherwise a resumed run keeps its
+ * own. Returns 0, or the exit status after saying why. */
+static int train_setup(train_run *r, const train_options *o,
+                       const crnn_compute_options *compute)
+{
+    crnn_train_config cfg = o->config;
+    if (!o->resume && !o->size_option_given)
+        pick_sizes(o->corpus, &cfg, r->quiet);
+    crnn_error err = {0};
+    r->t = o->resume ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
+                     : crnn_trainer_create(o->corpus, &cfg, compute, &err);
+    if (!r->t)
+        return cli_report(&err);
+    r->output = o->output ? o->output : o->resume ? o->resume : "model.crnn";
+    r->best_path = best_path_for(r->output);
+    r->log_path = replace_extension(r->output, ".crnn", ".csv");
+    r->svg_path = replace_extension(r->output, ".crnn", ".svg");
+    if (!r->best_path || !r->log_path || !r->svg_path) {
+        fprintf(stderr, "charrnn: error: out of memory\n");
         return 1;
     }
+    crnn_run_settings *rs = &r->rs;
+    crnn_trainer_get_run_settings(r->t, rs);
+    if (!o->resume) {
+        rs->eval_every = 200;
+        rs->max_epochs = o->max_iters || o->max_seconds > 0 ? 0 : 10;
+    }
+    if (o->max_iters)
+        rs->max_iters = o->max_iters;
+    if (o->max_epochs >= 0)
+        rs->max_epochs = o->max_epochs;
+    if (o->eval_every)
+        rs->eval_every = o->eval_every;
+    if (o->save_every)
+        rs->save_every = o->save_every;
+    if (o->patience)
+        rs->patience = o->patience;
+    crnn_trainer_set_run_settings(r->t, rs);
+    r->lim = (run_limits){rs->max_iters, rs->max_epochs, o->max_seconds};
+    r->check_every = o->check_every;
+    return 0;
+}
+
+/* Warnings about the corpus (rank 0), then, unless quiet, what is trained on
+ * what: splits, tokenizing, the model, the machine. */
+static void print_header(const train_run *r, const train_options *o)
+{
+    crnn_trainer_status st;
+    crnn_trainer_get_status(r->t, &st);
+    if (st.token_cache_warning && st.token_cache_warning[0] && r->leader)
+        fprintf(stderr, "charrnn: warning: no token cache (%s); the ids are kept in memory\n",
+                st.token_cache_warning);
+    if (st.unknown_chars > 0 && r->leader)
+        fprintf(stderr,
+                "charrnn: notice: the corpus has %llu distinct characters; with --max-vocab %d "
+                "the rarest are mapped to U+FFFD (%llu characters, %.3f%% of the text)\n",
+                (unsigned long long)st.distinct_chars, st.config.max_vocab,
+                (unsigned long long)st.unknown_chars,
+                100.0 * (double)st.unknown_chars /
+                    (double)(st.train_chars + st.val_chars + st.test_chars));
+    if (r->quiet)
+        return;
+    const crnn_train_config *c = &st.config;
+    fprintf(stderr, "charrnn: %s %s: %llu train / %llu val / %llu test characters, vocabulary %d\n",
+            o->resume ? "resuming" : "training on", o->resume ? o->resume : o->corpus,
+            (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
+            (unsigned long long)st.test_chars, st.vocab_size);
+    if (getenv("CHARRNN_BLAS_RESTART"))
+        fprintf(stderr, "charrnn: notice: %s\n", getenv("CHARRNN_BLAS_RESTART"));
+    double mb = (double)st.corpus_bytes / 1e6;
+    if (st.token_cache && st.token_cache_reused)
+        fprintf(stderr, "charrnn: token ids read from %s in %.2f s\n", st.token_cache,
+                st.tokenize_seconds);
+    else
+        fprintf(stderr, "charrnn: tokenized %.1f MB in %.2f s (%.0f MB/s)%s%s\n", mb,
+                st.tokenize_seconds, mb / (st.tokenize_seconds > 0 ? st.tokenize_seconds : 1),
+                st.token_cache ? ", ids cached in " : "", st.token_cache ? st.token_cache : "");
+    fprintf(stderr,
+            "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
+            "%llu steps per epoch; %d threads; %s; layers on %s\n",
+            c->layers, c->hidden, crnn_cell_title(c->cell), c->embed, st.parameters, c->batch,
+            c->seq, (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
+            crnn_get_threads(), crnn_backend_description(), st.engine);
+    if (st.engine_note[0])
+        fprintf(stderr, "charrnn: notice: %s\n", st.engine_note);
+    if (crnn_dist_size() > 1)
+        fprintf(stderr, "charrnn: %d processes, %d streams each\n", crnn_dist_size(),
+                c->batch / crnn_dist_size());
+}
+
+/* Ctrl-C and SIGTERM set `interrupted`; the loop saves and stops. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* 1 if this process would stop now: a step, epoch or time limit, or early
+ * stopping (too many evaluations since the best one), which it announces. */
+static int reached_limit(const train_run *r, const crnn_trainer_status *st, double elapsed)
+{
+    const run_limits *lim = &r->lim;
+    int limit = (lim->max_iters && st->step >= lim->max_iters) ||
+                (lim->max_epochs > 0 && st->epoch >= lim->max_epochs - 1e-9) ||
+                (lim->max_seconds > 0 && elapsed >= lim->max_seconds);
+    const crnn_run_settings *rs = &r->rs;
+    if (rs->patience && rs->eval_every && !isnan(st->best_val_loss) &&
+        (st->step - st->best_val_step) / rs->eval_every >= rs->patience) {
+        if (r->leader && !r->quiet)
+            fprintf(stderr, "%scharrnn: no better validation loss for %llu evaluations: "
+                            "stopping early (best %.4f at step %llu)\n",
+                    r->tty ? "\r\033[K" : "", (unsigned long long)rs->patience,
+                    st->best_val_loss, (unsigned long long)st->best_val_step);
+        limit = 1;
+    }
+    return limit;
+}
+
+/* A row of the loss log (rank 0 only calls it). */
+static void append_log(const train_run *r, const crnn_trainer_status *st)
+{
+    train_log_row row = {st->step, st->epoch, r->smooth, st->last_val_loss, st->best_val_loss,
+                         st->learning_rate, r->rate, now_seconds() - r->start};
+    if (train_log_append(r->log_path, &row) != 0)
+        fprintf(stderr, "charrnn: warning: could not append to the log %s\n", r->log_path);
+}
+
+/* At an evaluation step: the validation loss, a log row, the latest snapshot
+ * and the best one if this is it. Returns 1 if the latest snapshot was
+ * written, 0 if not, -1 if evaluation failed (said). */
+static int evaluate_and_save(train_run *r, crnn_trainer_status *st)
+{
+    crnn_error err = {0};
+    int evaluated = st->val_chars >= 2; /* --val-fraction 0: nothing to evaluate */
+    if (evaluated && crnn_trainer_evaluate(r->t, NULL, &err) != CRNN_OK) {
+        cli_report(&err);
+        return -1;
+    }
+    crnn_trainer_get_status(r->t, st);
+    if (r->leader && evaluated)
+        append_log(r, st);
+    int saved = save_snapshot(r->t, r->output, "latest", 0);
+    if (evaluated && st->best_val_step == st->step)
+        save_snapshot(r->t, r->best_path, "best", 0);
+    return saved;
+}
+
+/* Saves on Ctrl-C and says how to continue; the exit status. */
+static int stop_interrupted(const train_run *r, uint64_t step)
+{
+    if (!save_snapshot(r->t, r->output, "interrupted run's", 1))
+        return 1;
+    if (r->tty && !r->quiet)
+        fputc('\n', stderr);
+    if (r->leader)
+        fprintf(stderr,
+                "charrnn: interrupted at step %llu; snapshot saved to %s; continue with: "
+                "charrnn train --resume %s\n",
+                (unsigned long long)step, r->output, r->output);
+    return EXIT_INTERRUPTED;
+}
+
+/* Steps until a limit, early stopping or a signal; evaluates, logs, saves and
+ * shows progress on the way. Every process must stop at the same step: the
+ * clocks and signals of one rank decide for all. Returns -1 when a limit ends
+ * the run (train_finish follows), else the exit status. */
+static int train_loop(train_run *r)
+{
+    crnn_trainer_status st;
+    crnn_trainer_get_status(r->t, &st);
+    crnn_error err = {0};
+    r->start_step = st.step;
+    r->start = now_seconds();
+    r->rate = 0;
+    r->smooth = NAN;
+    double last_draw = 0, loss = NAN;
+    double chars_per_step = (double)st.config.batch * st.config.seq;
+    for (;;) {
+        crnn_trainer_get_status(r->t, &st);
+        double elapsed = now_seconds() - r->start;
+        if (crnn_dist_any(reached_limit(r, &st, elapsed)))
+            return -1;
+        if (crnn_dist_any(interrupted))
+            return stop_interrupted(r, st.step);
+        if (crnn_trainer_step(r->t, &loss, &err) != CRNN_OK) {
+            if (r->tty && !r->quiet)
+                fputc('\n', stderr);
+            if (r->leader) {
+                fprintf(stderr, "charrnn: error: %s\n", err.message);
+                fprintf(stderr, "charrnn: the last good snapshot is %s (if one was written)\n",
+                        r->output);
+            }
+            return 1;
+        }
+        r->smooth = isnan(r->smooth) ? loss : 0.95 * r->smooth + 0.05 * loss;
+        crnn_trainer_get_status(r->t, &st);
+        elapsed = now_seconds() - r->start;
+        r->rate = elapsed > 0 ? (double)(st.step - r->start_step) * chars_per_step / elapsed : 0;
+        if (r->check_every && st.step % r->check_every == 0 &&
+            crnn_trainer_check_replicas(r->t, &err) != CRNN_OK) {
+            fprintf(stderr, "charrnn: error: %s\n", err.message);
+            crnn_dist_abort(1);
+            return 1;
+        }
+        int eval_now = r->rs.eval_every && st.step % r->rs.eval_every == 0;
+        if (eval_now) {
+            if ((r->saved_at_step = evaluate_and_save(r, &st)) < 0)
+                return 1;
+        } else if (r->rs.save_every && st.step % r->rs.save_every == 0) {
+            r->saved_at_step = save_snapshot(r->t, r->output, "latest", 0);
+        } else {
+            r->saved_at_step = 0;
+        }
+        double f = progress_fraction(&st, &r->lim, r->start_step, elapsed);
+        double left = f > 0 ? elapsed * (1 - f) / f : NAN;
+        if (!r->quiet && (eval_now || (r->tty && now_seconds() - last_draw > 0.25))) {
+            print_progress(&st, r->smooth, r->rate, elapsed, left, f, eval_now, r->tty);
+            last_draw = now_seconds();
+        }
+    }
+}
+
+/* The closing lines (rank 0): curves drawn from the log, losses, files. */
+static void print_summary(const train_run *r, const crnn_trainer_status *st, double test)
+{
+    char el[32];
+    format_duration(now_seconds() - r->start, el, sizeof el);
+    char val[160] = "no validation split", tst[64] = "";
+    if (!isnan(st->last_val_loss))
+        snprintf(val, sizeof val,
+                 "validation %.4f nats/char (%.4f bits), best %.4f at step %llu (%s)",
+                 st->last_val_loss, st->last_val_loss / log(2.0), st->best_val_loss,
+                 (unsigned long long)st->best_val_step, r->best_path);
+    if (!isnan(test))
+        snprintf(tst, sizeof tst, "; test %.4f nats/char", test);
+    char why[600];
+    if (plot_svg(r->log_path, r->svg_path, why, sizeof why) != 0)
+        fprintf(stderr, "charrnn: no loss curves: %s\n", why);
+    fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
+            (unsigned long long)st->step, st->epoch, el, r->rate / 1000.0, val, tst);
+    fprintf(stderr, "charrnn: snapshot %s; loss log %s, curves %s\n", r->output, r->log_path,
+            r->svg_path);
+}
+
+/* The end of a run that reached its limit: a final evaluation and snapshot
+ * unless the last step had them, the test loss and the summary. Returns the
+ * exit status. */
+static int train_finish(train_run *r)
+{
+    crnn_trainer_status st;
+    crnn_error err = {0};
+    crnn_trainer_get_status(r->t, &st);
+    if (!r->saved_at_step || (isnan(st.last_val_loss) && st.val_chars >= 2)) {
+        if (st.val_chars >= 2) {
+            if (crnn_trainer_evaluate(r->t, NULL, &err) != CRNN_OK)
+                return cli_report(&err);
+            crnn_trainer_get_status(r->t, &st);
+            if (r->leader)
+                append_log(r, &st);
+            if (st.best_val_step == st.step)
+                save_snapshot(r->t, r->best_path, "best", 0);
+        }
+        if (!save_snapshot(r->t, r->output, "final", 1))
+            return 1;
+    }
+    double test = NAN;
+    if (st.test_chars >= 2 && crnn_trainer_test(r->t, &test, &err) != CRNN_OK)
+        return cli_report(&err);
+    if (r->tty && !r->quiet)
+        fputc('\n', stderr);
+    if (r->leader)
+        print_summary(r, &st, test);
     return 0;
 }
 
@@ -412,243 +757,23 @@ int cmd_train(int argc, char **argv)
     cli_args_init(&a, argc, argv, "train");
     train_options o;
     train_parse(&a, &o);
-    int done = cli_parsed(&a, o.help, TRAIN_HELP);
-    if (done >= 0)
-        return done;
-    crnn_train_config cfg = o.config;
-    const char *corpus = o.corpus, *resume = o.resume, *output = o.output;
-    uint64_t max_iters = o.max_iters, eval_every = o.eval_every, save_every = o.save_every;
-    double max_epochs = o.max_epochs, max_seconds = o.max_seconds;
-    int threads = o.threads, quiet = o.quiet || crnn_dist_rank() != 0;
-    int leader = crnn_dist_rank() == 0; /* only rank 0 talks */
-    crnn_set_threads(threads);
+    int rc = cli_parsed(&a, o.help, TRAIN_HELP);
+    if (rc >= 0)
+        return rc;
     crnn_compute_options compute;
-    if (compute_options(&o, &compute) != 0)
-        return 2;
-
-    if (!resume && !o.size_option_given)
-        pick_sizes(corpus, &cfg, quiet);
-    crnn_error err = {0};
-    crnn_trainer *t = resume ? crnn_trainer_resume(resume, corpus, &compute, &err)
-                             : crnn_trainer_create(corpus, &cfg, &compute, &err);
-    if (!t)
-        cli_fail(&err);
-    if (!output)
-        output = resume ? resume : "model.crnn";
-    char *best_path = best_path_for(output);
-    char *log_path = replace_extension(output, ".crnn", ".csv");
-    char *svg_path = replace_extension(output, ".crnn", ".svg");
-    if (!best_path || !log_path || !svg_path) {
-        crnn_trainer_free(t);
-        fprintf(stderr, "charrnn: error: out of memory\n");
-        return 1;
+    if ((rc = compute_settings(&o, &compute)) != 0)
+        return rc;
+    train_run r = {0};
+    r.leader = crnn_dist_rank() == 0;
+    r.quiet = o.quiet || !r.leader;
+    r.tty = isatty(STDERR_FILENO);
+    if ((rc = train_setup(&r, &o, &compute)) == 0) {
+        print_header(&r, &o);
+        catch_signals();
+        rc = train_loop(&r);
+        if (rc < 0)
+            rc = train_finish(&r);
     }
-
-    /* Settings given now win; otherwise a resumed run keeps its own. */
-    crnn_run_settings rs;
-    crnn_trainer_get_run_settings(t, &rs);
-    if (!resume) {
-        rs.eval_every = 200;
-        rs.max_epochs = max_iters || max_seconds > 0 ? 0 : 10;
-    }
-    if (max_iters)
-        rs.max_iters = max_iters;
-    if (max_epochs >= 0)
-        rs.max_epochs = max_epochs;
-    if (eval_every)
-        rs.eval_every = eval_every;
-    if (save_every)
-        rs.save_every = save_every;
-    if (o.patience)
-        rs.patience = o.patience;
-    crnn_trainer_set_run_settings(t, &rs);
-    run_limits lim = {rs.max_iters, rs.max_epochs, max_seconds};
-
-    crnn_trainer_status st;
-    crnn_trainer_get_status(t, &st);
-    if (st.token_cache_warning && st.token_cache_warning[0] && leader)
-        fprintf(stderr, "charrnn: warning: no token cache (%s); the ids are kept in memory\n",
-                st.token_cache_warning);
-    if (st.unknown_chars > 0 && leader)
-        fprintf(stderr,
-                "charrnn: notice: the corpus has %llu distinct characters; with --max-vocab %d "
-                "the rarest are mapped to U+FFFD (%llu characters, %.3f%% of the text)\n",
-                (unsigned long long)st.distinct_chars, st.config.max_vocab,
-                (unsigned long long)st.unknown_chars,
-                100.0 * (double)st.unknown_chars /
-                    (double)(st.train_chars + st.val_chars + st.test_chars));
-    if (!quiet) {
-        const crnn_train_config *c = &st.config;
-        fprintf(stderr,
-                "charrnn: %s %s: %llu train / %llu val / %llu test characters, vocabulary %d\n",
-                resume ? "resuming" : "training on", resume ? resume : corpus,
-                (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
-                (unsigned long long)st.test_chars, st.vocab_size);
-        if (getenv("CHARRNN_BLAS_RESTART"))
-            fprintf(stderr, "charrnn: notice: %s\n", getenv("CHARRNN_BLAS_RESTART"));
-        double mb = (double)st.corpus_bytes / 1e6;
-        if (st.token_cache && st.token_cache_reused)
-            fprintf(stderr, "charrnn: token ids read from %s in %.2f s\n", st.token_cache,
-                    st.tokenize_seconds);
-        else
-            fprintf(stderr, "charrnn: tokenized %.1f MB in %.2f s (%.0f MB/s)%s%s\n", mb,
-                    st.tokenize_seconds, mb / (st.tokenize_seconds > 0 ? st.tokenize_seconds : 1),
-                    st.token_cache ? ", ids cached in " : "", st.token_cache ? st.token_cache : "");
-        fprintf(stderr,
-                "charrnn: %d x %d %s, embedding %d, %zu weights; batch %d x seq %d, lr %g; "
-                "%llu steps per epoch; %d threads; %s; layers on %s\n",
-                c->layers, c->hidden, cell_name(c->cell), c->embed, st.parameters, c->batch, c->seq,
-                (double)c->learning_rate, (unsigned long long)st.steps_per_epoch,
-                crnn_get_threads(), crnn_backend_description(), st.engine);
-        if (st.engine_note[0])
-            fprintf(stderr, "charrnn: notice: %s\n", st.engine_note);
-        if (crnn_dist_size() > 1)
-            fprintf(stderr, "charrnn: %d processes, %d streams each\n", crnn_dist_size(),
-                    c->batch / crnn_dist_size());
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    int tty = isatty(STDERR_FILENO);
-    uint64_t start_step = st.step;
-    double start = now_seconds(), last_draw = 0, rate = 0, loss = NAN, smooth = NAN;
-    double chars_per_step = (double)st.config.batch * st.config.seq;
-    int saved_at_step = 0;
-    for (;;) {
-        crnn_trainer_get_status(t, &st);
-        double elapsed = now_seconds() - start;
-        int limit = (lim.max_iters && st.step >= lim.max_iters) ||
-                    (lim.max_epochs > 0 && st.epoch >= lim.max_epochs - 1e-9) ||
-                    (lim.max_seconds > 0 && elapsed >= lim.max_seconds);
-        /* Every process must stop at the same step: the clocks and signals of
-         * one rank decide for all. */
-        /* Early stopping: too many evaluations since the best one. */
-        if (rs.patience && rs.eval_every && !isnan(st.best_val_loss) &&
-            (st.step - st.best_val_step) / rs.eval_every >= rs.patience) {
-            if (leader && !quiet)
-                fprintf(stderr, "%scharrnn: no better validation loss for %llu evaluations: "
-                                "stopping early (best %.4f at step %llu)\n",
-                        tty ? "\r\033[K" : "", (unsigned long long)rs.patience,
-                        st.best_val_loss, (unsigned long long)st.best_val_step);
-            limit = 1;
-        }
-        if (crnn_dist_any(limit))
-            break;
-        if (crnn_dist_any(interrupted)) {
-            save_snapshot(t, output, "interrupted run's", 1);
-            if (tty && !quiet)
-                fputc('\n', stderr);
-            if (leader)
-                fprintf(stderr,
-                        "charrnn: interrupted at step %llu; snapshot saved to %s; continue with: "
-                        "charrnn train --resume %s\n",
-                        (unsigned long long)st.step, output, output);
-            free(best_path);
-    free(log_path);
-    free(svg_path);
-            crnn_trainer_free(t);
-            return EXIT_INTERRUPTED;
-        }
-        if (crnn_trainer_step(t, &loss, &err) != CRNN_OK) {
-            if (tty && !quiet)
-                fputc('\n', stderr);
-            if (leader) {
-                fprintf(stderr, "charrnn: error: %s\n", err.message);
-                fprintf(stderr, "charrnn: the last good snapshot is %s (if one was written)\n",
-                        output);
-            }
-            free(best_path);
-    free(log_path);
-    free(svg_path);
-            crnn_trainer_free(t);
-            return 1;
-        }
-        smooth = isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
-        crnn_trainer_get_status(t, &st);
-        elapsed = now_seconds() - start;
-        rate = elapsed > 0 ? (double)(st.step - start_step) * chars_per_step / elapsed : 0;
-        if (o.check_every && st.step % o.check_every == 0 &&
-            crnn_trainer_check_replicas(t, &err) != CRNN_OK) {
-            fprintf(stderr, "charrnn: error: %s\n", err.message);
-            crnn_dist_abort(1);
-            cli_fail(&err);
-        }
-        int eval_now = rs.eval_every && st.step % rs.eval_every == 0;
-        if (eval_now) {
-            int evaluated = st.val_chars >= 2; /* --val-fraction 0: nothing to evaluate */
-            if (evaluated && crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
-                cli_fail(&err);
-            crnn_trainer_get_status(t, &st);
-            if (leader && evaluated) {
-                train_log_row row = {st.step, st.epoch, smooth, st.last_val_loss,
-                                     st.best_val_loss, st.learning_rate, rate,
-                                     now_seconds() - start};
-                if (train_log_append(log_path, &row) != 0)
-                    fprintf(stderr, "charrnn: warning: could not append to the log %s\n", log_path);
-            }
-            saved_at_step = save_snapshot(t, output, "latest", 0);
-            if (evaluated && st.best_val_step == st.step)
-                save_snapshot(t, best_path, "best", 0);
-        } else if (rs.save_every && st.step % rs.save_every == 0) {
-            saved_at_step = save_snapshot(t, output, "latest", 0);
-        } else {
-            saved_at_step = 0;
-        }
-        double f = progress_fraction(&st, &lim, start_step, elapsed);
-        double left = f > 0 ? elapsed * (1 - f) / f : NAN;
-        if (!quiet && (eval_now || (tty && now_seconds() - last_draw > 0.25))) {
-            print_progress(&st, smooth, rate, elapsed, left, f, eval_now, tty);
-            last_draw = now_seconds();
-        }
-    }
-    /* Final evaluation and snapshot, unless this step already had them. */
-    crnn_trainer_get_status(t, &st);
-    if (!saved_at_step || (isnan(st.last_val_loss) && st.val_chars >= 2)) {
-        if (st.val_chars >= 2) {
-            if (crnn_trainer_evaluate(t, NULL, &err) != CRNN_OK)
-                cli_fail(&err);
-            crnn_trainer_get_status(t, &st);
-            train_log_row row = {st.step, st.epoch, smooth, st.last_val_loss, st.best_val_loss,
-                                 st.learning_rate, rate, now_seconds() - start};
-            if (leader && train_log_append(log_path, &row) != 0)
-                fprintf(stderr, "charrnn: warning: could not append to the log %s\n", log_path);
-            if (st.best_val_step == st.step)
-                save_snapshot(t, best_path, "best", 0);
-        }
-        save_snapshot(t, output, "final", 1);
-    }
-    double test = NAN;
-    if (st.test_chars >= 2 && crnn_trainer_test(t, &test, &err) != CRNN_OK)
-        cli_fail(&err);
-    if (tty && !quiet)
-        fputc('\n', stderr);
-    double elapsed = now_seconds() - start;
-    char el[32];
-    format_duration(elapsed, el, sizeof el);
-    char val[160] = "no validation split", tst[64] = "";
-    if (!isnan(st.last_val_loss))
-        snprintf(val, sizeof val,
-                 "validation %.4f nats/char (%.4f bits), best %.4f at step %llu (%s)",
-                 st.last_val_loss, st.last_val_loss / log(2.0), st.best_val_loss,
-                 (unsigned long long)st.best_val_step, best_path);
-    if (!isnan(test))
-        snprintf(tst, sizeof tst, "; test %.4f nats/char", test);
-    if (leader) {
-        char why[600];
-        if (plot_svg(log_path, svg_path, why, sizeof why) != 0)
-            fprintf(stderr, "charrnn: no loss curves: %s\n", why);
-        fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
-                (unsigned long long)st.step, st.epoch, el, rate / 1000.0, val, tst);
-        fprintf(stderr, "charrnn: snapshot %s; loss log %s, curves %s\n", output, log_path,
-                svg_path);
-    }
-    free(best_path);
-    free(log_path);
-    free(svg_path);
-    crnn_trainer_free(t);
-    return 0;
+    train_run_free(&r);
+    return rc;
 }

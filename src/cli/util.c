@@ -152,8 +152,13 @@ int cli_usage_exit(const cli_args *a)
     return EXIT_USAGE;
 }
 
-void cli_fail(const crnn_error *err)
+int cli_report(const crnn_error *err)
 {
     fprintf(stderr, "charrnn: error: %s\n", err->message);
-    exit(1);
+    return 1;
+}
+
+void cli_fail(const crnn_error *err)
+{
+    exit(cli_report(err));
 }

@@ -1,0 +1,40 @@
+/*
+ * load.c: builds a model and its vocabulary from a snapshot file (load.h).
+ * The snapshot is released before returning: only the weights, copied into
+ * the model, and the vocabulary, moved out of it, are kept.
+ */
+#include <string.h>
+
+#include "common.h"
+#include "load.h"
+#include "snapshot.h"
+
+int crnn_load_model(const char *path, crnn_model *model, crnn_vocab *vocab,
+                    crnn_train_config *config, crnn_error *err)
+{
+    crnn_snapshot s;
+    int rc = crnn_snapshot_load(path, &s, err);
+    if (rc != CRNN_OK)
+        return rc;
+    crnn_model_config mc = {s.vocab_size, s.config.embed, s.config.hidden, s.config.layers,
+                            s.config.cell};
+    if ((rc = crnn_model_init(model, &mc, err)) != CRNN_OK)
+        goto fail;
+    if (model->layout.total != s.n_params) {
+        rc = crnn_fail(err, CRNN_ERR_FORMAT, "%s is inconsistent: %zu weights for a model that "
+                       "has %zu", path, s.n_params, model->layout.total);
+        goto fail;
+    }
+    memcpy(model->params, s.params, sizeof(float) * s.n_params);
+    if ((rc = crnn_vocab_adopt(vocab, s.vocab, s.vocab_size, err)) != CRNN_OK)
+        goto fail;
+    s.vocab = NULL; /* now vocab's */
+    if (config)
+        *config = s.config;
+    crnn_snapshot_free(&s);
+    return CRNN_OK;
+fail:
+    crnn_snapshot_free(&s);
+    crnn_model_free(model);
+    return rc;
+}
