@@ -80,10 +80,18 @@ for extra in "--optimizer rmsprop --lr 0.01" "--optimizer sgd --lr 0.5 --schedul
   # shellcheck disable=SC2086
   expect 0 "" -- "$bin" train corpus.txt -o opt.crnn "${small[@]}" $extra --max-iters 20 --eval-every 10 -q
 done
-# Resume stays exact with dropout, a cosine schedule and warm-up.
-reg=(--dropout 0.25 --schedule cosine --warmup 10 --optimizer rmsprop)
-expect 0 "" -- "$bin" train corpus.txt -o rfull.crnn "${small[@]}" "${reg[@]}" --max-iters 150 --eval-every 1000 -q
-expect 0 "" -- "$bin" train corpus.txt -o rpart.crnn "${small[@]}" "${reg[@]}" --max-iters 150 --eval-every 1000 -q --time 0.2
+# Resume stays exact with dropout, a cosine schedule and warm-up, after --time
+# stopped the first run. 1000 steps of this model take about a second on one
+# slow core, on either engine: --time 0.1 must stop the run well before
+# --max-iters (if it did not, the comparison below would compare two
+# uninterrupted runs).
+reg=(--layers 1 --hidden 64 --embed 8 --batch 8 --seq 32 --dropout 0.25 --schedule cosine --warmup 10 --optimizer rmsprop)
+expect 0 "" -- "$bin" train corpus.txt -o rfull.crnn "${reg[@]}" --max-iters 1000 --eval-every 500 -q
+expect 0 "" -- "$bin" train corpus.txt -o rpart.crnn "${reg[@]}" --max-iters 1000 --eval-every 500 -q --time 0.1
+expect 0 "" -- "$bin" info rpart.crnn
+part=$(sed -n 's/^step: *//p' out.txt)
+[ -n "$part" ] && [ "$part" -ge 1 ] && [ "$part" -le 500 ] && ok ||
+  bad "--time 0.1 did not stop training early: step ${part:-?} of 1000 (on a much faster machine, raise --max-iters)"
 expect 0 "" -- "$bin" train --resume rpart.crnn -q
 cmp -s rfull.crnn rpart.crnn && ok || bad "resume with dropout and a cosine schedule differs"
 expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn "${small[@]}" --schedule cosine --time 1
