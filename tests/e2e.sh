@@ -4,38 +4,11 @@
 # usage: tests/e2e.sh path/to/charrnn
 set -u
 bin=$(realpath "${1:?usage: e2e.sh path/to/charrnn}")
+. "$(dirname "$(realpath "$0")")/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-e2e-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 99
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect STATUS NEEDLE -- command...: exit status and a phrase on stderr
-expect() {
-  local want=$1 needle=$2
-  shift 3
-  "$@" >out.txt 2>err.txt
-  local got=$?
-  if [ "$got" != "$want" ]; then
-    bad "$* exited $got, expected $want: $(head -c 400 err.txt)"
-  elif [ -n "$needle" ] && ! grep -qF -- "$needle" err.txt; then
-    bad "$*: stderr lacks '$needle': $(head -c 400 err.txt)"
-  else
-    ok
-  fi
-}
-
-# A small corpus: repeated English sentences with some variety.
-python_free_corpus() {
-  local i
-  for i in $(seq 1 300); do
-    echo "line $i: the quick brown fox jumps over the lazy dog; pack my box with five dozen jugs."
-  done
-}
-python_free_corpus >corpus.txt
+english_corpus >corpus.txt
 small=(--layers 1 --hidden 16 --embed 8 --batch 4 --seq 16)
 
 # --- train, sample, info -------------------------------------------------------
@@ -257,37 +230,10 @@ expect 0 "done at step 3" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --
 expect 2 "--forget-bias" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --forget-bias 11
 expect 0 "" -- "$bin" --version
 grep -q "gate loops" out.txt && ok || bad "--version does not name the kernels: $(cat out.txt)"
-# OpenBLAS held back by a preset OPENBLAS_CORETYPE: charrnn restarts with the right one.
-if grep -q "gate loops AVX" out.txt && "$bin" --version | grep -q "OpenBLAS"; then
-  expect 0 "restarted with OPENBLAS_CORETYPE=" -- env OPENBLAS_CORETYPE=Prescott "$bin" train corpus.txt -o k.crnn "${small[@]}" --max-iters 2
-  grep "weights; batch" err.txt | grep -q Prescott && bad "still on the Prescott kernels: $(cat err.txt)" || ok
-  expect 0 "" -- env OPENBLAS_CORETYPE=Prescott CHARRNN_KEEP_CORETYPE=1 "$bin" train corpus.txt -o k.crnn "${small[@]}" --max-iters 2
-  grep -q "restarted" err.txt && bad "CHARRNN_KEEP_CORETYPE=1 was not respected" || ok
-fi
+# OpenBLAS's restart with better kernels: tests/openblas_restart.sh.
 
-# The LSTM engine: the header names it; own cells and oneDNN resume each other's snapshots.
+# The LSTM engine: the header names it. The oneDNN engine: tests/onednn.sh.
 expect 2 "--engine takes" -- "$bin" train corpus.txt -o e.crnn "${small[@]}" --engine fast
 expect 0 "charrnn's own cells" -- "$bin" train corpus.txt -o e.crnn "${small[@]}" --max-iters 4 --engine own
-if "$bin" --version | grep -q "LSTM training on oneDNN"; then
-  expect 0 "layers on oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --max-iters 4 --engine onednn
-  expect 0 "layers on charrnn's own cells" -- "$bin" train corpus.txt -o e4.crnn "${small[@]}" --max-iters 2 --cell gru
-  # oneDNN's engine needs more memory (here about 39 MB against 17 MB): left to
-  # choose, charrnn trains on its own cells rather than refuse; asked for oneDNN, it refuses.
-  big=(--layers 2 --hidden 256 --embed 8 --batch 16 --seq 16 --max-iters 2)
-  expect 0 "training on charrnn's own cells: oneDNN's engine would need" -- env CHARRNN_MEMORY_BYTES=25000000 "$bin" train corpus.txt -o e5.crnn "${big[@]}"
-  grep -q "layers on charrnn's own cells" err.txt && ok || bad "the header does not name the own cells: $(cat err.txt)"
-  expect 1 "or --engine own" -- env CHARRNN_MEMORY_BYTES=25000000 "$bin" train corpus.txt -o e5.crnn "${big[@]}" --engine onednn
-  expect 1 "needs about" -- env CHARRNN_MEMORY_BYTES=12000000 "$bin" train corpus.txt -o e5.crnn "${big[@]}"
-  expect 0 "done at step 8" -- "$bin" train --resume e.crnn corpus.txt --max-iters 8 --engine onednn
-  expect 0 "done at step 8" -- "$bin" train --resume e2.crnn corpus.txt --max-iters 8 --engine own
-  if grep -q avx512_bf16 /proc/cpuinfo; then
-    expect 0 "products in bf16" -- "$bin" train corpus.txt -o e3.crnn "${small[@]}" --max-iters 4 --bf16
-  else
-    expect 2 "AVX512-BF16" -- "$bin" train corpus.txt -o e3.crnn "${small[@]}" --max-iters 4 --bf16
-  fi
-else
-  expect 2 "built without oneDNN" -- "$bin" train corpus.txt -o e2.crnn "${small[@]}" --engine onednn
-fi
 
-echo "e2e: $pass passed, $fail failed" >&2
-[ "$fail" = 0 ]
+finish e2e
