@@ -33,7 +33,8 @@ expect 0 "" -- "$bin" sample m.crnn -n 500 --seed 3 --stop "o"
 expect 2 "--stop needs" -- "$bin" sample m.crnn --stop ""
 expect 0 "" -- "$bin" info m.crnn
 grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
-grep -q "format:      1.0" out.txt && ok || bad "info lacks the format"
+grep -q "format:      1.1" out.txt && ok || bad "info lacks the format"
+grep -q "forget-gate bias 1$" out.txt && ok || bad "info lacks the forget-gate bias: $(cat out.txt)"
 
 # --- other cells ------------------------------------------------------------------------
 for cell in "--cell gru" "--cell rnn" "--cell rnn --activation relu"; do
@@ -226,7 +227,12 @@ expect 0 "tokenized" -- "$bin" train corpus.txt -o c.crnn "${small[@]}" --max-it
 unset CHARRNN_CACHE_DIR
 
 # --- initialisation and kernels ----------------------------------------------------------------
-expect 0 "done at step 3" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --max-iters 3 --forget-bias 0
+expect 0 "done at step 3" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --max-iters 3 --forget-bias 0.5
+expect 0 "" -- "$bin" info fb.crnn
+grep -q "forget-gate bias 0.5$" out.txt && ok || bad "info does not show --forget-bias 0.5: $(cat out.txt)"
+expect 0 "" -- "$bin" train --resume fb.crnn --max-iters 5 -q
+expect 0 "" -- "$bin" info fb.crnn
+grep -q "forget-gate bias 0.5$" out.txt && ok || bad "resuming lost --forget-bias 0.5: $(cat out.txt)"
 expect 2 "--forget-bias" -- "$bin" train corpus.txt -o fb.crnn "${small[@]}" --forget-bias 11
 expect 0 "" -- "$bin" --version
 grep -q "gate loops" out.txt && ok || bad "--version does not name the kernels: $(cat out.txt)"
