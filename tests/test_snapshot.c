@@ -337,6 +337,56 @@ static void test_forward_compatibility(const char *path)
     free(bytes);
 }
 
+/* The seeds of fuzz/fuzz_snapshot.c must be valid snapshots of this format
+ * (byte 0 even: a whole file; odd: 4 bytes of section count and a payload
+ * that the target frames with the current version), or fuzzing starts from
+ * inputs the reader refuses at once. After a format change, write them again
+ * from a small snapshot: the file with a 0 byte in front, and a 1 byte, the
+ * header's section count and the inflated payload. */
+static void test_fuzz_seeds(void)
+{
+    static const char *const seeds[] = {"full", "export16", "payload_full", "payload_export"};
+    for (int i = 0; i < 4; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/../../fuzz/seeds/snapshot/%s", TEST_DATA_DIR, seeds[i]);
+        size_t len;
+        unsigned char *seed = read_all(path, &len);
+        CHECK(seed && len > 5, "cannot read the fuzz seed %s", path);
+        if (!seed || len <= 5) {
+            free(seed);
+            continue;
+        }
+        unsigned char *file = seed + 1;
+        size_t flen = len - 1;
+        unsigned char *framed = NULL;
+        if (seed[0] & 1) {
+            size_t plen = len - 5;
+            uLongf zlen = compressBound((uLong)plen);
+            framed = malloc(48 + zlen);
+            compress(framed + 48, &zlen, seed + 5, (uLong)plen);
+            memcpy(framed, "CHARRNN\x1A", 8);
+            put32(framed + 8, CRNN_FORMAT_MAJOR | CRNN_FORMAT_MINOR << 16);
+            put32(framed + 12, 0);
+            memcpy(framed + 16, seed + 1, 4);
+            put64(framed + 20, plen);
+            put64(framed + 28, zlen);
+            put32(framed + 36, (uint32_t)crc32(0L, framed + 48, (uInt)zlen));
+            put32(framed + 40, (uint32_t)crc32(0L, seed + 5, (uInt)plen));
+            put32(framed + 44, (uint32_t)crc32(0L, framed, 44));
+            file = framed;
+            flen = 48 + zlen;
+        }
+        crnn_snapshot s;
+        crnn_error err = {0};
+        int rc = crnn_snapshot_parse(file, flen, seeds[i], &s, &err);
+        CHECK(rc == CRNN_OK, "the fuzz seed %s is refused: %s", seeds[i], err.message);
+        if (rc == CRNN_OK)
+            crnn_snapshot_free(&s);
+        free(framed);
+        free(seed);
+    }
+}
+
 static void test_export(const char *path)
 {
     crnn_error err = {0};
@@ -382,6 +432,7 @@ int main(void)
     make_snapshot(path);
     test_round_trip(path);
     test_older_version();
+    test_fuzz_seeds();
     test_corruption(path);
     test_forward_compatibility(path);
     test_export(path);
