@@ -189,9 +189,12 @@ static void put_config(buf *b, const crnn_snapshot *s)
     put_f32(b, c->weight_decay);
     put_f32(b, c->dropout);
     put_u32(b, (uint32_t)c->reset_state);
+    put_f32(b, c->forget_bias); /* format 1.1 */
 }
 
-static void get_config(reader *r, crnn_snapshot *s)
+/* A field appended by a minor version is read from files of that version on;
+ * older files did not record it, and it takes its default. */
+static void get_config(reader *r, crnn_snapshot *s, unsigned minor)
 {
     crnn_train_config *c = &s->config;
     c->layers = (int)get_u32(r);
@@ -217,6 +220,7 @@ static void get_config(reader *r, crnn_snapshot *s)
     c->weight_decay = get_f32(r);
     c->dropout = get_f32(r);
     c->reset_state = (int)get_u32(r);
+    c->forget_bias = minor >= 1 ? get_f32(r) : 1.0f; /* 1.1 on; before, the default */
 }
 
 static void put_progress(buf *b, const crnn_snapshot *s)
@@ -572,8 +576,8 @@ static int read_cursors(reader *sr, crnn_snapshot *s, const char *name, crnn_err
 
 /* Walks the payload's sections: tag, flags, u64 length, content. Each known
  * section may appear once; an unknown one is skipped unless it is required. */
-static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections, const char *name,
-                          crnn_snapshot *s, crnn_error *err)
+static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections, unsigned minor,
+                          const char *name, crnn_snapshot *s, crnn_error *err)
 {
     reader r = {p, len, 0, 0};
     int have_conf = 0, have_vocab = 0, have_params = 0;
@@ -592,7 +596,7 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
         int known = 1, twice = 0, rc = CRNN_OK;
         if (!strcmp(tag, "CONF")) {
             if (!(twice = have_conf++))
-                get_config(&sr, s);
+                get_config(&sr, s, minor);
         } else if (!strcmp(tag, "VOCB")) {
             if (!(twice = have_vocab++))
                 rc = read_vocab(&sr, s, name, err);
@@ -679,7 +683,7 @@ int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name
         free(payload);
         return corrupt(err, name, "the compressed data does not inflate to the recorded payload");
     }
-    int rc = parse_sections(payload, (size_t)plen, nsections, name, snap, err);
+    int rc = parse_sections(payload, (size_t)plen, nsections, minor, name, snap, err);
     free(payload);
     if (rc != CRNN_OK) {
         crnn_snapshot_free(snap);

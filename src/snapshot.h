@@ -13,7 +13,7 @@
 #include "charrnn.h"
 
 #define CRNN_FORMAT_MAJOR 1
-#define CRNN_FORMAT_MINOR 0
+#define CRNN_FORMAT_MINOR 1 /* 1.1: CONF ends with the forget-gate bias */
 #define CRNN_HEADER_BYTES 48
 
 /* Everything a snapshot holds, in memory. Arrays are owned by the struct after

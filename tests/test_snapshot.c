@@ -1,10 +1,13 @@
 /*
- * test_snapshot.c: the snapshot format: a round trip keeps every field; every
- * truncation and thousands of random byte flips are rejected with an error (no
- * crash, nothing accepted silently); a newer format version is refused with a
- * message naming the version; garbage and foreign files are refused.
+ * test_snapshot.c: the snapshot format: a round trip keeps every field (the
+ * configuration compared field by field with the one trained); a file of the
+ * previous format version still reads; every truncation and thousands of
+ * random byte flips are rejected with an error (no crash, nothing accepted
+ * silently); a newer format version is refused with a message naming the
+ * version; garbage and foreign files are refused.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -14,23 +17,96 @@
 #include "snapshot.h"
 #include "testutil.h"
 
+/* Every field of crnn_train_config, in the order of charrnn.h, with a value
+ * that is valid for training and differs from both 0 and the default, so that
+ * a field the snapshot does not write (it reads back as 0, or as its
+ * default), or reads into the wrong place, fails the comparisons below.
+ *
+ * To extend it: when crnn_train_config gains a field, this file stops
+ * compiling (the initializer of train_config must name every field:
+ * -Wmissing-field-initializers is an error here). Add X(field, value) at the
+ * field's place in charrnn.h's order, with a value unlike 0 and the default;
+ * the comparisons pick it up. If the test then fails, the snapshot does not
+ * keep the field: append it to CONF in snapshot.c (see "Versions" in
+ * docs/snapshot-format.md). */
+#define CONFIG_FIELDS(X)                                                                      \
+    X(cell, CRNN_CELL_GRU)                                                                    \
+    X(layers, 1)                                                                              \
+    X(hidden, 8)                                                                              \
+    X(embed, 4)                                                                               \
+    X(batch, 4)                                                                               \
+    X(seq, 8)                                                                                 \
+    X(learning_rate, 0.01f)                                                                   \
+    X(optimizer, CRNN_OPT_RMSPROP)                                                            \
+    X(schedule, CRNN_SCHEDULE_STEP)                                                           \
+    X(lr_decay, 0.5f)                                                                         \
+    X(decay_every, 2.5f)                                                                      \
+    X(warmup_steps, 2)                                                                        \
+    X(schedule_steps, 77)                                                                     \
+    X(weight_decay, 0.01f)                                                                    \
+    X(dropout, 0.1f)                                                                          \
+    X(reset_state, 1)                                                                         \
+    X(forget_bias, 0.75f)                                                                     \
+    X(clip, 2.5f)                                                                             \
+    X(val_fraction, 0.1f)                                                                     \
+    X(test_fraction, 0.07f)                                                                   \
+    X(seed, 12345)                                                                            \
+    X(lossy, 1)                                                                               \
+    X(normalize, CRNN_NORMALIZE_NFC)                                                          \
+    X(max_vocab, 20)
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wmissing-field-initializers"
+#define CONFIG_VALUE(field, value) value,
+static const crnn_train_config train_config = {CONFIG_FIELDS(CONFIG_VALUE)};
+#pragma GCC diagnostic pop
+
+/* The list itself: in charrnn.h's order (so the initializer above puts each
+ * value in its field), and every value unlike 0 and the default. */
+static void test_config_list(void)
+{
+#define CONFIG_NAME(field, value) #field,
+#define CONFIG_OFFSET(field, value) offsetof(crnn_train_config, field),
+#define CONFIG_SIZE(field, value) sizeof train_config.field,
+    static const char *const names[] = {CONFIG_FIELDS(CONFIG_NAME)};
+    static const size_t offsets[] = {CONFIG_FIELDS(CONFIG_OFFSET)};
+    static const size_t sizes[] = {CONFIG_FIELDS(CONFIG_SIZE)};
+    static const unsigned char zero[16];
+    crnn_train_config def;
+    crnn_train_config_default(&def);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const unsigned char *mine = (const unsigned char *)&train_config + offsets[i];
+        CHECK(i == 0 || offsets[i] > offsets[i - 1], "CONFIG_FIELDS: %s is not in charrnn.h's order",
+              names[i]);
+        CHECK(memcmp(mine, zero, sizes[i]) != 0, "CONFIG_FIELDS: %s must not be 0", names[i]);
+        CHECK(memcmp(mine, (const unsigned char *)&def + offsets[i], sizes[i]) != 0,
+              "CONFIG_FIELDS: %s must not be its default", names[i]);
+    }
+}
+
+/* Every field of got against the configuration trained, by name. */
+static void compare_config(const char *what, const crnn_train_config *got)
+{
+#define CONFIG_COMPARE(field, value)                                                          \
+    CHECK(!memcmp(&got->field, &train_config.field, sizeof got->field),                        \
+          "%s: the configuration's %s is not the one trained", what, #field);
+    CONFIG_FIELDS(CONFIG_COMPARE)
+}
+
+static char corpus_path[512]; /* temp_path's buffers are reused after a few calls */
+
 static void make_snapshot(const char *path)
 {
-    const char *corpus = temp_path("corpus.txt");
+    snprintf(corpus_path, sizeof corpus_path, "%s", temp_path("corpus.txt"));
     char text[4000];
     for (int i = 0; i < 4000; i++)
         text[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
-    write_text(corpus, text, sizeof text);
-    crnn_train_config c;
-    crnn_train_config_default(&c);
-    c.layers = 1;
-    c.hidden = 8;
-    c.embed = 4;
-    c.batch = 4;
-    c.seq = 8;
+    write_text(corpus_path, text, sizeof text);
     crnn_error err = {0};
-    crnn_trainer *t = crnn_trainer_create(corpus, &c, NULL, &err);
+    crnn_trainer *t = crnn_trainer_create(corpus_path, &train_config, NULL, &err);
     CHECK(t, "%s", err.message);
+    if (!t)
+        exit(1);
     double loss;
     for (int i = 0; i < 3; i++)
         CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
@@ -44,12 +120,27 @@ static void test_round_trip(const char *path)
     crnn_snapshot s, r;
     crnn_error err = {0};
     CHECK_OK(crnn_snapshot_load(path, &s, &err), err);
-    CHECK(s.version_major == CRNN_FORMAT_MAJOR && s.step == 3 && s.config.hidden == 8 &&
-              s.vocab_size > 20 && s.n_cursors == 4 && s.has_progress,
+    CHECK(s.version_major == CRNN_FORMAT_MAJOR && s.version_minor == CRNN_FORMAT_MINOR &&
+              s.step == 3 && s.vocab_size == 20 && s.n_cursors == 4 && s.has_progress,
           "fields after loading");
+    /* The configuration, decoded three ways: the snapshot, its description and
+     * a trainer resumed from it. */
+    compare_config("crnn_snapshot_load", &s.config);
+    crnn_snapshot_info info;
+    CHECK_OK(crnn_snapshot_read_info(path, &info, &err), err);
+    compare_config("crnn_snapshot_read_info", &info.config);
+    crnn_trainer *t = crnn_trainer_resume(path, corpus_path, NULL, &err);
+    CHECK(t, "resume: %s", err.message);
+    if (t) {
+        crnn_trainer_status st;
+        crnn_trainer_get_status(t, &st);
+        compare_config("crnn_trainer_resume", &st.config);
+        crnn_trainer_free(t);
+    }
     const char *copy = temp_path("copy.crnn");
     CHECK_OK(crnn_snapshot_save(copy, &s, &err), err);
     CHECK_OK(crnn_snapshot_load(copy, &r, &err), err);
+    compare_config("a saved copy", &r.config);
     CHECK(r.n_params == s.n_params && !memcmp(r.params, s.params, 4 * s.n_params) &&
               !memcmp(r.adam_v, s.adam_v, 4 * s.n_params) &&
               !memcmp(r.vocab, s.vocab, 4 * (size_t)s.vocab_size) &&
@@ -63,6 +154,65 @@ static void test_round_trip(const char *path)
     free(y);
     crnn_snapshot_free(&s);
     crnn_snapshot_free(&r);
+}
+
+/* A snapshot written by charrnn 0.1.0 in format 1.0, before the forget-gate
+ * bias was recorded (tests/data/README.md): it still loads, describes, samples
+ * and resumes, with the bias at its default; a file that claims 1.1 without
+ * the field is refused, not read as 1.0. */
+static void test_older_version(void)
+{
+    const char *old = TEST_DATA_DIR "/snapshot-1.0.crnn";
+    const char *old_corpus = TEST_DATA_DIR "/snapshot-1.0-corpus.txt";
+    crnn_snapshot s;
+    crnn_error err = {0};
+    CHECK_OK(crnn_snapshot_load(old, &s, &err), err);
+    CHECK(s.version_major == 1 && s.version_minor == 0, "the fixture is format %u.%u",
+          s.version_major, s.version_minor);
+    const crnn_train_config *c = &s.config;
+    CHECK(c->forget_bias == 1.0f, "format 1.0: forget bias %g, expected the default 1",
+          (double)c->forget_bias);
+    CHECK(c->cell == CRNN_CELL_LSTM && c->layers == 1 && c->hidden == 6 && c->embed == 3 &&
+              c->batch == 2 && c->seq == 5 && c->learning_rate == 0.01f && c->seed == 42 &&
+              c->reset_state == 0 && s.step == 3,
+          "format 1.0: the configuration as written (hidden %d, seed %llu)", c->hidden,
+          (unsigned long long)c->seed);
+    crnn_snapshot_free(&s);
+    crnn_snapshot_info info;
+    CHECK_OK(crnn_snapshot_read_info(old, &info, &err), err);
+    CHECK(info.version_minor == 0 && info.config.forget_bias == 1.0f, "format 1.0: info");
+    crnn_sampler *sm = crnn_sampler_open(old, &err);
+    CHECK(sm, "format 1.0: sampling: %s", err.message);
+    crnn_sampler_free(sm);
+    crnn_trainer *t = crnn_trainer_resume(old, old_corpus, NULL, &err);
+    CHECK(t, "format 1.0: resume: %s", err.message);
+    if (t) {
+        double loss;
+        CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+        const char *again = temp_path("from-1.0.crnn");
+        CHECK_OK(crnn_trainer_save(t, again, &err), err);
+        crnn_trainer_free(t);
+        CHECK_OK(crnn_snapshot_load(again, &s, &err), err);
+        CHECK(s.version_minor == CRNN_FORMAT_MINOR && s.config.forget_bias == 1.0f && s.step == 4,
+              "a snapshot resumed from format 1.0 and saved: %u.%u, forget bias %g, step %llu",
+              s.version_major, s.version_minor, (double)s.config.forget_bias,
+              (unsigned long long)s.step);
+        crnn_snapshot_free(&s);
+    }
+    /* The same bytes labelled 1.1: CONF lacks the bias, which 1.1 requires. */
+    size_t len;
+    unsigned char *bytes = read_all(old, &len);
+    CHECK(bytes, "cannot read %s", old);
+    if (!bytes)
+        return;
+    bytes[10] = 1;
+    uint32_t crc = (uint32_t)crc32(0L, bytes, 44);
+    for (int i = 0; i < 4; i++)
+        bytes[44 + i] = (unsigned char)(crc >> (8 * i));
+    int rc = crnn_snapshot_parse(bytes, len, "relabelled.crnn", &s, &err);
+    CHECK(rc == CRNN_ERR_FORMAT && strstr(err.message, "shorter than its fields"),
+          "a 1.1 file without the forget-gate bias: %d %s", rc, err.message);
+    free(bytes);
 }
 
 static void test_corruption(const char *path)
@@ -105,6 +255,7 @@ static void test_corruption(const char *path)
     /* A newer major version with a valid header checksum is refused by name. */
     memcpy(copy, bytes, len);
     copy[8] = 2;
+    copy[10] = 0;
     uint32_t crc = (uint32_t)crc32(0L, copy, 44);
     for (int i = 0; i < 4; i++)
         copy[44 + i] = (unsigned char)(crc >> (8 * i));
@@ -186,6 +337,56 @@ static void test_forward_compatibility(const char *path)
     free(bytes);
 }
 
+/* The seeds of fuzz/fuzz_snapshot.c must be valid snapshots of this format
+ * (byte 0 even: a whole file; odd: 4 bytes of section count and a payload
+ * that the target frames with the current version), or fuzzing starts from
+ * inputs the reader refuses at once. After a format change, write them again
+ * from a small snapshot: the file with a 0 byte in front, and a 1 byte, the
+ * header's section count and the inflated payload. */
+static void test_fuzz_seeds(void)
+{
+    static const char *const seeds[] = {"full", "export16", "payload_full", "payload_export"};
+    for (int i = 0; i < 4; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/../../fuzz/seeds/snapshot/%s", TEST_DATA_DIR, seeds[i]);
+        size_t len;
+        unsigned char *seed = read_all(path, &len);
+        CHECK(seed && len > 5, "cannot read the fuzz seed %s", path);
+        if (!seed || len <= 5) {
+            free(seed);
+            continue;
+        }
+        unsigned char *file = seed + 1;
+        size_t flen = len - 1;
+        unsigned char *framed = NULL;
+        if (seed[0] & 1) {
+            size_t plen = len - 5;
+            uLongf zlen = compressBound((uLong)plen);
+            framed = malloc(48 + zlen);
+            compress(framed + 48, &zlen, seed + 5, (uLong)plen);
+            memcpy(framed, "CHARRNN\x1A", 8);
+            put32(framed + 8, CRNN_FORMAT_MAJOR | CRNN_FORMAT_MINOR << 16);
+            put32(framed + 12, 0);
+            memcpy(framed + 16, seed + 1, 4);
+            put64(framed + 20, plen);
+            put64(framed + 28, zlen);
+            put32(framed + 36, (uint32_t)crc32(0L, framed + 48, (uInt)zlen));
+            put32(framed + 40, (uint32_t)crc32(0L, seed + 5, (uInt)plen));
+            put32(framed + 44, (uint32_t)crc32(0L, framed, 44));
+            file = framed;
+            flen = 48 + zlen;
+        }
+        crnn_snapshot s;
+        crnn_error err = {0};
+        int rc = crnn_snapshot_parse(file, flen, seeds[i], &s, &err);
+        CHECK(rc == CRNN_OK, "the fuzz seed %s is refused: %s", seeds[i], err.message);
+        if (rc == CRNN_OK)
+            crnn_snapshot_free(&s);
+        free(framed);
+        free(seed);
+    }
+}
+
 static void test_export(const char *path)
 {
     crnn_error err = {0};
@@ -227,8 +428,11 @@ static void test_export(const char *path)
 int main(void)
 {
     const char *path = temp_path("snap.crnn");
+    test_config_list();
     make_snapshot(path);
     test_round_trip(path);
+    test_older_version();
+    test_fuzz_seeds();
     test_corruption(path);
     test_forward_compatibility(path);
     test_export(path);

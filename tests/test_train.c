@@ -2,7 +2,8 @@
  * test_train.c: training as a whole, through the public API: the model learns a
  * source whose entropy rate is known; stopping, saving and resuming gives the
  * same weights and losses bit for bit (across an epoch boundary); a NaN leaves
- * the trainer unchanged; sampling is reproducible and temperature 0 is argmax.
+ * the trainer unchanged; sampling is reproducible, and temperature 0, top-k and
+ * top-p draw from the distribution they promise (on a model with known logits).
  */
 #include <math.h>
 #include <string.h>
@@ -324,21 +325,213 @@ static void test_sampling(void)
     }
     CHECK(!strcmp(out[0], out[1]), "the same seed gave different text");
     CHECK(strcmp(out[0], out[2]), "different seeds gave the same text");
-    /* Temperature 0 is argmax: top-k 1 at any temperature and seed gives the same text. */
-    crnn_sampler *sm = crnn_sampler_open(snap, &err);
-    crnn_sampler_seed(sm, 999);
-    CHECK_OK(crnn_sampler_prime(sm, "ab", 2, &err), err);
-    o.temperature = 1.7f;
-    o.top_k = 1;
-    char greedy[200];
-    for (int i = 0; i < 199; i++) {
-        uint32_t cp;
-        CHECK_OK(crnn_sampler_next(sm, &o, &cp, &err), err);
-        greedy[i] = (char)cp;
+    /* Other routes to the most likely character (top-k 1, which returns early,
+     * and top-p near 0, which sorts) at any temperature and seed give the text
+     * of temperature 0. That argmax is the right character is checked against
+     * a model with known logits in test_sampling_distribution. */
+    for (int route = 0; route < 2; route++) {
+        crnn_sampler *sm = crnn_sampler_open(snap, &err);
+        CHECK(sm, "%s", err.message);
+        if (!sm)
+            return;
+        crnn_sampler_seed(sm, 999 + (uint64_t)route);
+        CHECK_OK(crnn_sampler_prime(sm, "ab", 2, &err), err);
+        crnn_sample_options_default(&o);
+        o.temperature = route ? 0.6f : 1.7f;
+        if (route)
+            o.top_p = 1e-6f;
+        else
+            o.top_k = 1;
+        char greedy[200];
+        for (int i = 0; i < 199; i++) {
+            uint32_t cp;
+            CHECK_OK(crnn_sampler_next(sm, &o, &cp, &err), err);
+            greedy[i] = (char)cp;
+        }
+        greedy[199] = 0;
+        CHECK(!strcmp(greedy, out[3]), "%s does not give temperature 0's text",
+              route ? "top-p 1e-6" : "top-k 1");
+        crnn_sampler_free(sm);
     }
-    greedy[199] = 0;
-    CHECK(!strcmp(greedy, out[3]), "temperature 0 is not argmax");
+}
+
+/* A model whose next-character distribution is known exactly: every weight 0
+ * except the output bias, so the logits are that bias at every step whatever
+ * the input and state (model.h: logits = h Wy + by). Over the letters a..h the
+ * probabilities are P_KNOWN, in an order unlike their ranks so that sorting
+ * matters; the running sums by rank are .30 .50 .65 .77 .87 .94 .98 1, none
+ * near the top-p values used below. */
+enum { KNOWN_V = 8 };
+static const double P_KNOWN[KNOWN_V] = {0.07, 0.30, 0.02, 0.15, 0.20, 0.04, 0.12, 0.10};
+
+static const char *known_model(const char *base, const double *p, const char *name)
+{
+    crnn_error err = {0};
+    crnn_snapshot s;
+    const char *path = temp_path(name);
+    CHECK_OK(crnn_snapshot_load(base, &s, &err), err);
+    CHECK(s.vocab_size == KNOWN_V && s.vocab[0] == 'a' && s.vocab[KNOWN_V - 1] == 'h',
+          "the letters corpus has %d symbols", s.vocab_size);
+    memset(s.params, 0, sizeof(float) * s.n_params);
+    for (int j = 0; j < KNOWN_V; j++)
+        s.params[s.n_params - KNOWN_V + (size_t)j] = (float)log(p[j]);
+    CHECK_OK(crnn_snapshot_save(path, &s, &err), err);
+    crnn_snapshot_free(&s);
+    return path;
+}
+
+/* Draws 4000 characters with options o from the model: a letter whose want[j]
+ * is 0 must never come out, every other one with a frequency close to want[j]
+ * (within 4.5 standard deviations of a binomial count, plus a little for float
+ * rounding). The seed is fixed: the outcome is the same at every run. */
+static void expect_frequencies(const char *model, const crnn_sample_options *o, uint64_t seed,
+                               const double *want, const char *what)
+{
+    enum { N = 4000 };
+    crnn_error err = {0};
+    crnn_sampler *sm = crnn_sampler_open(model, &err);
+    CHECK(sm, "%s", err.message);
+    if (!sm)
+        return;
+    crnn_sampler_seed(sm, seed);
+    int count[KNOWN_V] = {0};
+    for (int i = 0; i < N; i++) {
+        uint32_t cp;
+        CHECK_OK(crnn_sampler_next(sm, o, &cp, &err), err);
+        if (cp >= 'a' && cp < 'a' + KNOWN_V)
+            count[cp - 'a']++;
+        else
+            CHECK(0, "%s: drew U+%04X, not a letter of the model", what, (unsigned)cp);
+    }
     crnn_sampler_free(sm);
+    for (int j = 0; j < KNOWN_V; j++) {
+        double f = (double)count[j] / N;
+        if (want[j] == 0) {
+            CHECK(count[j] == 0, "%s: '%c' came out %d times; it must never", what, 'a' + j,
+                  count[j]);
+        } else {
+            double tol = 4.5 * sqrt(want[j] * (1 - want[j]) / N) + 1e-3;
+            CHECK(fabs(f - want[j]) <= tol, "%s: '%c' came out at %.4f, expected %.4f +- %.4f",
+                  what, 'a' + j, f, want[j], tol);
+        }
+    }
+}
+
+/* The expected distribution when only the tokens whose probability is at
+ * least `floor` are kept, at temperature t: p^(1/t) renormalized. */
+static void kept_distribution(const double *p, double floor, double t, double *out)
+{
+    double total = 0;
+    for (int j = 0; j < KNOWN_V; j++) {
+        out[j] = p[j] >= floor ? pow(p[j], 1 / t) : 0;
+        total += out[j];
+    }
+    for (int j = 0; j < KNOWN_V; j++)
+        out[j] /= total;
+}
+
+static void test_sampling_distribution(void)
+{
+    const char *corpus = temp_path("letters.txt");
+    char text[3000];
+    crnn_rng rng;
+    crnn_rng_seed(&rng, 77);
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + crnn_rng_next(&rng) % KNOWN_V);
+    write_text(corpus, text, sizeof text);
+    crnn_train_config c = small_config();
+    c.layers = 1;
+    c.hidden = 4;
+    c.embed = 2;
+    crnn_error err = {0};
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
+    CHECK(t, "%s", err.message);
+    if (!t)
+        return;
+    char base[512]; /* temp_path's buffers are reused after a few calls */
+    snprintf(base, sizeof base, "%s", temp_path("letters.crnn"));
+    CHECK_OK(crnn_trainer_save(t, base, &err), err);
+    crnn_trainer_free(t);
+
+    /* Argmax, with the most likely letter first, inside and last (the test
+     * finds it from P_KNOWN), by temperature 0, top-k 1 and top-p near 0. */
+    static const int shifts[3] = {7, 0, 2}; /* 'b' moves to a, b, d */
+    for (int k = 0; k < 3; k++) {
+        double p[KNOWN_V];
+        int best = 0;
+        for (int j = 0; j < KNOWN_V; j++)
+            p[j] = P_KNOWN[(j + shifts[k]) % KNOWN_V];
+        for (int j = 1; j < KNOWN_V; j++)
+            if (p[j] > p[best])
+                best = j;
+        char name[32];
+        snprintf(name, sizeof name, "argmax%d.crnn", k);
+        const char *model = known_model(base, p, name);
+        double want[KNOWN_V] = {0};
+        want[best] = 1;
+        crnn_sample_options o;
+        crnn_sample_options_default(&o);
+        o.temperature = 0;
+        snprintf(name, sizeof name, "temperature 0 (%c)", 'a' + best);
+        expect_frequencies(model, &o, 3, want, name);
+        o.temperature = 1.5f;
+        o.top_k = 1;
+        expect_frequencies(model, &o, 4, want, "top-k 1");
+        o.top_k = 0;
+        o.top_p = 1e-4f;
+        expect_frequencies(model, &o, 5, want, "top-p 1e-4");
+    }
+
+    const char *model = known_model(base, P_KNOWN, "known.crnn");
+    crnn_sample_options o;
+    crnn_sample_options_default(&o);
+    double want[KNOWN_V];
+    /* Plain sampling: every letter at its probability; top-p 1 keeps all. */
+    kept_distribution(P_KNOWN, 0, 1, want);
+    expect_frequencies(model, &o, 11, want, "temperature 1");
+    /* Temperature 2 flattens: p^(1/2), renormalized. */
+    o.temperature = 2;
+    kept_distribution(P_KNOWN, 0, 2, want);
+    expect_frequencies(model, &o, 12, want, "temperature 2");
+    o.temperature = 1;
+    /* Top-k: the k most likely only, in proportion. */
+    o.top_k = 3; /* b .30, e .20, d .15 */
+    kept_distribution(P_KNOWN, 0.15, 1, want);
+    expect_frequencies(model, &o, 13, want, "top-k 3");
+    o.top_k = 7; /* all but c .02 */
+    kept_distribution(P_KNOWN, 0.03, 1, want);
+    expect_frequencies(model, &o, 14, want, "top-k 7");
+    o.top_k = KNOWN_V;
+    kept_distribution(P_KNOWN, 0, 1, want);
+    expect_frequencies(model, &o, 15, want, "top-k V");
+    o.top_k = 3;
+    o.temperature = 2;
+    kept_distribution(P_KNOWN, 0.15, 2, want);
+    expect_frequencies(model, &o, 16, want, "top-k 3 at temperature 2");
+    o.temperature = 1;
+    o.top_k = 0;
+    /* Top-p: the smallest set of the most likely whose probability reaches p. */
+    o.top_p = 0.6f; /* .30 + .20 + .15 = .65 >= .6 */
+    kept_distribution(P_KNOWN, 0.15, 1, want);
+    expect_frequencies(model, &o, 17, want, "top-p 0.6");
+    o.top_p = 0.45f; /* .30 + .20 */
+    kept_distribution(P_KNOWN, 0.20, 1, want);
+    expect_frequencies(model, &o, 18, want, "top-p 0.45");
+    o.top_p = 0.9f; /* up to .94: all but f .04 and c .02 */
+    kept_distribution(P_KNOWN, 0.05, 1, want);
+    expect_frequencies(model, &o, 19, want, "top-p 0.9");
+    o.top_p = 1;
+    kept_distribution(P_KNOWN, 0, 1, want);
+    expect_frequencies(model, &o, 20, want, "top-p 1");
+    /* Both: the smaller set wins. */
+    o.top_p = 0.9f;
+    o.top_k = 2;
+    kept_distribution(P_KNOWN, 0.20, 1, want);
+    expect_frequencies(model, &o, 21, want, "top-k 2 with top-p 0.9");
+    o.top_p = 0.6f;
+    o.top_k = 5;
+    kept_distribution(P_KNOWN, 0.15, 1, want);
+    expect_frequencies(model, &o, 22, want, "top-p 0.6 with top-k 5");
 }
 
 static void test_bad_config(void)
@@ -358,10 +551,22 @@ static void test_bad_config(void)
           err.message);
     t = crnn_trainer_create(temp_path("missing.txt"), &c, &compute, &err);
     CHECK(!t && err.status == CRNN_ERR_IO, "missing: %s", err.message);
+    /* An absurd size on a corpus that fits the batch, so that the data checks
+     * pass and the memory estimate is what refuses it (16 x 60000 is about 7 TB
+     * of weights and moments), before anything that size is allocated. */
+    const char *fits = temp_path("fits.txt");
+    make_markov_corpus(fits, 3000);
+    c = small_config();
+    t = crnn_trainer_create(fits, &c, &compute, &err);
+    CHECK(t, "the small configuration must fit this corpus: %s", err.message);
+    crnn_trainer_free(t);
     c.hidden = 60000;
     c.layers = 16;
-    t = crnn_trainer_create(corpus, &c, &compute, &err);
-    CHECK(!t && err.status != CRNN_OK, "absurd size accepted");
+    t = crnn_trainer_create(fits, &c, &compute, &err);
+    CHECK(!t && err.status == CRNN_ERR_NOMEM && strstr(err.message, "needs about") &&
+              strstr(err.message, "--hidden"),
+          "absurd size: status %d: %s", err.status, err.message);
+    crnn_trainer_free(t);
     c = small_config();
     c.batch = 0;
     t = crnn_trainer_create(corpus, &c, &compute, &err);
@@ -385,6 +590,7 @@ int main(int argc, char **argv)
     test_fast_kernels_match_reference();
     test_nan_leaves_trainer_unchanged();
     test_sampling();
+    test_sampling_distribution();
     test_learns_entropy_rate();
     return check_result("test_train");
 }

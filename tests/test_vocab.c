@@ -21,12 +21,15 @@ static char *encode_all(const uint32_t *cps, size_t n, size_t *len)
     return out;
 }
 
-static void round_trip(const char *text, size_t expect_chars)
+/* Decodes text[0, bytes), builds its vocabulary, encodes it to ids and back to
+ * UTF-8: the bytes must come back unchanged. Lengths are explicit so that NUL
+ * bytes go through like any other character. */
+static void round_trip_n(const char *text, size_t bytes, size_t expect_chars)
 {
     crnn_error err = {0};
     uint32_t *cps;
     size_t n;
-    CHECK_OK(crnn_utf8_decode((const unsigned char *)text, strlen(text), "t", 0,
+    CHECK_OK(crnn_utf8_decode((const unsigned char *)text, bytes, "t", 0,
                               CRNN_NORMALIZE_NONE, &cps, &n, &err), err);
     CHECK(n == expect_chars, "'%s': %zu code points, expected %zu", text, n, expect_chars);
     crnn_vocab v;
@@ -36,12 +39,15 @@ static void round_trip(const char *text, size_t expect_chars)
         cps[i] = v.symbols[cps[i]];
     size_t len;
     char *back = encode_all(cps, n, &len);
-    CHECK(len == strlen(text) && !memcmp(back, text, len), "round trip of '%s' gave '%s'", text,
-          back);
+    CHECK(len == bytes && !memcmp(back, text, len), "round trip of '%s' (%zu bytes) gave '%s' "
+          "(%zu bytes)", text, bytes, back, len);
     free(back);
     free(cps);
     crnn_vocab_free(&v);
 }
+
+/* A string literal, its length taken from the array (NUL bytes inside count). */
+#define round_trip(literal, expect_chars) round_trip_n(literal, sizeof literal - 1, expect_chars)
 
 static void expect_invalid(const char *bytes, size_t len, const char *needle)
 {
@@ -65,7 +71,9 @@ int main(void)
     round_trip("עברית", 5);
     round_trip("العربية", 7);
     round_trip("emoji \xF0\x9F\x98\x80 and \xF0\x9D\x84\x9E", 13);
-    round_trip("nul\0byte", 3); /* strlen stops at NUL: 'nul' */
+    round_trip("nul\0byte", 8);
+    round_trip("\0", 1);
+    round_trip("\0\0\xD0\xB6\0", 4);
 
     /* Invalid sequences: a stray continuation byte, an overlong form, a surrogate,
      * a truncated sequence; each names the byte offset, line and column. */

@@ -58,8 +58,13 @@ int cmd_info(int argc, char **argv)
                                                   : "weights only, bf16 (for sampling)");
     printf("model:       %d x %d %s, embedding %d, vocabulary %d, %zu weights\n", c->layers,
            c->hidden, crnn_cell_title(c->cell), c->embed, in.vocab_size, in.parameters);
-    printf("training:    batch %d x seq %d, lr %g, clip %g, seed %llu\n", c->batch, c->seq,
+    printf("training:    batch %d x seq %d, lr %g, clip %g, seed %llu", c->batch, c->seq,
            (double)c->learning_rate, (double)c->clip, (unsigned long long)c->seed);
+    if (c->cell == CRNN_CELL_LSTM) /* the other cells have no forget gate */
+        printf(", forget-gate bias %g%s", (double)c->forget_bias,
+               in.version_major == 1 && in.version_minor == 0
+                   ? " (assumed: format 1.0 did not record it)" : "");
+    printf("\n");
     printf("step:        %llu\n", (unsigned long long)in.step);
     if (!isnan(in.last_val_loss))
         printf("validation:  %.4f nats/char (%.4f bits); best %.4f\n", in.last_val_loss,
