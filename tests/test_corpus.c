@@ -313,6 +313,17 @@ static void test_cache(void)
     CHECK(crnn_vocab_index(&c.vocab, 'j') >= 0, "the new text's vocabulary");
     crnn_corpus_close(&c);
 
+    /* Another size, the same inode and modification time (a file rewritten in
+     * place within a second, or a clock that stands still): the size alone
+     * must invalidate the cache. */
+    write_text(path, "jello, world\nhello again and again\n", 35);
+    set_mtime(path, 1000000100);
+    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK(!c.cache_reused && c.length == 35, "a corpus of another size reused the cache");
+    crnn_corpus_close(&c);
+    write_text(path, "jello, world\nhello again\n", 25);
+    set_mtime(path, 1000000100);
+
     /* Other options: another cache file, not this one. */
     o.max_vocab = 4;
     CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
