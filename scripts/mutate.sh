@@ -28,8 +28,8 @@ mutants=(
   "adam-bias-correction|src/optim.c|float step_size = (float)(lr * sqrt(bc2) / bc1);|float step_size = (float)lr;"
   # clipping to the wrong norm
   "clip-norm|src/optim.c|float scale = (float)(max_norm / norm);|float scale = (float)(max_norm / norm / 2);"
-  # the top-p cut keeps one character too few
-  "top-p-cut|src/sample.c|if (cum >= o->top_p) {|if (cum + 1e-3 >= o->top_p) {"
+  # the top-p cut keeps one character too many
+  "top-p-cut|src/sample.c|                    keep = r + 1;|                    keep = r + 2 <= keep ? r + 2 : keep;"
   # the snapshot reader skips the CRC of the compressed bytes
   "skip-crc-check|src/snapshot.c|if (crc_of(z, (size_t)zlen) != zcrc)|if (0 && crc_of(z, (size_t)zlen) != zcrc)"
   # the tokenizer loses track of where a segment of the file starts

@@ -254,6 +254,37 @@ static void test_fast_kernels_match_reference(void)
         CHECK(memcmp(loss[ONEDNN], loss[BF16], sizeof loss[0]) != 0, "bf16 did not run");
 }
 
+/* Evaluation sees the whole network: the dropout masks of the last training
+ * step must not reach it. A trainer that just stepped with dropout evaluates
+ * the same as a fresh trainer resumed from its snapshot (which drew none). */
+static void test_evaluation_without_dropout(void)
+{
+    const char *corpus = temp_path("dropout.txt");
+    make_markov_corpus(corpus, 3000);
+    crnn_train_config c = small_config();
+    c.dropout = 0.5f;
+    crnn_error err = {0};
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
+    CHECK(t, "%s", err.message);
+    if (!t)
+        return;
+    double loss, live = NAN, resumed = NAN;
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+    const char *snap = temp_path("dropout.crnn");
+    CHECK_OK(crnn_trainer_save(t, snap, &err), err);
+    CHECK_OK(crnn_trainer_evaluate(t, &live, &err), err);
+    crnn_trainer_free(t);
+    t = crnn_trainer_resume(snap, NULL, &compute, &err);
+    CHECK(t, "%s", err.message);
+    if (!t)
+        return;
+    CHECK_OK(crnn_trainer_evaluate(t, &resumed, &err), err);
+    CHECK(live == resumed, "evaluation after a dropout step %.9g, after resuming %.9g", live,
+          resumed);
+    crnn_trainer_free(t);
+}
+
 static void test_nan_leaves_trainer_unchanged(void)
 {
     const char *corpus = temp_path("nan.txt");
@@ -589,6 +620,7 @@ int main(int argc, char **argv)
     test_resume_is_exact();
     test_fast_kernels_match_reference();
     test_nan_leaves_trainer_unchanged();
+    test_evaluation_without_dropout();
     test_sampling();
     test_sampling_distribution();
     test_learns_entropy_rate();
