@@ -115,6 +115,33 @@ static void test_learns_entropy_rate(void)
           "validation %.4f is not within 10%% of the entropy rate %.4f", val, h);
     CHECK(val > oracle_loss - 0.02, "validation %.4f beats the true source %.4f: a leak?", val,
           oracle_loss);
+    /* The sampler carries its state: after a two-letter prime, the most likely
+     * next letter of an order-2 source depends on the first letter too, for
+     * some second letter (a sampler that forgot its state would see only the
+     * last one). */
+    const char *snap = temp_path("markov.crnn");
+    CHECK_OK(crnn_trainer_save(t, snap, &err), err);
+    crnn_sampler *sm = crnn_sampler_open(snap, &err);
+    CHECK(sm, "%s", err.message);
+    crnn_sample_options o;
+    crnn_sample_options_default(&o);
+    o.temperature = 0;
+    int depends = 0;
+    for (int second = 0; sm && second < ALPHA; second++) {
+        uint32_t first_choice = 0;
+        for (int first = 0; first < ALPHA; first++) {
+            char prime[2] = {(char)('a' + first), (char)('a' + second)};
+            uint32_t next = 0;
+            crnn_sampler_reset(sm);
+            CHECK_OK(crnn_sampler_prime(sm, prime, 2, &err), err);
+            CHECK_OK(crnn_sampler_next(sm, &o, &next, &err), err);
+            if (first == 0)
+                first_choice = next;
+            depends |= next != first_choice;
+        }
+    }
+    CHECK(depends, "the next letter never depends on the one before last: state not carried");
+    crnn_sampler_free(sm);
     crnn_trainer_free(t);
 }
 
