@@ -51,6 +51,15 @@ typedef struct crnn_layer_grad_io {
     float *dc0; /* (B,H) gradient of the carried-in c, written (cells with c), else NULL */
 } crnn_layer_grad_io;
 
+/* The cell interface's view (cell.h) of layer io with input width `in`: the
+ * fields every engine fills alike; the engine adds its own buffers (gates,
+ * c, aux, scratch). */
+static inline crnn_layer_acts crnn_layer_acts_of(const crnn_layer_io *io, int in, int hidden)
+{
+    return (crnn_layer_acts){
+        .rows = io->rows, .steps = io->steps, .in = in, .hidden = hidden, .x = io->x, .h = io->h};
+}
+
 /* Settings an engine may use; zero means "choose". */
 typedef struct crnn_engine_options {
     int row_groups; /* oneDNN: groups of rows run side by side, one thread each */

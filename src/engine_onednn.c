@@ -153,18 +153,13 @@ static crnn_stack *create_bf16(const crnn_model *model, int rows, int steps,
     return create(model, rows, steps, o, 1, err);
 }
 
+/* oneDNN keeps the gates: a.gates is set only for the pieces. */
 static crnn_layer_acts acts_of(onednn_stack *s, int l, const crnn_layer_io *io)
 {
-    return (crnn_layer_acts){
-        .rows = io->rows,
-        .steps = io->steps,
-        .in = l == 0 ? s->embed : s->hidden,
-        .hidden = s->hidden,
-        .scratch = s->scratch,
-        .x = io->x,
-        .h = io->h,
-        .c = s->c[l],
-    };
+    crnn_layer_acts a = crnn_layer_acts_of(io, l == 0 ? s->embed : s->hidden, s->hidden);
+    a.scratch = s->scratch;
+    a.c = s->c[l];
+    return a;
 }
 
 /* Layer l with charrnn's cell, in pieces of PIECE_STEPS steps, each starting

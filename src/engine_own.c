@@ -93,18 +93,12 @@ static crnn_stack *own_create(const crnn_model *model, int rows, int steps,
 
 static crnn_layer_acts acts_of(own_stack *s, int l, const crnn_layer_io *io)
 {
-    return (crnn_layer_acts){
-        .rows = io->rows,
-        .steps = io->steps,
-        .in = l == 0 ? s->embed : s->hidden,
-        .hidden = s->hidden,
-        .scratch = s->scratch,
-        .x = io->x,
-        .gates = s->gates[l],
-        .h = io->h,
-        .c = s->c[l],
-        .aux = s->aux[l],
-    };
+    crnn_layer_acts a = crnn_layer_acts_of(io, l == 0 ? s->embed : s->hidden, s->hidden);
+    a.scratch = s->scratch;
+    a.gates = s->gates[l];
+    a.c = s->c[l];
+    a.aux = s->aux[l];
+    return a;
 }
 
 static int own_forward(crnn_stack *stack, int l, const crnn_layer_weights *w, crnn_layer_io *io)
