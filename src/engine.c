@@ -82,11 +82,8 @@ int crnn_engine_check(crnn_engine engine, crnn_error *err)
         return crnn_fail(err, CRNN_ERR_ARG, "this charrnn was built without oneDNN (install "
                          "libdnnl-dev and rebuild); use the engine own or auto");
     if (!e->usable(CRNN_CELL_LSTM))
-        return crnn_fail(err, CRNN_ERR_ARG, "the engine %s cannot run on this CPU%s", e->name,
-                         engine == CRNN_ENGINE_ONEDNN_BF16
-                             ? ": bf16 needs AVX512-BF16 (this one would emulate it, slower "
-                               "than fp32); train without it"
-                             : "");
+        return crnn_fail(err, CRNN_ERR_ARG, "the engine %s cannot run on this CPU: it needs %s",
+                         e->name, e->needs);
     return CRNN_OK;
 }
 

@@ -76,6 +76,8 @@ typedef struct crnn_engine_ops {
     int auto_choice;   /* 1: CRNN_ENGINE_AUTO may take it */
     /* 1 if this build and CPU can run it for layers of this cell type. */
     int (*usable)(int cell);
+    /* What it needs of the CPU, for the message when it cannot run here. */
+    const char *needs;
     /* One line for people: "oneDNN 2.6.3 (avx512_core_amx), products in bf16". */
     void (*describe)(char *out, size_t size);
     /* Bytes create allocates for this model and shape; 0 if it cannot run it. */

@@ -136,6 +136,7 @@ const crnn_engine_ops crnn_engine_own_ops = {
     .id = CRNN_ENGINE_OWN,
     .auto_choice = 1,
     .usable = own_usable,
+    .needs = "nothing",
     .describe = own_describe,
     .bytes = own_bytes,
     .create = own_create,
