@@ -5,10 +5,7 @@
 set -u
 bin=$(realpath "${1:?usage: e2e.sh path/to/charrnn}")
 . "$(dirname "$(realpath "$0")")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-e2e-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 99
-english_corpus >corpus.txt
+enter_work e2e
 small=(--layers 1 --hidden 16 --embed 8 --batch 4 --seq 16)
 
 # --- train, sample, info -------------------------------------------------------

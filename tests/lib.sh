@@ -23,6 +23,15 @@ expect() {
   fi
 }
 
+# enter_work NAME: a scratch directory, removed at exit, made current, with
+# corpus.txt (english_corpus) in it.
+enter_work() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-$1-XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  cd "$work" || exit 99
+  english_corpus >corpus.txt
+}
+
 # A small corpus: repeated English sentences with some variety.
 english_corpus() {
   local i

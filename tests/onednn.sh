@@ -10,10 +10,7 @@ set -u
 bin=$(realpath "${1:?usage: onednn.sh path/to/charrnn with|without}")
 built=${2:?usage: onednn.sh path/to/charrnn with|without}
 . "$(dirname "$(realpath "$0")")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-onednn-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 99
-english_corpus >corpus.txt
+enter_work onednn
 small=(--layers 1 --hidden 16 --embed 8 --batch 4 --seq 16)
 
 expect 0 "" -- "$bin" --version

@@ -8,10 +8,7 @@
 set -u
 bin=$(realpath "${1:?usage: openblas_restart.sh path/to/charrnn}")
 . "$(dirname "$(realpath "$0")")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-blas-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 99
-english_corpus >corpus.txt
+enter_work blas
 small=(--layers 1 --hidden 16 --embed 8 --batch 4 --seq 16 --max-iters 2)
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
