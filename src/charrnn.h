@@ -182,13 +182,33 @@ void crnn_trainer_free(crnn_trainer *trainer);
  * trainer is left as it was before the call. */
 int crnn_trainer_step(crnn_trainer *trainer, double *loss, crnn_error *err);
 
-/* Mean cross-entropy (nats per character) over the whole validation split,
- * with dropout off; it does not disturb the training state. Also records the
- * value as the trainer's last validation loss (and best, if lower). */
+/* Mean cross-entropy (nats per character) over the validation split, with
+ * dropout off; it does not disturb the training state. It reads the part of
+ * the split the run settings' eval_chars bound (crnn_trainer_measure tells
+ * which), the same part at every call. Also records the value as the
+ * trainer's last validation loss (and best, if lower). */
 int crnn_trainer_evaluate(crnn_trainer *trainer, double *val_loss, crnn_error *err);
 
-/* The same over the test split (held out, never used for selection). */
+/* The same over the whole test split (held out, never used for selection). */
 int crnn_trainer_test(crnn_trainer *trainer, double *test_loss, crnn_error *err);
+
+typedef enum crnn_split_kind {
+    CRNN_SPLIT_VALIDATION = 0,
+    CRNN_SPLIT_TEST = 1,
+} crnn_split_kind;
+
+/* Mean cross-entropy over a held-out split, reading at most about max_chars
+ * characters (0: the whole split): the start of each evaluation stream's
+ * piece, so the part read is spread over the whole split and the same at
+ * every call. *chars_read (may be NULL) receives the characters predicted.
+ * Records nothing (crnn_trainer_evaluate keeps the validation curve). */
+int crnn_trainer_measure(crnn_trainer *trainer, crnn_split_kind split, uint64_t max_chars,
+                         double *loss, uint64_t *chars_read, crnn_error *err);
+
+/* Called during evaluations, between chunks, with the characters this
+ * process has read so far and will read in all; progress NULL stops it. */
+typedef void (*crnn_progress_fn)(void *user, uint64_t done, uint64_t total);
+void crnn_trainer_set_progress(crnn_trainer *trainer, crnn_progress_fn progress, void *user);
 
 /* Writes a snapshot of everything needed to continue exactly: configuration,
  * vocabulary, weights, optimizer moments, step, RNG, cursors, hidden state.
@@ -203,6 +223,7 @@ typedef struct crnn_trainer_status {
     double last_val_loss;      /* NAN until the first evaluation */
     double best_val_loss;      /* NAN until the first evaluation */
     uint64_t best_val_step;
+    uint64_t last_val_chars;   /* characters the last validation in this process's run read */
     uint64_t train_chars, val_chars, test_chars; /* characters in each split */
     int vocab_size;
     uint64_t distinct_chars;   /* distinct characters in the corpus (before --max-vocab) */
@@ -230,7 +251,15 @@ typedef struct crnn_run_settings {
     uint64_t save_every;
     double max_epochs;
     uint64_t patience;   /* stop after this many evaluations without a better validation loss */
+    uint64_t eval_chars; /* crnn_trainer_evaluate reads at most this many characters of the
+                            validation split; UINT64_MAX: all of it; 0: chosen by
+                            crnn_trainer_set_run_settings (or the first evaluation): a
+                            quarter of the characters trained between two evaluations
+                            (eval_every x batch x seq / 4, eval_every 200 if unset), at
+                            least CRNN_EVAL_CHARS_MIN */
 } crnn_run_settings;
+
+#define CRNN_EVAL_CHARS_MIN 65536
 
 void crnn_trainer_get_run_settings(const crnn_trainer *trainer, crnn_run_settings *settings);
 void crnn_trainer_set_run_settings(crnn_trainer *trainer, const crnn_run_settings *settings);

@@ -62,7 +62,8 @@ static inline crnn_layer_acts crnn_layer_acts_of(const crnn_layer_io *io, int in
 
 /* Settings an engine may use; zero means "choose". */
 typedef struct crnn_engine_options {
-    int row_groups; /* oneDNN: groups of rows run side by side, one thread each */
+    int row_groups;   /* oneDNN: groups of rows run side by side, one thread each */
+    int forward_only; /* no backward will be asked for: skip its buffers */
 } crnn_engine_options;
 
 /* An engine's state for one workspace; engines embed it as their first member. */

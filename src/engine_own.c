@@ -36,13 +36,13 @@ static void own_describe(char *out, size_t size)
 static size_t own_bytes(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
                         int steps, const crnn_engine_options *options)
 {
-    (void)options;
     size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
     size_t gh = (size_t)cell->gates * c->hidden;
+    size_t backward = options && options->forward_only ? 0 : (size_t)cell->backward_buffers;
     size_t per_layer = (size_t)cell->has_cell_state * bt1 * c->hidden + bt * gh +
                        (size_t)cell->aux_per_step * bt * c->hidden;
     return sizeof(float) * ((size_t)c->layers * per_layer +
-                            (size_t)cell->backward_buffers * bt * gh + (size_t)rows * gh);
+                            backward * bt * gh + (size_t)rows * gh);
 }
 
 static void own_destroy(crnn_stack *stack)
@@ -64,9 +64,9 @@ static void own_destroy(crnn_stack *stack)
 static crnn_stack *own_create(const crnn_model *model, int rows, int steps,
                               const crnn_engine_options *options, crnn_error *err)
 {
-    (void)options;
     const crnn_model_config *c = &model->config;
     const crnn_cell_ops *cell = model->cell;
+    int backward = options && options->forward_only ? 0 : cell->backward_buffers;
     own_stack *s = crnn_calloc(1, sizeof *s);
     size_t bt = (size_t)rows * steps, bt1 = (size_t)rows * (steps + 1);
     size_t gh = (size_t)cell->gates * c->hidden;
@@ -80,8 +80,8 @@ static crnn_stack *own_create(const crnn_model *model, int rows, int steps,
         ok = (!cell->has_cell_state || (s->c[l] = crnn_alloc_floats(bt1 * c->hidden))) &&
              (s->gates[l] = crnn_alloc_floats(bt * gh)) &&
              (!cell->aux_per_step || (s->aux[l] = crnn_alloc_floats(bt * c->hidden)));
-    ok = ok && (cell->backward_buffers < 1 || (s->dgates = crnn_alloc_floats(bt * gh))) &&
-         (cell->backward_buffers < 2 || (s->dgates2 = crnn_alloc_floats(bt * gh))) &&
+    ok = ok && (backward < 1 || (s->dgates = crnn_alloc_floats(bt * gh))) &&
+         (backward < 2 || (s->dgates2 = crnn_alloc_floats(bt * gh))) &&
          (s->scratch = crnn_alloc_floats((size_t)rows * gh));
     if (!ok) {
         own_destroy((crnn_stack *)s);

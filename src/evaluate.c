@@ -22,9 +22,21 @@ int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spli
                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
                     uint32_t *targets, double sums[2])
 {
+    return crnn_split_loss_part(model, ws, split, streams, first, count, steps, 0, state, inputs,
+                                targets, sums, NULL, NULL);
+}
+
+int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
+                         int streams, int first, int count, int steps, size_t per_stream,
+                         float *state, uint32_t *inputs, uint32_t *targets, double sums[2],
+                         crnn_split_progress progress, void *user)
+{
     if (count <= 0 || streams <= 0)
         return 0;
     size_t len = split->length / (size_t)streams;
+    if (per_stream > 0 && per_stream + 1 < len)
+        len = per_stream + 1;
+    uint64_t total = (uint64_t)count * (len > 0 ? len - 1 : 0);
     memset(state, 0, sizeof(float) * crnn_model_state_size(model, count));
     ws->dropout = 0; /* evaluation sees the whole network */
     uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
@@ -47,6 +59,8 @@ int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spli
         sums[1] += (double)count * n;
         crnn_model_final_state(model, ws, state);
         pos += (size_t)n;
+        if (progress)
+            progress(user, (uint64_t)count * pos, total);
     }
     free(cur);
     return 0;

@@ -23,4 +23,16 @@ int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spli
                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
                     uint32_t *targets, double sums[2]);
 
+/* Called between chunks with the characters predicted so far and in all. */
+typedef void (*crnn_split_progress)(void *user, uint64_t done, uint64_t total);
+
+/* The same, each stream reading at most the first per_stream + 1 characters
+ * of its piece (0: the whole piece), so that a part of the split, spread over
+ * all of it and the same every time, stands for the whole. progress may be
+ * NULL. */
+int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
+                         int streams, int first, int count, int steps, size_t per_stream,
+                         float *state, uint32_t *inputs, uint32_t *targets, double sums[2],
+                         crnn_split_progress progress, void *user);
+
 #endif

@@ -110,9 +110,10 @@ static size_t model_floats(const crnn_model_config *c, const crnn_cell_ops *cell
     size_t wide = (size_t)(c->embed > c->hidden ? c->embed : c->hidden);
     size_t bh = (size_t)rows * c->hidden, slots = 1 + (size_t)cell->has_cell_state;
     size_t masks = (flags & CRNN_WS_DROPOUT) ? 2 * bt * c->hidden : 0;
+    size_t backward = (flags & CRNN_WS_FORWARD_ONLY) ? 0 : 2 * bt * wide + (size_t)c->layers * slots * bh;
     return bt * c->embed + (size_t)c->layers * (bt1 * c->hidden + masks) +
-           (size_t)cell->has_cell_state * c->layers * bh + bt * c->vocab + 2 * bt * wide +
-           (size_t)c->layers * slots * bh + bt * 2 /* row_loss doubles */;
+           (size_t)cell->has_cell_state * c->layers * bh + bt * c->vocab + backward +
+           bt * 2 /* row_loss doubles */;
 }
 
 size_t crnn_workspace_bytes(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
@@ -121,8 +122,12 @@ size_t crnn_workspace_bytes(const crnn_model_config *c, const crnn_cell_ops *cel
 {
     if (!engine)
         engine = &crnn_engine_own_ops;
+    crnn_engine_options o = {0};
+    if (options)
+        o = *options;
+    o.forward_only = (flags & CRNN_WS_FORWARD_ONLY) != 0;
     return sizeof(float) * model_floats(c, cell, rows, steps, flags) +
-           engine->bytes(c, cell, rows, steps, options);
+           engine->bytes(c, cell, rows, steps, &o);
 }
 
 int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, int steps,
@@ -137,7 +142,11 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     ws->max_steps = steps;
     if (!engine)
         engine = &crnn_engine_own_ops;
-    if (!(ws->engine = engine->create(model, rows, steps, options, err)))
+    crnn_engine_options o = {0};
+    if (options)
+        o = *options;
+    o.forward_only = (flags & CRNN_WS_FORWARD_ONLY) != 0;
+    if (!(ws->engine = engine->create(model, rows, steps, &o, err)))
         return err ? err->status : CRNN_ERR_NOMEM;
     int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;
     for (int l = 0; l < c->layers && ok; l++)
@@ -148,9 +157,10 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
          (!model->cell->has_cell_state ||
           (ws->c_last = crnn_alloc_floats((size_t)c->layers * rows * c->hidden))) &&
          (ws->logits = crnn_alloc_floats(bt * c->vocab)) &&
-         (ws->row_loss = crnn_calloc(bt, sizeof(double))) && (ws->dh_a = crnn_alloc_floats(bt * wide)) &&
-         (ws->dh_b = crnn_alloc_floats(bt * wide)) &&
-         (ws->dstate = crnn_alloc_floats(crnn_model_state_size(model, rows)));
+         (ws->row_loss = crnn_calloc(bt, sizeof(double))) &&
+         ((flags & CRNN_WS_FORWARD_ONLY) ||
+          ((ws->dh_a = crnn_alloc_floats(bt * wide)) && (ws->dh_b = crnn_alloc_floats(bt * wide)) &&
+           (ws->dstate = crnn_alloc_floats(crnn_model_state_size(model, rows)))));
     if (!ok) {
         crnn_workspace_free(ws);
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the activations of %d x %d", rows,
@@ -287,6 +297,8 @@ double crnn_model_loss(const crnn_model *model, crnn_workspace *ws, const uint32
 int crnn_model_backward(const crnn_model *model, crnn_workspace *ws, const uint32_t *inputs,
                         float *grads)
 {
+    if (!ws->dh_a) /* a forward-only workspace */
+        return CRNN_ERR_ARG;
     const crnn_model_config *c = &model->config;
     const crnn_layout *lay = &model->layout;
     int rows = ws->rows, n = ws->rows * ws->steps, slots = state_slots(model);

@@ -61,7 +61,8 @@ typedef struct crnn_workspace {
 
 /* crnn_workspace_init flags. */
 enum {
-    CRNN_WS_DROPOUT = 1, /* masks for dropout between layers */
+    CRNN_WS_DROPOUT = 1,      /* masks for dropout between layers */
+    CRNN_WS_FORWARD_ONLY = 2, /* no buffers for backward (evaluation); backward refuses */
 };
 
 /* Checks the sizes and computes the layout; allocates the weights (zeroed). */

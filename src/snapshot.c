@@ -237,9 +237,10 @@ static void put_progress(buf *b, const crnn_snapshot *s)
     put_u64(b, s->run.save_every);
     put_f64(b, s->run.max_epochs);
     put_u64(b, s->run.patience);
+    put_u64(b, s->run.eval_chars); /* format 1.2 */
 }
 
-static void get_progress(reader *r, crnn_snapshot *s)
+static void get_progress(reader *r, crnn_snapshot *s, unsigned minor)
 {
     s->step = get_u64(r);
     s->adam_step = get_u64(r);
@@ -253,6 +254,7 @@ static void get_progress(reader *r, crnn_snapshot *s)
     s->run.save_every = get_u64(r);
     s->run.max_epochs = get_f64(r);
     s->run.patience = get_u64(r);
+    s->run.eval_chars = minor >= 2 ? get_u64(r) : 0; /* 1.2 on; before, the default */
 }
 
 /* crc32 over a buffer that may exceed uInt. */
@@ -605,7 +607,7 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
                 rc = read_corpus(&sr, s, name, err);
         } else if (!strcmp(tag, "PROG")) {
             if (!(twice = s->has_progress++))
-                get_progress(&sr, s);
+                get_progress(&sr, s, minor);
         } else if (!strcmp(tag, "PARM") || !strcmp(tag, "ADMM") || !strcmp(tag, "ADMV") ||
                    !strcmp(tag, "HIDN")) {
             rc = read_f32_array(tag, &sr, s, name, err);

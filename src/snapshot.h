@@ -13,7 +13,8 @@
 #include "charrnn.h"
 
 #define CRNN_FORMAT_MAJOR 1
-#define CRNN_FORMAT_MINOR 1 /* 1.1: CONF ends with the forget-gate bias */
+#define CRNN_FORMAT_MINOR 2 /* 1.1: CONF ends with the forget-gate bias; 1.2: PROG with
+                               eval_chars */
 #define CRNN_HEADER_BYTES 48
 
 /* Everything a snapshot holds, in memory. Arrays are owned by the struct after

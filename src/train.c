@@ -42,11 +42,19 @@ struct crnn_trainer {
 
     uint64_t step, best_step;
     double last_val, best_val;
+    uint64_t last_val_chars; /* characters the last validation read */
     crnn_run_settings run;
 
     uint64_t *cursors;  /* (B) position of every stream (all ranks keep all) */
     float *state;       /* (L,S,local_batch,H) hidden state carried between chunks */
-    float *eval_state;  /* (L,S,local_batch,H) scratch for evaluation */
+    crnn_workspace eval_ws; /* sized eval_local x eval_steps, on the own cells */
+    int eval_streams;   /* streams reading a held-out split (all ranks together) */
+    int eval_local;     /* the most of them one rank runs */
+    int eval_steps;     /* characters per chunk when evaluating */
+    float *eval_state;  /* (L,S,eval_local,H) */
+    uint32_t *eval_inputs, *eval_targets; /* (eval_steps,eval_local) */
+    crnn_progress_fn progress; /* told how an evaluation advances, or NULL */
+    void *progress_user;
     float *full_state;  /* (L,S,B,H) all ranks' state, for snapshots */
     float *gathered;    /* (ranks,L,S,local_batch,H) staging for the gather */
     uint32_t *inputs;   /* (T,local_batch) */
@@ -125,6 +133,18 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
     return CRNN_OK;
 }
 
+/* Evaluation is forward only and reads wide: EVAL_STREAMS streams in chunks
+ * of up to EVAL_STEPS, fewer steps when the vocabulary is large (the logits of
+ * a chunk stay within EVAL_LOGITS floats). Measured on the shipped 2 x 128
+ * model (2 cores): 128 streams read about as fast as 256 and faster than 32. */
+enum { EVAL_STREAMS = 128, EVAL_STEPS = 16, EVAL_LOGITS = 1 << 22 };
+
+static int eval_steps_for(int rows, int vocab)
+{
+    size_t fit = EVAL_LOGITS / ((size_t)rows * (size_t)vocab);
+    return fit >= EVAL_STEPS ? EVAL_STEPS : fit < 4 ? 4 : (int)fit;
+}
+
 void crnn_compute_options_default(crnn_compute_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -143,7 +163,10 @@ static uint64_t memory_estimate(const crnn_train_config *c, int vocab_size,
     unsigned flags = c->dropout > 0 ? CRNN_WS_DROPOUT : 0u;
     double ws = (double)crnn_workspace_bytes(&mc, cell ? cell : &crnn_cell_lstm, c->batch, c->seq,
                                              flags, engine, options);
-    double bytes = 4.0 * (4 * params + 2.0 * c->layers * 2 * c->batch * h) + ws;
+    ws += (double)crnn_workspace_bytes(&mc, cell ? cell : &crnn_cell_lstm, EVAL_STREAMS,
+                                       eval_steps_for(EVAL_STREAMS, vocab_size),
+                                       CRNN_WS_FORWARD_ONLY, NULL, NULL);
+    double bytes = 4.0 * (4 * params + 2.0 * c->layers * 3 * c->batch * h) + ws;
     return bytes > 1.8e19 ? UINT64_MAX : (uint64_t)bytes;
 }
 
@@ -153,7 +176,7 @@ uint64_t crnn_train_memory_estimate(const crnn_train_config *c,
     crnn_compute_options d;
     if (!compute)
         crnn_compute_options_default(&d), compute = &d;
-    crnn_engine_options eo = {compute->row_groups};
+    crnn_engine_options eo = {.row_groups = compute->row_groups};
     return memory_estimate(c, vocab_size, crnn_engine_for(compute->engine, c->cell), &eo);
 }
 
@@ -224,7 +247,7 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     /* The engine: oneDNN's needs more memory than the own cells; left to
      * choose, a trainer takes the next engine that fits rather than refuse. */
     int vocab = t->corpus.vocab.size, automatic = t->compute.engine == CRNN_ENGINE_AUTO;
-    crnn_engine_options eo = {t->compute.row_groups};
+    crnn_engine_options eo = {.row_groups = t->compute.row_groups};
     const crnn_engine_ops *engine = crnn_engine_for(t->compute.engine, c->cell), *first = engine;
     uint64_t have = available_memory(&t->compute), need = memory_estimate(c, vocab, engine, &eo);
     uint64_t first_need = need;
@@ -266,14 +289,24 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     size_t bt = (size_t)t->local_batch * c->seq;
     t->grads = crnn_alloc_floats(p);
     t->state = crnn_alloc_floats(ns);
-    t->eval_state = crnn_alloc_floats(ns);
+    t->eval_streams = EVAL_STREAMS;
+    t->eval_local = (EVAL_STREAMS + t->ranks - 1) / t->ranks;
+    t->eval_steps = eval_steps_for(t->eval_local, t->corpus.vocab.size);
+    rc = crnn_workspace_init(&t->eval_ws, &t->model, t->eval_local, t->eval_steps,
+                             CRNN_WS_FORWARD_ONLY, NULL, NULL, err);
+    if (rc != CRNN_OK)
+        return rc;
+    size_t eval_bt = (size_t)t->eval_local * (size_t)t->eval_steps;
+    t->eval_state = crnn_alloc_floats(crnn_model_state_size(&t->model, t->eval_local));
+    t->eval_inputs = crnn_calloc(eval_bt, sizeof *t->eval_inputs);
+    t->eval_targets = crnn_calloc(eval_bt, sizeof *t->eval_targets);
     t->full_state = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->gathered = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->cursors = crnn_calloc((size_t)c->batch, sizeof *t->cursors);
     t->inputs = crnn_calloc(bt, sizeof *t->inputs);
     t->targets = crnn_calloc(bt, sizeof *t->targets);
-    if (!t->grads || !t->state || !t->eval_state || !t->full_state || !t->gathered ||
-        !t->cursors || !t->inputs || !t->targets ||
+    if (!t->grads || !t->state || !t->eval_state || !t->eval_inputs || !t->eval_targets ||
+        !t->full_state || !t->gathered || !t->cursors || !t->inputs || !t->targets ||
         crnn_optim_init(&t->opt, c->optimizer, p) != CRNN_OK)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the trainer");
     memset(t->state, 0, sizeof(float) * ns);
@@ -347,7 +380,10 @@ void crnn_trainer_free(crnn_trainer *t)
     crnn_optim_free(&t->opt);
     free(t->cursors);
     crnn_free_floats(t->state);
+    crnn_workspace_free(&t->eval_ws);
     crnn_free_floats(t->eval_state);
+    free(t->eval_inputs);
+    free(t->eval_targets);
     crnn_free_floats(t->full_state);
     crnn_free_floats(t->gathered);
     free(t->inputs);
@@ -483,20 +519,47 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     return CRNN_OK;
 }
 
-/* Mean loss over a split read by up to B streams in chunks of up to T steps,
- * the streams divided among the ranks. Touches only the workspace and
- * eval_state, never the training state. */
-static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *what,
-                          double *mean, crnn_error *err)
+/* The characters periodic validation reads: the run's setting, or by default
+ * a quarter of the characters trained between two evaluations, at least
+ * CRNN_EVAL_CHARS_MIN (forward only and wide, that keeps evaluating to about a
+ * tenth of the time: bench/RESULTS.md). Fixed at the first evaluation of a
+ * run and kept in its snapshots, so every point of its curve reads the same
+ * part. */
+static uint64_t periodic_eval_chars(crnn_trainer *t)
 {
-    int streams = crnn_eval_streams(split, t->config.batch);
+    if (t->run.eval_chars == 0) {
+        uint64_t every = t->run.eval_every ? t->run.eval_every : 200;
+        uint64_t chars = every * (uint64_t)t->config.batch * (uint64_t)t->config.seq / 4;
+        t->run.eval_chars = chars > CRNN_EVAL_CHARS_MIN ? chars : CRNN_EVAL_CHARS_MIN;
+    }
+    return t->run.eval_chars;
+}
+
+static void report_progress(void *user, uint64_t done, uint64_t total)
+{
+    const crnn_trainer *t = user;
+    t->progress(t->progress_user, done, total);
+}
+
+/* Mean loss over a split read by up to eval_streams streams (divided among
+ * the ranks), each reading the start of its piece when max_chars bounds the
+ * characters read. Touches only the evaluation buffers, never the training
+ * state. *read receives the characters predicted (may be NULL). */
+static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *what,
+                          uint64_t max_chars, double *mean, uint64_t *read, crnn_error *err)
+{
+    int streams = crnn_eval_streams(split, t->eval_streams);
     if (streams < 1)
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
+    size_t per_stream = 0; /* 0: every stream reads its whole piece */
+    if (max_chars > 0 && max_chars < split->length)
+        per_stream = max_chars / (uint64_t)streams > 0 ? (size_t)(max_chars / (uint64_t)streams) : 1;
     int first = (int)((int64_t)streams * t->rank / t->ranks);
     int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
     double sums[3] = {0, 0, 0}; /* loss, characters, damaged */
-    int rc = crnn_split_loss(&t->model, &t->ws, split, streams, first, mine, t->config.seq,
-                             t->eval_state, t->inputs, t->targets, sums);
+    int rc = crnn_split_loss_part(&t->model, &t->eval_ws, split, streams, first, mine,
+                                  t->eval_steps, per_stream, t->eval_state, t->eval_inputs,
+                                  t->eval_targets, sums, t->progress ? report_progress : NULL, t);
     sums[2] = rc != CRNN_OK;
     crnn_dist_sum_doubles(sums, 3);
     crnn_corpus_trim(&t->corpus); /* the split just read need not stay resident */
@@ -513,6 +576,8 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
         return crnn_fail(err, CRNN_ERR_IO, "another process could not evaluate the %s split "
                          "(see its message)", what);
     *mean = sums[0] / sums[1];
+    if (read)
+        *read = (uint64_t)sums[1];
     if (!isfinite(*mean))
         return crnn_fail(err, CRNN_ERR_NUMERIC, "the %s loss is not finite", what);
     return CRNN_OK;
@@ -521,10 +586,13 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
 int crnn_trainer_evaluate(crnn_trainer *t, double *val_loss, crnn_error *err)
 {
     double v = NAN;
-    int rc = evaluate_split(t, &t->splits.val, "validation", &v, err);
+    uint64_t read = 0;
+    int rc = evaluate_split(t, &t->splits.val, "validation", periodic_eval_chars(t), &v, &read,
+                            err);
     if (rc != CRNN_OK)
         return rc;
     t->last_val = v;
+    t->last_val_chars = read;
     if (isnan(t->best_val) || v < t->best_val) {
         t->best_val = v;
         t->best_step = t->step;
@@ -534,9 +602,25 @@ int crnn_trainer_evaluate(crnn_trainer *t, double *val_loss, crnn_error *err)
     return CRNN_OK;
 }
 
+int crnn_trainer_measure(crnn_trainer *t, crnn_split_kind which, uint64_t max_chars,
+                         double *loss, uint64_t *chars_read, crnn_error *err)
+{
+    if (which != CRNN_SPLIT_VALIDATION && which != CRNN_SPLIT_TEST)
+        return crnn_fail(err, CRNN_ERR_ARG, "no split %d (validation or test)", (int)which);
+    const crnn_split *split = which == CRNN_SPLIT_TEST ? &t->splits.test : &t->splits.val;
+    return evaluate_split(t, split, which == CRNN_SPLIT_TEST ? "test" : "validation", max_chars,
+                          loss, chars_read, err);
+}
+
 int crnn_trainer_test(crnn_trainer *t, double *test_loss, crnn_error *err)
 {
-    return evaluate_split(t, &t->splits.test, "test", test_loss, err);
+    return crnn_trainer_measure(t, CRNN_SPLIT_TEST, 0, test_loss, NULL, err);
+}
+
+void crnn_trainer_set_progress(crnn_trainer *t, crnn_progress_fn progress, void *user)
+{
+    t->progress = progress;
+    t->progress_user = user;
 }
 
 static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
@@ -745,6 +829,7 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->last_val_loss = t->last_val;
     st->best_val_loss = t->best_val;
     st->best_val_step = t->best_step;
+    st->last_val_chars = t->last_val_chars;
     st->train_chars = t->splits.train.length;
     st->val_chars = t->splits.val.length;
     st->test_chars = t->splits.test.length;
@@ -771,4 +856,5 @@ void crnn_trainer_get_run_settings(const crnn_trainer *t, crnn_run_settings *set
 void crnn_trainer_set_run_settings(crnn_trainer *t, const crnn_run_settings *settings)
 {
     t->run = *settings;
+    periodic_eval_chars(t); /* chosen now, from this cadence, if not given */
 }

@@ -28,9 +28,23 @@ expect 0 "" -- "$bin" sample m.crnn -n 500 --seed 3 --stop "o"
 [ "$(tr -d '\n' <out.txt | tail -c 1)" = "o" ] && [ "$(grep -o o out.txt | wc -l)" = 1 ] && ok ||
   bad "--stop o: $(cat out.txt)"
 expect 2 "--stop needs" -- "$bin" sample m.crnn --stop ""
+
+# --- evaluation sized to the work ----------------------------------------------
+# A bounded part at every evaluation (said in the header, kept on resume), the
+# whole splits up to a larger bound for the final figures; --eval-chars 0 reads
+# them whole.
+expect 0 "each validation reads the same part, at most 300 of its" -- \
+  "$bin" train corpus.txt -o ev.crnn "${small[@]}" --max-iters 4 --eval-every 2 --eval-chars 300
+grep -q "on its part of 2[0-9][0-9] characters.*whole split [0-9.]* over 5[0-9][0-9] of [0-9]* characters" err.txt &&
+  ok || bad "the summary lacks the part and the whole split: $(tail -2 err.txt)"
+expect 0 "at most 300 of its" -- "$bin" train --resume ev.crnn --max-iters 6
+expect 0 "done at step 8" -- "$bin" train --resume ev.crnn --max-iters 8 --eval-chars 0
+grep -q "each validation reads" err.txt && bad "--eval-chars 0 still reads a part: $(cat err.txt)" || ok
+grep -q "whole split" err.txt && bad "--eval-chars 0 read the validation split twice" || ok
+expect 2 "--eval-chars" -- "$bin" train corpus.txt -o ev.crnn --eval-chars -5
 expect 0 "" -- "$bin" info m.crnn
 grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
-grep -q "format:      1.1" out.txt && ok || bad "info lacks the format"
+grep -q "format:      1.2" out.txt && ok || bad "info lacks the format"
 grep -q "forget-gate bias 1$" out.txt && ok || bad "info lacks the forget-gate bias: $(cat out.txt)"
 
 # --- other cells ------------------------------------------------------------------------

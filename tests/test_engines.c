@@ -51,7 +51,7 @@ static void check_engine_matches_cells(const crnn_engine_ops *engine, double tol
     crnn_workspace own, other;
     /* Groups of rows that run side by side, each through strided views of the
      * same buffers (forced here: oneDNN's engine picks them for small layers). */
-    crnn_engine_options options = {groups};
+    crnn_engine_options options = {.row_groups = groups};
     CHECK_OK(crnn_workspace_init(&own, &m, EB, ET, CRNN_WS_DROPOUT, NULL, NULL, &err), err);
     CHECK_OK(crnn_workspace_init(&other, &m, EB, ET, CRNN_WS_DROPOUT, engine, &options, &err), err);
     CHECK(other.engine && other.engine->ops == engine && own.engine->ops == &crnn_engine_own_ops,

@@ -107,6 +107,9 @@ static void make_snapshot(const char *path)
     CHECK(t, "%s", err.message);
     if (!t)
         exit(1);
+    crnn_run_settings run = {.max_iters = 9, .eval_every = 2, .save_every = 3, .max_epochs = 4.5,
+                             .patience = 5, .eval_chars = 4321};
+    crnn_trainer_set_run_settings(t, &run);
     double loss;
     for (int i = 0; i < 3; i++)
         CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
@@ -126,6 +129,9 @@ static void test_round_trip(const char *path)
     /* The configuration, decoded three ways: the snapshot, its description and
      * a trainer resumed from it. */
     compare_config("crnn_snapshot_load", &s.config);
+    CHECK(s.run.max_iters == 9 && s.run.eval_every == 2 && s.run.save_every == 3 &&
+              s.run.max_epochs == 4.5 && s.run.patience == 5 && s.run.eval_chars == 4321,
+          "the run settings after loading (eval_chars %llu)", (unsigned long long)s.run.eval_chars);
     crnn_snapshot_info info;
     CHECK_OK(crnn_snapshot_read_info(path, &info, &err), err);
     compare_config("crnn_snapshot_read_info", &info.config);

@@ -312,6 +312,64 @@ static void test_evaluation_without_dropout(void)
     crnn_trainer_free(t);
 }
 
+/* Periodic validation reads a bounded part of the split, the same part at
+ * every call (so a curve compares like with like); the whole split is read
+ * when asked; the default bound follows the work between evaluations. */
+static void test_evaluation_part(void)
+{
+    const char *corpus = temp_path("part.txt");
+    make_markov_corpus(corpus, 200000); /* a validation split of 10000 characters */
+    crnn_train_config c = small_config();
+    crnn_error err = {0};
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &compute, &err);
+    CHECK(t, "%s", err.message);
+    if (!t)
+        return;
+    crnn_run_settings run = {.eval_every = 10};
+    crnn_trainer_set_run_settings(t, &run);
+    crnn_trainer_get_run_settings(t, &run);
+    uint64_t chosen = 10u * 4 * 16 / 4;
+    CHECK(run.eval_chars == (chosen > CRNN_EVAL_CHARS_MIN ? chosen : CRNN_EVAL_CHARS_MIN),
+          "the default part: %llu characters", (unsigned long long)run.eval_chars);
+    run.eval_chars = 2000;
+    crnn_trainer_set_run_settings(t, &run);
+    double loss, first = NAN, again = NAN, part = NAN, whole = NAN, all = NAN;
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+    crnn_trainer_status st;
+    uint64_t part_read = 0, whole_read = 0;
+    CHECK_OK(crnn_trainer_evaluate(t, &first, &err), err);
+    crnn_trainer_get_status(t, &st);
+    CHECK(st.last_val_chars > 1500 && st.last_val_chars <= 2000,
+          "validation with eval_chars 2000 read %llu characters",
+          (unsigned long long)st.last_val_chars);
+    CHECK_OK(crnn_trainer_evaluate(t, &again, &err), err);
+    CHECK(first == again, "the part read changed between two evaluations: %.9g, %.9g", first, again);
+    CHECK_OK(crnn_trainer_measure(t, CRNN_SPLIT_VALIDATION, 2000, &part, &part_read, &err), err);
+    CHECK(part == first && part_read == st.last_val_chars,
+          "measuring the same bound read another part: %.9g over %llu, %.9g over %llu", part,
+          (unsigned long long)part_read, first, (unsigned long long)st.last_val_chars);
+    CHECK_OK(crnn_trainer_measure(t, CRNN_SPLIT_VALIDATION, 0, &whole, &whole_read, &err), err);
+    CHECK(whole_read > st.val_chars - 200 && whole_read < st.val_chars,
+          "the whole validation split of %llu characters read as %llu",
+          (unsigned long long)st.val_chars, (unsigned long long)whole_read);
+    run.eval_chars = UINT64_MAX;
+    crnn_trainer_set_run_settings(t, &run);
+    CHECK_OK(crnn_trainer_evaluate(t, &all, &err), err);
+    crnn_trainer_get_status(t, &st);
+    CHECK(all == whole && st.last_val_chars == whole_read,
+          "eval_chars UINT64_MAX: %.9g over %llu, the whole split %.9g over %llu", all,
+          (unsigned long long)st.last_val_chars, whole, (unsigned long long)whole_read);
+    double test = NAN;
+    uint64_t test_read = 0;
+    CHECK_OK(crnn_trainer_measure(t, CRNN_SPLIT_TEST, 3000, &test, &test_read, &err), err);
+    CHECK(test_read > 2000 && test_read <= 3000 && isfinite(test), "the test split's part: %llu",
+          (unsigned long long)test_read);
+    CHECK(crnn_trainer_measure(t, (crnn_split_kind)7, 0, &test, NULL, &err) == CRNN_ERR_ARG,
+          "an unknown split was measured");
+    crnn_trainer_free(t);
+}
+
 static void test_nan_leaves_trainer_unchanged(void)
 {
     const char *corpus = temp_path("nan.txt");
@@ -648,6 +706,7 @@ int main(int argc, char **argv)
     test_fast_kernels_match_reference();
     test_nan_leaves_trainer_unchanged();
     test_evaluation_without_dropout();
+    test_evaluation_part();
     test_sampling();
     test_sampling_distribution();
     test_learns_entropy_rate();

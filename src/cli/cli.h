@@ -69,6 +69,7 @@ typedef struct train_options {
     crnn_train_config config;
     const char *corpus, *resume, *output;
     uint64_t max_iters, eval_every, save_every, check_every, patience;
+    uint64_t eval_chars; /* --eval-chars (0 given: UINT64_MAX, whole splits); 0: not given */
     double max_epochs; /* < 0: not given */
     double max_seconds;
     int threads, quiet, model_option_given, size_option_given, help;

@@ -62,6 +62,9 @@ static const char TRAIN_HELP[] =
     "  --epochs N         stop after N passes over the training split (default 10)\n"
     "  --time SECONDS     stop after this many seconds of this run\n"
     "  --eval-every N     validation loss and snapshot every N steps (default 200)\n"
+    "  --eval-chars N     validation reads at most N characters, the same part every\n"
+    "                     time (default: a quarter of the characters trained between\n"
+    "                     evaluations, at least 65536); 0 = the whole split\n"
     "  --save-every N     also write a snapshot every N steps\n"
     "  --patience N       stop after N evaluations without a better validation loss\n"
     "  -o, --output SNAP  snapshot to write (default model.crnn)\n"
@@ -335,6 +338,10 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
         o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
     } else if (cli_is(a, arg, "--eval-every")) {
         o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
+    } else if (cli_is(a, arg, "--eval-chars")) {
+        o->eval_chars = cli_u64(a, cli_value(a, arg), "--eval-chars");
+        if (o->eval_chars == 0)
+            o->eval_chars = UINT64_MAX;
     } else if (cli_is(a, arg, "--save-every")) {
         o->save_every = (uint64_t)cli_int(a, cli_value(a, arg), "--save-every", 1, 1000000000);
     } else if (cli_is(a, arg, "--patience")) {
@@ -440,6 +447,8 @@ typedef struct train_run {
     double rate;          /* characters per second in this run */
     double smooth;        /* training loss, exponentially smoothed */
     int saved_at_step;    /* the last step ended with a snapshot */
+    const char *eval_what; /* the split being evaluated, for its progress line */
+    double eval_start, eval_drawn; /* when that began, and its line was last drawn */
 } train_run;
 
 static void train_run_free(train_run *r)
@@ -510,7 +519,10 @@ static int train_setup(train_run *r, const train_options *o,
         rs->save_every = o->save_every;
     if (o->patience)
         rs->patience = o->patience;
+    if (o->eval_chars)
+        rs->eval_chars = o->eval_chars;
     crnn_trainer_set_run_settings(r->t, rs);
+    crnn_trainer_get_run_settings(r->t, rs); /* with the part validation reads chosen */
     r->lim = (run_limits){rs->max_iters, rs->max_epochs, o->max_seconds};
     r->check_every = o->check_every;
     return 0;
@@ -540,6 +552,10 @@ static void print_header(const train_run *r, const train_options *o)
             o->resume ? "resuming" : "training on", o->resume ? o->resume : o->corpus,
             (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
             (unsigned long long)st.test_chars, st.vocab_size);
+    if (r->rs.eval_chars < st.val_chars)
+        fprintf(stderr, "charrnn: each validation reads the same part, at most %llu of its %llu characters "
+                        "(--eval-chars; 0 reads them all)\n",
+                (unsigned long long)r->rs.eval_chars, (unsigned long long)st.val_chars);
     if (getenv("CHARRNN_BLAS_RESTART"))
         fprintf(stderr, "charrnn: notice: %s\n", getenv("CHARRNN_BLAS_RESTART"));
     double mb = (double)st.corpus_bytes / 1e6;
@@ -561,6 +577,39 @@ static void print_header(const train_run *r, const train_options *o)
     if (crnn_dist_size() > 1)
         fprintf(stderr, "charrnn: %d processes, %d streams each\n", crnn_dist_size(),
                 c->batch / crnn_dist_size());
+}
+
+/* A long evaluation's progress, on a terminal: after its first second,
+ * redrawn in place of the progress line four times a second. */
+static void show_eval_progress(void *user, uint64_t done, uint64_t total)
+{
+    train_run *r = user;
+    double now = now_seconds();
+    if (r->quiet || !r->tty || total == 0 || now - r->eval_start < 1 || now - r->eval_drawn < 0.25)
+        return;
+    r->eval_drawn = now;
+    char el[32];
+    format_duration(now - r->eval_start, el, sizeof el);
+    fprintf(stderr, "\r\033[Kevaluating the %s split: %3.0f%%, %s", r->eval_what,
+            100.0 * (double)done / (double)total, el);
+    fflush(stderr);
+}
+
+/* The periodic validation loss (the part --eval-chars reads). */
+static int validate(train_run *r, crnn_error *err)
+{
+    r->eval_what = "validation";
+    r->eval_start = now_seconds();
+    return crnn_trainer_evaluate(r->t, NULL, err);
+}
+
+/* A whole held-out split, up to max_chars (0: all of it). */
+static int measure(train_run *r, crnn_split_kind split, uint64_t max_chars, double *loss,
+                   uint64_t *read, crnn_error *err)
+{
+    r->eval_what = split == CRNN_SPLIT_TEST ? "test" : "validation";
+    r->eval_start = now_seconds();
+    return crnn_trainer_measure(r->t, split, max_chars, loss, read, err);
 }
 
 /* Ctrl-C and SIGTERM set `interrupted`; the loop saves and stops. */
@@ -610,7 +659,7 @@ static int evaluate_and_save(train_run *r, crnn_trainer_status *st)
 {
     crnn_error err = {0};
     int evaluated = st->val_chars >= 2; /* --val-fraction 0: nothing to evaluate */
-    if (evaluated && crnn_trainer_evaluate(r->t, NULL, &err) != CRNN_OK) {
+    if (evaluated && validate(r, &err) != CRNN_OK) {
         cli_report(&err);
         return -1;
     }
@@ -698,19 +747,64 @@ static int train_loop(train_run *r)
     }
 }
 
+/* The final figures: the held-out splits read whole, up to a bound. */
+typedef struct final_figures {
+    double val, test;             /* nats per character; NAN: no such split */
+    uint64_t val_read, test_read; /* characters predicted */
+    uint64_t bound;               /* the most either may read; 0: no bound */
+} final_figures;
+
+/* The bound of the final figures: twice what periodic validation reads, or a
+ * tenth of the characters trained, whichever is more (so they stay a small
+ * share of the run: forward only and wide, evaluating a character costs a
+ * fraction of training on it); 0 (whole splits) with --eval-chars 0. */
+static uint64_t final_eval_chars(const train_run *r, const crnn_trainer_status *st)
+{
+    uint64_t periodic = r->rs.eval_chars;
+    if (periodic == UINT64_MAX)
+        return 0;
+    uint64_t trained = st->step * (uint64_t)st->config.batch * (uint64_t)st->config.seq / 10;
+    uint64_t twice = periodic > UINT64_MAX / 2 ? UINT64_MAX : 2 * periodic;
+    return trained > twice ? trained : twice;
+}
+
+/* "125000 of 2500000 characters" or "all 52000 characters". */
+static void format_read(char *out, size_t size, uint64_t read, uint64_t split, int whole)
+{
+    if (whole)
+        snprintf(out, size, "all %llu characters", (unsigned long long)split);
+    else
+        snprintf(out, size, "%llu of %llu characters", (unsigned long long)read,
+                 (unsigned long long)split);
+}
+
 /* The closing lines (rank 0): curves drawn from the log, losses, files. */
-static void print_summary(const train_run *r, const crnn_trainer_status *st, double test)
+static void print_summary(const train_run *r, const crnn_trainer_status *st,
+                          const final_figures *f)
 {
     char el[32];
     format_duration(now_seconds() - r->start, el, sizeof el);
-    char val[160] = "no validation split", tst[64] = "";
+    char val[700] = "no validation split", tst[160] = "", part[80] = "", read[80];
+    int whole_val = r->rs.eval_chars >= st->val_chars;
+    if (!whole_val)
+        snprintf(part, sizeof part, " on its part of %llu characters",
+                 (unsigned long long)st->last_val_chars);
     if (!isnan(st->last_val_loss))
         snprintf(val, sizeof val,
-                 "validation %.4f nats/char (%.4f bits), best %.4f at step %llu (%s)",
-                 st->last_val_loss, st->last_val_loss / log(2.0), st->best_val_loss,
+                 "validation %.4f nats/char (%.4f bits)%s, best %.4f at step %llu (%s)",
+                 st->last_val_loss, st->last_val_loss / log(2.0), part, st->best_val_loss,
                  (unsigned long long)st->best_val_step, r->best_path);
-    if (!isnan(test))
-        snprintf(tst, sizeof tst, "; test %.4f nats/char", test);
+    if (!isnan(f->val) && !whole_val) {
+        size_t n = strlen(val);
+        format_read(read, sizeof read, f->val_read, st->val_chars,
+                    f->bound == 0 || f->bound >= st->val_chars);
+        snprintf(val + n, sizeof val - n, "; whole split %.4f over %s", f->val, read);
+    }
+    if (!isnan(f->test)) {
+        format_read(read, sizeof read, f->test_read, st->test_chars,
+                    f->bound == 0 || f->bound >= st->test_chars);
+        snprintf(tst, sizeof tst, "; test %.4f nats/char over %s", f->test, read);
+    }
     char why[600];
     if (plot_svg(r->log_path, r->svg_path, why, sizeof why) != 0)
         fprintf(stderr, "charrnn: no loss curves: %s\n", why);
@@ -730,7 +824,7 @@ static int train_finish(train_run *r)
     crnn_trainer_get_status(r->t, &st);
     if (!r->saved_at_step || (isnan(st.last_val_loss) && st.val_chars >= 2)) {
         if (st.val_chars >= 2) {
-            if (crnn_trainer_evaluate(r->t, NULL, &err) != CRNN_OK)
+            if (validate(r, &err) != CRNN_OK)
                 return cli_report(&err);
             crnn_trainer_get_status(r->t, &st);
             if (r->leader)
@@ -741,13 +835,21 @@ static int train_finish(train_run *r)
         if (!save_snapshot(r->t, r->output, "final", 1))
             return 1;
     }
-    double test = NAN;
-    if (st.test_chars >= 2 && crnn_trainer_test(r->t, &test, &err) != CRNN_OK)
+    final_figures f = {NAN, NAN, 0, 0, final_eval_chars(r, &st)};
+    if (st.val_chars >= 2 && r->rs.eval_chars >= st.val_chars) { /* read whole just now */
+        f.val = st.last_val_loss;
+        f.val_read = st.last_val_chars;
+    } else if (st.val_chars >= 2 &&
+               measure(r, CRNN_SPLIT_VALIDATION, f.bound, &f.val, &f.val_read, &err) != CRNN_OK) {
+        return cli_report(&err);
+    }
+    if (st.test_chars >= 2 &&
+        measure(r, CRNN_SPLIT_TEST, f.bound, &f.test, &f.test_read, &err) != CRNN_OK)
         return cli_report(&err);
     if (r->tty && !r->quiet)
-        fputc('\n', stderr);
+        fputs("\r\033[K", stderr);
     if (r->leader)
-        print_summary(r, &st, test);
+        print_summary(r, &st, &f);
     return 0;
 }
 
@@ -769,6 +871,7 @@ int cmd_train(int argc, char **argv)
     r.tty = isatty(STDERR_FILENO);
     if ((rc = train_setup(&r, &o, &compute)) == 0) {
         print_header(&r, &o);
+        crnn_trainer_set_progress(r.t, show_eval_progress, &r);
         catch_signals();
         rc = train_loop(&r);
         if (rc < 0)
