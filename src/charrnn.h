@@ -174,6 +174,23 @@ crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_conf
 crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
                                   const crnn_compute_options *compute, crnn_error *err);
 
+/* Fine-tuning: a new run on corpus_path that starts from the weights of the
+ * snapshot or export at init_path. config is the run's, as for
+ * crnn_trainer_create, except that its cell, layers, hidden and embedding
+ * sizes and normalization must be the init's (CRNN_ERR_ARG naming the one
+ * that differs). The vocabulary is the init's, in its order (every old
+ * character keeps its token), extended by the characters of the corpus it
+ * lacks, with new embedding rows and output weights drawn as a new model's
+ * are; config->max_vocab (if not 0) bounds the vocabulary: the old
+ * characters all stay, the most frequent new ones fill the room left and the
+ * others map to U+FFFD. The
+ * optimizer moments, step, schedule, stream positions and hidden state start
+ * fresh; the snapshots of the run record where it came from
+ * (crnn_snapshot_info's origin). */
+crnn_trainer *crnn_trainer_finetune(const char *corpus_path, const char *init_path,
+                                    const crnn_train_config *config,
+                                    const crnn_compute_options *compute, crnn_error *err);
+
 void crnn_trainer_free(crnn_trainer *trainer);
 
 /* One optimisation step over the next B x T chunk of every stream. On success
@@ -238,6 +255,9 @@ typedef struct crnn_trainer_status {
     const char *engine_note;   /* why auto chose charrnn's own cells, or "" */
     double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
+    const uint32_t *vocabulary; /* (vocab_size) code points in token order */
+    const char *origin_path;   /* fine-tuning: the snapshot the run started from; else NULL */
+    int origin_vocab_size;     /* ... whose vocabulary is tokens 0 .. this - 1 (0: none) */
 } crnn_trainer_status;
 
 void crnn_trainer_get_status(const crnn_trainer *trainer, crnn_trainer_status *status);
@@ -297,6 +317,9 @@ typedef struct crnn_snapshot_info {
     uint32_t corpus_crc;
     int resumable;                /* holds optimizer state, cursors and hidden state */
     crnn_weights_dtype weights_dtype;
+    char origin_path[512];        /* fine-tuned from this snapshot; "" if trained from scratch */
+    uint64_t origin_step;         /* ... at its step */
+    int origin_vocab_size;        /* ... whose vocabulary is this one's first tokens */
 } crnn_snapshot_info;
 
 /* Writes a sample-only model from a snapshot: configuration, vocabulary and
@@ -340,6 +363,10 @@ int crnn_sampler_next(crnn_sampler *sampler, const crnn_sample_options *options,
 
 /* Zeroes the hidden state, for an independent sample. */
 void crnn_sampler_reset(crnn_sampler *sampler);
+
+/* Describes a code point for people: 'a' (U+0061), or U+000A for controls;
+ * writes at most outlen bytes, NUL included (24 are always enough). */
+void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);
 
 /* Encodes one code point as UTF-8 into out (4 bytes room); returns its length. */
 int crnn_utf8_encode(uint32_t code_point, char out[4]);

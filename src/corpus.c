@@ -81,6 +81,8 @@ static char *cache_name(const char *dir, const char *path, const crnn_corpus_opt
     uint64_t h = fnv1a(0xcbf29ce484222325ull, abs, strlen(abs));
     int opts[3] = {o->lossy, (int)o->normalize, o->max_vocab};
     h = fnv1a(h, opts, sizeof opts);
+    if (o->base) /* the ids depend on the vocabulary extended */
+        h = fnv1a(h, o->base->symbols, sizeof(uint32_t) * (size_t)o->base->size);
     const char *base = strrchr(abs, '/');
     base = base ? base + 1 : abs;
     size_t n = strlen(dir) + strlen(base) + 40;
@@ -135,6 +137,9 @@ static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
              header_crc(&h, symbols) == h.header_crc;
     }
     crnn_error ignored;
+    if (ok && o->base) /* an extension of this base, or not ours */
+        ok = h.vocab_size >= o->base->size &&
+             !memcmp(symbols, o->base->symbols, sizeof *symbols * (size_t)o->base->size);
     if (ok)
         ok = crnn_vocab_adopt(&vocab, symbols, h.vocab_size, &ignored) == CRNN_OK;
     void *map = MAP_FAILED;
@@ -158,6 +163,7 @@ static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
     c->file_crc = h.file_crc;
     c->distinct = (size_t)h.distinct;
     c->unknown = (size_t)h.unknown;
+    c->added = o->base ? (size_t)(h.vocab_size - o->base->size) : 0;
     c->cache_reused = 1;
     return 1;
 }
@@ -388,7 +394,10 @@ static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_optio
     rc = count_pass(path, o, counts, &c->length, &c->file_bytes, &c->file_crc, err);
     if (rc == CRNN_OK && c->length == 0)
         rc = crnn_fail(err, CRNN_ERR_DATA, "%s holds no characters", path);
-    if (rc == CRNN_OK)
+    if (rc == CRNN_OK && o->base)
+        rc = crnn_vocab_extend(&c->vocab, o->base, counts, o->max_vocab, &c->distinct,
+                               &c->unknown, &c->added, err);
+    else if (rc == CRNN_OK)
         rc = crnn_vocab_from_counts(&c->vocab, counts, o->max_vocab, &c->distinct, &c->unknown,
                                     err);
     free(counts);

@@ -22,6 +22,8 @@ typedef struct crnn_corpus_options {
     crnn_normalization normalize;
     int max_vocab;               /* as crnn_vocab_build's max_size */
     const char *cache_dir;       /* where id files go; NULL or "" = keep ids in memory */
+    const crnn_vocab *base;      /* fine-tuning: extend this vocabulary (crnn_vocab_extend)
+                                    instead of building one; NULL: build one */
 } crnn_corpus_options;
 
 typedef struct crnn_corpus {
@@ -33,6 +35,7 @@ typedef struct crnn_corpus {
     uint32_t file_crc;        /* CRC-32 of its bytes */
     size_t distinct;          /* distinct characters before max_vocab */
     size_t unknown;           /* characters mapped to U+FFFD by max_vocab */
+    size_t added;             /* symbols appended to options->base */
     char *cache_path;         /* the id file in use, NULL when the ids are in memory */
     int cache_reused;         /* 1: the id file was already there */
     char cache_warning[512];  /* why the cache could not be written ("" if it was) */

@@ -102,6 +102,32 @@ void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias)
     memset(model->params + lay->by, 0, sizeof(float) * (size_t)c->vocab);
 }
 
+int crnn_model_graft(crnn_model *model, const float *params, size_t n, int vocab)
+{
+    const crnn_model_config *c = &model->config;
+    crnn_model_config old = *c;
+    old.vocab = vocab;
+    crnn_model src;
+    crnn_error ignored;
+    if (vocab < 1 || vocab > c->vocab || crnn_model_init(&src, &old, &ignored) != CRNN_OK)
+        return CRNN_ERR_ARG;
+    int fits = src.layout.total == n;
+    const crnn_layout *to = &model->layout, from_layout = src.layout, *from = &from_layout;
+    crnn_model_free(&src); /* only its layout was needed */
+    if (!fits)
+        return CRNN_ERR_ARG;
+    size_t e = (size_t)c->embed, h = (size_t)c->hidden, v = (size_t)c->vocab;
+    memcpy(model->params + to->emb, params + from->emb, sizeof(float) * (size_t)vocab * e);
+    /* The recurrent layers are contiguous from wx[0] to wy in both layouts. */
+    memcpy(model->params + to->wx[0], params + from->wx[0],
+           sizeof(float) * (from->wy - from->wx[0]));
+    for (size_t row = 0; row < h; row++) /* wy (H,V): the old tokens' columns */
+        memcpy(model->params + to->wy + row * v, params + from->wy + row * (size_t)vocab,
+               sizeof(float) * (size_t)vocab);
+    memcpy(model->params + to->by, params + from->by, sizeof(float) * (size_t)vocab);
+    return CRNN_OK;
+}
+
 /* Floats of the model's own buffers for B x T (the engine's come on top). */
 static size_t model_floats(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
                            int steps, unsigned flags)

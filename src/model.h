@@ -72,6 +72,13 @@ void crnn_model_free(crnn_model *model);
 /* Number of floats in the carried state for B rows: L * S * B * H. */
 size_t crnn_model_state_size(const crnn_model *model, int rows);
 
+/* Copies the weights of a model of the same shape whose vocabulary is this
+ * one's first `vocab` tokens (params: its layout.total floats): its
+ * recurrent layers whole, and the embedding rows, output columns and output
+ * biases of its tokens; the rest of this model (the tokens added) stays as it
+ * is. CRNN_ERR_ARG if the shapes differ. */
+int crnn_model_graft(crnn_model *model, const float *params, size_t n, int vocab);
+
 /* Draws the initial weights: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), cell biases. */
 void crnn_model_randomize(crnn_model *model, crnn_rng *rng, float forget_bias);
 

@@ -384,10 +384,24 @@ static void write_payload(writer *w, const crnn_snapshot *s)
     put_config(&b, s);
     w_small(w, "CONF", SECTION_REQUIRED, &b);
 
+    /* An extended vocabulary is not in code point order: VOCX, which a reader
+     * that expects VOCB's order refuses as too new rather than as damaged. */
+    int increasing = 1;
     put_u32(&b, (uint32_t)s->vocab_size);
-    for (int i = 0; i < s->vocab_size; i++)
+    for (int i = 0; i < s->vocab_size; i++) {
         put_u32(&b, s->vocab[i]);
-    w_small(w, "VOCB", SECTION_REQUIRED, &b);
+        increasing &= i == 0 || s->vocab[i] > s->vocab[i - 1];
+    }
+    w_small(w, increasing ? "VOCB" : "VOCX", SECTION_REQUIRED, &b);
+
+    if (s->origin_path) {
+        size_t olen = strlen(s->origin_path);
+        put_u64(&b, s->origin_step);
+        put_u32(&b, (uint32_t)s->origin_vocab);
+        put_u32(&b, (uint32_t)olen);
+        put_bytes(&b, s->origin_path, olen);
+        w_small(w, "ORIG", 0, &b);
+    }
 
     put_u64(&b, s->corpus_bytes);
     put_u32(&b, s->corpus_crc);
@@ -477,8 +491,16 @@ static int corrupt(crnn_error *err, const char *name, const char *what)
 /* The readers of the sections' contents, each given a reader over exactly
  * its section (sr); the caller checks afterwards that none ran short. */
 
-/* VOCB: u32 n, then n code points, strictly increasing. */
-static int read_vocab(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+static int by_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* VOCB: u32 n, then n code points, strictly increasing; VOCX (any order):
+ * distinct. */
+static int read_vocab(reader *sr, crnn_snapshot *s, int any_order, const char *name,
+                      crnn_error *err)
 {
     uint32_t n = get_u32(sr);
     if (sr->bad || n == 0 || n > (sr->len - sr->pos) / 4)
@@ -489,9 +511,37 @@ static int read_vocab(reader *sr, crnn_snapshot *s, const char *name, crnn_error
     for (uint32_t i = 0; i < n; i++)
         s->vocab[i] = get_u32(sr);
     s->vocab_size = (int)n;
+    uint32_t *sorted = s->vocab;
+    if (any_order) {
+        if (!(sorted = malloc(sizeof(uint32_t) * n)))
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+        memcpy(sorted, s->vocab, sizeof(uint32_t) * n);
+        qsort(sorted, n, sizeof *sorted, by_u32);
+    }
+    int ok = 1;
     for (uint32_t i = 0; i < n; i++)
-        if (s->vocab[i] > 0x10FFFF || (i > 0 && s->vocab[i] <= s->vocab[i - 1]))
-            return corrupt(err, name, "the vocabulary is not a sorted set of code points");
+        ok &= sorted[i] <= 0x10FFFF && (i == 0 || sorted[i] > sorted[i - 1]);
+    if (sorted != s->vocab)
+        free(sorted);
+    return ok ? CRNN_OK
+              : corrupt(err, name, any_order ? "the vocabulary holds a code point twice"
+                                             : "the vocabulary is not a sorted set of code points");
+}
+
+/* ORIG: u64 step, u32 vocabulary size, u32 path length, the path. */
+static int read_origin(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+{
+    s->origin_step = get_u64(sr);
+    uint32_t vocab = get_u32(sr), plen = get_u32(sr);
+    if (sr->bad || plen > sr->len - sr->pos || vocab > 0x110000)
+        return corrupt(err, name, "the origin section does not fit");
+    s->origin_vocab = (int)vocab;
+    s->origin_path = malloc((size_t)plen + 1);
+    if (!s->origin_path)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    memcpy(s->origin_path, sr->p + sr->pos, plen);
+    s->origin_path[plen] = 0;
+    sr->pos += plen;
     return CRNN_OK;
 }
 
@@ -599,9 +649,12 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
         if (!strcmp(tag, "CONF")) {
             if (!(twice = have_conf++))
                 get_config(&sr, s, minor);
-        } else if (!strcmp(tag, "VOCB")) {
+        } else if (!strcmp(tag, "VOCB") || !strcmp(tag, "VOCX")) {
             if (!(twice = have_vocab++))
-                rc = read_vocab(&sr, s, name, err);
+                rc = read_vocab(&sr, s, tag[3] == 'X', name, err);
+        } else if (!strcmp(tag, "ORIG")) {
+            if (!(twice = s->origin_path != NULL))
+                rc = read_origin(&sr, s, name, err);
         } else if (!strcmp(tag, "CRPS")) {
             if (!(twice = s->corpus_path != NULL))
                 rc = read_corpus(&sr, s, name, err);
@@ -640,6 +693,8 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
         return corrupt(err, name, "bytes follow the last section");
     if (!have_conf || !have_vocab || !have_params)
         return corrupt(err, name, "a required section is missing");
+    if (s->origin_path && s->origin_vocab > s->vocab_size)
+        return corrupt(err, name, "the origin's vocabulary is larger than the model's");
     return CRNN_OK;
 }
 
@@ -715,6 +770,7 @@ void crnn_snapshot_free(crnn_snapshot *snap)
 {
     free(snap->vocab);
     free(snap->corpus_path);
+    free(snap->origin_path);
     crnn_free_floats(snap->params);
     crnn_free_floats(snap->adam_m);
     crnn_free_floats(snap->adam_v);

@@ -14,7 +14,7 @@
 
 #define CRNN_FORMAT_MAJOR 1
 #define CRNN_FORMAT_MINOR 2 /* 1.1: CONF ends with the forget-gate bias; 1.2: PROG with
-                               eval_chars */
+                               eval_chars, VOCX and ORIG for fine-tuned models */
 #define CRNN_HEADER_BYTES 48
 
 /* Everything a snapshot holds, in memory. Arrays are owned by the struct after
@@ -25,8 +25,13 @@ typedef struct crnn_snapshot {
     uint64_t file_bytes, payload_bytes;    /* filled by load */
 
     crnn_train_config config;   /* including the cell type */
-    uint32_t *vocab;             /* (vocab_size) code points, increasing */
+    uint32_t *vocab;             /* (vocab_size) code points in token order: increasing
+                                    (VOCB), or distinct after fine-tuning extended it (VOCX) */
     int vocab_size;
+
+    char *origin_path;           /* fine-tuned from this snapshot (ORIG), else NULL */
+    uint64_t origin_step;        /* ... at its step */
+    int origin_vocab;            /* ... whose vocabulary is this one's first origin_vocab */
 
     char *corpus_path;           /* NUL-terminated */
     uint64_t corpus_bytes;

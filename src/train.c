@@ -27,6 +27,9 @@ struct crnn_trainer {
     crnn_compute_options compute; /* cache_dir owned (NULL: the default) */
     char *corpus_path;
     crnn_corpus corpus; /* token ids (mapped from the id cache) and the vocabulary */
+    crnn_vocab base;    /* fine-tuning: the vocabulary the corpus's extends; else empty */
+    char *origin_path;  /* fine-tuning: the snapshot started from; else NULL */
+    uint64_t origin_step;
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
@@ -205,7 +208,8 @@ static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
     char buf[4096];
     const char *dir = t->compute.cache_dir;
     crnn_corpus_options o = {t->config.lossy, t->config.normalize, t->config.max_vocab,
-                             dir ? dir : crnn_default_cache_dir(buf, sizeof buf)};
+                             dir ? dir : crnn_default_cache_dir(buf, sizeof buf),
+                             t->base.size > 0 ? &t->base : NULL};
     return crnn_corpus_open(&t->corpus, path, &o, err);
 }
 
@@ -341,29 +345,86 @@ static crnn_trainer *new_trainer(const crnn_compute_options *compute, crnn_error
     return t;
 }
 
+/* Fine-tuning keeps the model's shape and its tokenizer's normalization. */
+static int check_same_shape(const crnn_train_config *c, const crnn_train_config *from,
+                            const char *path, crnn_error *err)
+{
+    const char *field = c->cell != from->cell       ? "cell type"
+                        : c->layers != from->layers ? "number of layers"
+                        : c->hidden != from->hidden ? "hidden size"
+                        : c->embed != from->embed   ? "embedding size"
+                        : c->normalize != from->normalize ? "Unicode normalization"
+                                                          : NULL;
+    if (!field)
+        return CRNN_OK;
+    return crnn_fail(err, CRNN_ERR_ARG, "the %s differs from that of %s: fine-tuning keeps the "
+                     "shape and the tokenizer of the model it starts from", field, path);
+}
+
+/* A new run on corpus_path; with init (read from init_path), from its weights
+ * and with its vocabulary extended by the corpus's new characters. */
 static crnn_trainer *create_local(const char *corpus_path, const crnn_train_config *config,
+                                  const crnn_snapshot *init, const char *init_path,
                                   const crnn_compute_options *compute, crnn_error *err)
 {
     if (!corpus_path || !config) {
         crnn_fail(err, CRNN_ERR_ARG, "no corpus given");
         return NULL;
     }
-    if (check_config(config, err) != CRNN_OK)
+    if (check_config(config, err) != CRNN_OK ||
+        (init && check_same_shape(config, &init->config, init_path, err) != CRNN_OK))
         return NULL;
     crnn_trainer *t = new_trainer(compute, err);
     if (!t)
         return NULL;
     t->config = *config;
-    t->corpus_path = strdup(corpus_path);
-    if (!t->corpus_path || read_corpus(t, corpus_path, err) != CRNN_OK ||
-        prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK) {
-        if (!t->corpus_path)
+    if (init) {
+        uint32_t *symbols = malloc(sizeof *symbols * (size_t)init->vocab_size);
+        if (!symbols || !(t->origin_path = strdup(init_path))) {
+            free(symbols);
             crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-        crnn_trainer_free(t);
-        return NULL;
+            goto fail;
+        }
+        memcpy(symbols, init->vocab, sizeof *symbols * (size_t)init->vocab_size);
+        if (crnn_vocab_adopt(&t->base, symbols, init->vocab_size, err) != CRNN_OK) {
+            free(symbols);
+            goto fail;
+        }
+        t->origin_step = init->step;
     }
+    if (!(t->corpus_path = strdup(corpus_path))) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (read_corpus(t, corpus_path, err) != CRNN_OK ||
+        prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK)
+        goto fail;
     crnn_rng_seed(&t->rng, config->seed);
     crnn_model_randomize(&t->model, &t->rng, config->forget_bias);
+    if (init && crnn_model_graft(&t->model, init->params, init->n_params, init->vocab_size) != 0) {
+        crnn_fail(err, CRNN_ERR_FORMAT, "%s is inconsistent: its weights do not fit its "
+                  "configuration", init_path);
+        goto fail;
+    }
+    return t;
+fail:
+    crnn_trainer_free(t);
+    return NULL;
+}
+
+static crnn_trainer *finetune_local(const char *corpus_path, const char *init_path,
+                                    const crnn_train_config *config,
+                                    const crnn_compute_options *compute, crnn_error *err)
+{
+    crnn_snapshot init;
+    if (!init_path) {
+        crnn_fail(err, CRNN_ERR_ARG, "no snapshot to start from given");
+        return NULL;
+    }
+    if (crnn_snapshot_load(init_path, &init, err) != CRNN_OK)
+        return NULL;
+    crnn_trainer *t = create_local(corpus_path, config, &init, init_path, compute, err);
+    crnn_snapshot_free(&init);
     return t;
 }
 
@@ -373,6 +434,8 @@ void crnn_trainer_free(crnn_trainer *t)
         return;
     free((char *)t->compute.cache_dir);
     free(t->corpus_path);
+    free(t->origin_path);
+    crnn_vocab_free(&t->base);
     crnn_corpus_close(&t->corpus);
     crnn_model_free(&t->model);
     crnn_workspace_free(&t->ws);
@@ -632,6 +695,9 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
     s->corpus_path = t->corpus_path;
     s->corpus_bytes = t->corpus.file_bytes;
     s->corpus_crc = t->corpus.file_crc;
+    s->origin_path = t->origin_path;
+    s->origin_step = t->origin_step;
+    s->origin_vocab = t->base.size;
     s->step = t->step;
     s->adam_step = t->opt.step;
     s->best_step = t->best_step;
@@ -748,6 +814,20 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
                   snapshot_path);
         goto fail;
     }
+    if (s.origin_path) { /* a fine-tuned run: its vocabulary extends its origin's */
+        uint32_t *symbols = malloc(sizeof *symbols * (size_t)s.origin_vocab);
+        if (!symbols || !(t->origin_path = strdup(s.origin_path))) {
+            free(symbols);
+            crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(symbols, s.vocab, sizeof *symbols * (size_t)s.origin_vocab);
+        if (crnn_vocab_adopt(&t->base, symbols, s.origin_vocab, err) != CRNN_OK) {
+            free(symbols);
+            goto fail;
+        }
+        t->origin_step = s.origin_step;
+    }
     t->corpus_path = strdup(path);
     if (!t->corpus_path || read_corpus(t, path, err) != CRNN_OK)
         goto fail;
@@ -811,7 +891,14 @@ static crnn_trainer *all_or_none(crnn_trainer *t, crnn_error *err)
 crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
                                   const crnn_compute_options *compute, crnn_error *err)
 {
-    return all_or_none(create_local(corpus_path, config, compute, err), err);
+    return all_or_none(create_local(corpus_path, config, NULL, NULL, compute, err), err);
+}
+
+crnn_trainer *crnn_trainer_finetune(const char *corpus_path, const char *init_path,
+                                    const crnn_train_config *config,
+                                    const crnn_compute_options *compute, crnn_error *err)
+{
+    return all_or_none(finetune_local(corpus_path, init_path, config, compute, err), err);
 }
 
 crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
@@ -846,6 +933,9 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->parameters = t->model.layout.total;
     st->learning_rate = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch);
     st->config = t->config;
+    st->vocabulary = t->corpus.vocab.symbols;
+    st->origin_vocab_size = t->base.size;
+    st->origin_path = t->origin_path;
 }
 
 void crnn_trainer_get_run_settings(const crnn_trainer *t, crnn_run_settings *settings)

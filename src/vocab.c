@@ -58,6 +58,7 @@ static int finish(crnn_vocab *vocab, uint32_t *symbols, size_t size, size_t dist
 {
     vocab->symbols = symbols;
     vocab->size = (int)size;
+    vocab->order = NULL;
     if (distinct_out)
         *distinct_out = distinct;
     if (mapped_out)
@@ -69,6 +70,7 @@ int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_
                      size_t *distinct_out, size_t *mapped_out, crnn_error *err)
 {
     vocab->symbols = NULL;
+    vocab->order = NULL;
     vocab->size = 0;
     uint32_t *symbols;
     size_t distinct = 0;
@@ -120,7 +122,7 @@ int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_
         }
         for (size_t i = 0; i < distinct; i++)
             c[i].cp = symbols[i];
-        crnn_vocab sorted = {symbols, (int)distinct};
+        crnn_vocab sorted = {symbols, (int)distinct, NULL};
         for (size_t i = 0; i < n; i++)
             c[crnn_vocab_index(&sorted, text[i])].count++;
         size = keep_most_frequent(c, distinct, max_size, symbols, &mapped);
@@ -133,6 +135,7 @@ int crnn_vocab_from_counts(crnn_vocab *vocab, const uint64_t *counts, int max_si
                            size_t *distinct_out, size_t *mapped_out, crnn_error *err)
 {
     vocab->symbols = NULL;
+    vocab->order = NULL;
     vocab->size = 0;
     size_t distinct = 0;
     for (uint32_t cp = 0; cp <= CRNN_MAX_CODE_POINT; cp++)
@@ -157,21 +160,114 @@ int crnn_vocab_from_counts(crnn_vocab *vocab, const uint64_t *counts, int max_si
     return finish(vocab, symbols, size, distinct, mapped, distinct_out, mapped_out);
 }
 
+/* For sorting tokens by their code points. */
+static const uint32_t *sort_symbols;
+
+static int by_symbol(const void *a, const void *b)
+{
+    uint32_t x = sort_symbols[*(const int32_t *)a], y = sort_symbols[*(const int32_t *)b];
+    return x < y ? -1 : x > y;
+}
+
 int crnn_vocab_adopt(crnn_vocab *vocab, uint32_t *symbols, int size, crnn_error *err)
 {
+    int sorted = 1;
     for (int i = 0; i < size; i++) {
-        if (symbols[i] > CRNN_MAX_CODE_POINT || (i > 0 && symbols[i] <= symbols[i - 1]))
-            return crnn_fail(err, CRNN_ERR_FORMAT, "vocabulary is not a sorted set of code points");
+        if (symbols[i] > CRNN_MAX_CODE_POINT)
+            return crnn_fail(err, CRNN_ERR_FORMAT, "the vocabulary holds a value that is no code "
+                             "point (0x%X)", symbols[i]);
+        sorted &= i == 0 || symbols[i] > symbols[i - 1];
+    }
+    int32_t *order = NULL;
+    if (!sorted) { /* an extended vocabulary: look up through the code point order */
+        if (!(order = malloc(sizeof *order * (size_t)size)))
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the vocabulary");
+        for (int i = 0; i < size; i++)
+            order[i] = i;
+        sort_symbols = symbols;
+        qsort(order, (size_t)size, sizeof *order, by_symbol);
+        for (int i = 1; i < size; i++)
+            if (symbols[order[i]] == symbols[order[i - 1]]) {
+                free(order);
+                return crnn_fail(err, CRNN_ERR_FORMAT, "the vocabulary holds U+%04X twice",
+                                 symbols[order[i]]);
+            }
     }
     vocab->symbols = symbols;
     vocab->size = size;
+    vocab->order = order;
+    return CRNN_OK;
+}
+
+int crnn_vocab_sorted(const crnn_vocab *vocab)
+{
+    return vocab->order == NULL;
+}
+
+int crnn_vocab_extend(crnn_vocab *vocab, const crnn_vocab *base, const uint64_t *counts,
+                      int max_size, size_t *distinct_out, size_t *mapped_out, size_t *added_out,
+                      crnn_error *err)
+{
+    memset(vocab, 0, sizeof *vocab);
+    size_t distinct = 0, fresh = 0, mapped = 0;
+    for (uint32_t cp = 0; cp <= CRNN_MAX_CODE_POINT; cp++)
+        if (counts[cp]) {
+            distinct++;
+            fresh += crnn_vocab_index(base, cp) < 0;
+        }
+    counted *c = calloc(fresh + 1, sizeof *c);
+    uint32_t *symbols = malloc(sizeof *symbols * ((size_t)base->size + fresh + 1));
+    if (!c || !symbols) {
+        free(c);
+        free(symbols);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory building the vocabulary");
+    }
+    size_t k = 0;
+    for (uint32_t cp = 0; cp <= CRNN_MAX_CODE_POINT; cp++)
+        if (counts[cp] && crnn_vocab_index(base, cp) < 0)
+            c[k++] = (counted){cp, counts[cp]};
+    size_t keep = fresh;
+    int have_unknown = crnn_vocab_index(base, CRNN_UNKNOWN_CODE_POINT) >= 0;
+    if (max_size > 0 && (size_t)base->size + fresh > (size_t)max_size) {
+        /* The most frequent new characters fill the room; U+FFFD stands for the rest. */
+        size_t room = (size_t)max_size - (have_unknown ? 0 : 1);
+        keep = room > (size_t)base->size ? room - (size_t)base->size : 0;
+        qsort(c, fresh, sizeof *c, by_count);
+        for (size_t i = keep; i < fresh; i++)
+            mapped += (size_t)c[i].count;
+        if (!have_unknown) {
+            int kept_unknown = 0;
+            for (size_t i = 0; i < keep; i++)
+                kept_unknown |= c[i].cp == CRNN_UNKNOWN_CODE_POINT;
+            if (!kept_unknown)
+                c[keep++] = (counted){CRNN_UNKNOWN_CODE_POINT, 0};
+        }
+    }
+    memcpy(symbols, base->symbols, sizeof *symbols * (size_t)base->size);
+    for (size_t i = 0; i < keep; i++)
+        symbols[(size_t)base->size + i] = c[i].cp;
+    free(c);
+    qsort(symbols + base->size, keep, sizeof *symbols, by_code_point);
+    int rc = crnn_vocab_adopt(vocab, symbols, base->size + (int)keep, err);
+    if (rc != CRNN_OK) {
+        free(symbols);
+        return rc;
+    }
+    if (distinct_out)
+        *distinct_out = distinct;
+    if (mapped_out)
+        *mapped_out = mapped;
+    if (added_out)
+        *added_out = keep;
     return CRNN_OK;
 }
 
 void crnn_vocab_free(crnn_vocab *vocab)
 {
     free(vocab->symbols);
+    free(vocab->order);
     vocab->symbols = NULL;
+    vocab->order = NULL;
     vocab->size = 0;
 }
 
@@ -180,9 +276,10 @@ int crnn_vocab_index(const crnn_vocab *vocab, uint32_t code_point)
     int lo = 0, hi = vocab->size - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
-        uint32_t s = vocab->symbols[mid];
+        int id = vocab->order ? vocab->order[mid] : mid;
+        uint32_t s = vocab->symbols[id];
         if (s == code_point)
-            return mid;
+            return id;
         if (s < code_point)
             lo = mid + 1;
         else

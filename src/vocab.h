@@ -1,7 +1,9 @@
 /*
- * vocab.h: the vocabulary: the sorted set of code points seen in a text (see
- * utf8.h for the decoding), a token being a code point's index in it. Knows
- * nothing of models or files.
+ * vocab.h: the vocabulary: the set of code points seen in a text (see utf8.h
+ * for the decoding), a token being a code point's index in it. Built from a
+ * text it is sorted by code point; extended for fine-tuning (a model's
+ * vocabulary plus the characters a new text adds) its old tokens keep their
+ * ids and the new ones follow. Knows nothing of models or files.
  */
 #ifndef CRNN_VOCAB_H
 #define CRNN_VOCAB_H
@@ -14,8 +16,9 @@
 #define CRNN_MAX_CODE_POINT 0x10FFFFu
 
 typedef struct crnn_vocab {
-    uint32_t *symbols; /* (size) code points, strictly increasing */
+    uint32_t *symbols; /* (size) code points in token order, distinct */
     int size;
+    int32_t *order;    /* (size) tokens in code point order; NULL while symbols increase */
 } crnn_vocab;
 
 #define CRNN_UNKNOWN_CODE_POINT 0xFFFDu
@@ -33,8 +36,22 @@ int crnn_vocab_build(crnn_vocab *vocab, const uint32_t *text, size_t n, int max_
 int crnn_vocab_from_counts(crnn_vocab *vocab, const uint64_t *counts, int max_size,
                            size_t *distinct, size_t *mapped, crnn_error *err);
 
-/* Takes ownership of symbols (must be strictly increasing, checked). */
+/* The vocabulary of a model, base, extended by the code points that counts
+ * has and base lacks, appended in code point order (base's tokens keep their
+ * ids). With max_size > 0 the vocabulary holds at most max_size symbols
+ * unless base alone holds more: base always stays, the most frequent new code
+ * points fill the room left, and the others map to U+FFFD (added if base
+ * lacks it). *distinct: distinct code points in counts; *mapped: characters
+ * mapped to U+FFFD; *added: symbols appended (any may be NULL). */
+int crnn_vocab_extend(crnn_vocab *vocab, const crnn_vocab *base, const uint64_t *counts,
+                      int max_size, size_t *distinct, size_t *mapped, size_t *added,
+                      crnn_error *err);
+
+/* Takes ownership of symbols (distinct code points, checked; any order). */
 int crnn_vocab_adopt(crnn_vocab *vocab, uint32_t *symbols, int size, crnn_error *err);
+
+/* 1 if the symbols increase (a vocabulary built from a text, not extended). */
+int crnn_vocab_sorted(const crnn_vocab *vocab);
 
 void crnn_vocab_free(crnn_vocab *vocab);
 
@@ -47,7 +64,5 @@ int crnn_vocab_index(const crnn_vocab *vocab, uint32_t code_point);
 int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, int unknown_id,
                       crnn_error *err);
 
-/* Describes a code point for messages: 'a' (U+0061), or U+000A for controls. */
-void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);
 
 #endif

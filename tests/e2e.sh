@@ -29,6 +29,28 @@ expect 0 "" -- "$bin" sample m.crnn -n 500 --seed 3 --stop "o"
   bad "--stop o: $(cat out.txt)"
 expect 2 "--stop needs" -- "$bin" sample m.crnn --stop ""
 
+# --- fine-tuning --------------------------------------------------------------
+# A new text with two characters m.crnn never saw: they are added after its
+# own (named in the header), the snapshot says where it came from, sizes come
+# from m.crnn and one that contradicts it is a usage error.
+sed 's/o/ö/g; s/e/é/g' corpus.txt >new.txt
+expect 0 "fine-tuning m.crnn: its vocabulary of" -- "$bin" train new.txt --init-from m.crnn -o ft.crnn --max-iters 4
+grep -qF "2 added: 'é' (U+00E9), 'ö' (U+00F6)" err.txt && ok || bad "the header does not name the added characters: $(cat err.txt)"
+grep -q "1 x 16 LSTM, embedding 8" err.txt && ok || bad "fine-tuning did not keep m.crnn's shape: $(cat err.txt)"
+expect 0 "" -- "$bin" info ft.crnn
+grep -q "fine-tuned:  from m.crnn at step 40" out.txt && ok || bad "info lacks the origin: $(cat out.txt)"
+expect 0 "" -- "$bin" sample ft.crnn -n 20 --prime "ö" --seed 1
+expect 0 "done at step 6" -- "$bin" train --resume ft.crnn --max-iters 6
+"$bin" export m.crnn -o m16.crnn --dtype fp16 >/dev/null 2>&1
+expect 0 "covers the corpus" -- "$bin" train corpus.txt --init-from m16.crnn -o ft2.crnn --max-iters 2 --lr 0.001
+expect 2 "--hidden 32 contradicts m.crnn, a 1 x 16 LSTM" -- "$bin" train new.txt --init-from m.crnn -o ft.crnn --hidden 32
+expect 2 "--cell gru contradicts" -- "$bin" train new.txt --init-from m.crnn -o ft.crnn --cell gru
+expect 2 "give one of them" -- "$bin" train --resume ft.crnn --init-from m.crnn
+expect 1 "corpus.txt" -- "$bin" train new.txt --init-from corpus.txt -o ft.crnn
+expect 1 "nothing.crnn" -- "$bin" train new.txt --init-from nothing.crnn -o ft.crnn
+printf 'ab\xffcd\n%.0s' $(seq 1 200) >bad.txt
+expect 1 "bad.txt" -- "$bin" train bad.txt --init-from m.crnn -o ft.crnn
+
 # --- evaluation sized to the work ----------------------------------------------
 # A bounded part at every evaluation (said in the header, kept on resume), the
 # whole splits up to a larger bound for the final figures; --eval-chars 0 reads

@@ -187,7 +187,7 @@ static void test_streaming_equals_whole(void)
     unsigned char *text = mixed_text(&len);
     const char *path = temp_path("mixed.txt");
     write_text(path, (const char *)text, len);
-    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, NULL};
+    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, NULL, NULL};
     same_as_reference("mixed, in memory", path, text, len, o, 1);
     o.cache_dir = temp_path("cache");
     same_as_reference("mixed, cached", path, text, len, o, 1);
@@ -206,7 +206,7 @@ static void test_streaming_equals_whole(void)
         put(bom, &n, n % 7 ? 'x' : 0x301);
     path = temp_path("bom.txt");
     write_text(path, (const char *)bom, n);
-    o = (crnn_corpus_options){0, CRNN_NORMALIZE_NFC, 0, NULL};
+    o = (crnn_corpus_options){0, CRNN_NORMALIZE_NFC, 0, NULL, NULL};
     same_as_reference("BOM, one 5 MB line, NFC", path, bom, n, o, 1);
     free(bom);
 }
@@ -220,7 +220,7 @@ static void test_widths(void)
         put(t, &n, 0x4E00 + i);
     const char *path = temp_path("cjk.txt");
     write_text(path, (const char *)t, n);
-    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, temp_path("cache")};
+    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, temp_path("cache"), NULL};
     same_as_reference("300 symbols", path, t, n, o, 2);
     n = 0;
     for (uint32_t i = 0; i < 70000; i++)
@@ -235,7 +235,7 @@ static void test_errors(void)
 {
     crnn_corpus c;
     crnn_error err;
-    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, temp_path("cache")};
+    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, temp_path("cache"), NULL};
     const char *path = temp_path("empty.txt");
     write_text(path, "", 0);
     CHECK(crnn_corpus_open(&c, path, &o, &err) == CRNN_ERR_DATA, "empty: %s", err.message);
@@ -291,7 +291,7 @@ static void test_cache(void)
     const char *path = temp_path("cached.txt");
     write_text(path, "hello, world\nhello again\n", 25);
     set_mtime(path, 1000000000);
-    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, dir};
+    crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, dir, NULL};
     crnn_corpus c;
     crnn_error err;
     CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);

@@ -370,6 +370,102 @@ static void test_evaluation_part(void)
     crnn_trainer_free(t);
 }
 
+/* Validation loss after `steps` steps of a trainer (freed). */
+static double loss_after(crnn_trainer *t, int steps)
+{
+    crnn_error err = {0};
+    double loss, val = NAN;
+    for (int i = 0; i < steps; i++)
+        CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+    CHECK_OK(crnn_trainer_evaluate(t, &val, &err), err);
+    crnn_trainer_free(t);
+    return val;
+}
+
+/* Fine-tuning: a model trained on one text, fine-tuned on another that has
+ * characters the first lacked, keeps every old character's id, gains the new
+ * ones, and after K steps is ahead of the same K steps from scratch; the run
+ * records where it came from, resumes, and refuses another shape. */
+static void test_finetune(void)
+{
+    const char *old_text = temp_path("old.txt"), *new_text = temp_path("new.txt");
+    make_markov_corpus(old_text, 40000);
+    size_t n;
+    unsigned char *text = read_all(old_text, &n);
+    make_markov_corpus(new_text, 60000); /* the same source, read further */
+    unsigned char *more = read_all(new_text, &n);
+    for (size_t i = 0; i < n; i += 37) /* and two characters the old text never had */
+        more[i] = i % 2 ? 'x' : 'y';
+    write_text(new_text, (const char *)more, n);
+    free(more);
+    free(text);
+    crnn_train_config c = small_config();
+    c.batch = 8;
+    c.learning_rate = 1e-2f;
+    crnn_error err = {0};
+    crnn_trainer *t = crnn_trainer_create(old_text, &c, &compute, &err);
+    CHECK(t, "%s", err.message);
+    if (!t)
+        return;
+    double loss;
+    for (int i = 0; i < 150; i++)
+        CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+    const char *old_snap = temp_path("old.crnn");
+    CHECK_OK(crnn_trainer_save(t, old_snap, &err), err);
+    crnn_trainer_free(t);
+
+    crnn_trainer *tuned = crnn_trainer_finetune(new_text, old_snap, &c, &compute, &err);
+    CHECK(tuned, "finetune: %s", err.message);
+    if (!tuned)
+        return;
+    crnn_trainer_status st;
+    crnn_trainer_get_status(tuned, &st);
+    CHECK(st.vocab_size == ALPHA + 2 && st.origin_vocab_size == ALPHA,
+          "vocabulary %d (from %d), expected %d + 2", st.vocab_size, st.origin_vocab_size, ALPHA);
+    for (int i = 0; i < ALPHA; i++)
+        CHECK(st.vocabulary[i] == (uint32_t)('a' + i), "the old token %d is now U+%04X", i,
+              st.vocabulary[i]);
+    CHECK(st.vocab_size == ALPHA + 2 && st.vocabulary[ALPHA] == 'x' && st.vocabulary[ALPHA + 1] == 'y',
+          "the new characters did not follow the old ones");
+    const char *tuned_snap = temp_path("tuned.crnn");
+    CHECK_OK(crnn_trainer_save(tuned, tuned_snap, &err), err);
+    double from_old = loss_after(tuned, 20);
+    crnn_trainer *scratch = crnn_trainer_create(new_text, &c, &compute, &err);
+    CHECK(scratch, "%s", err.message);
+    double from_scratch = scratch ? loss_after(scratch, 20) : NAN;
+    fprintf(stderr, "finetune: validation after 20 steps: %.4f fine-tuned, %.4f from scratch\n",
+            from_old, from_scratch);
+    CHECK(from_old < from_scratch - 0.05, "fine-tuning (%.4f) is not ahead of training from "
+          "scratch (%.4f)", from_old, from_scratch);
+
+    crnn_snapshot_info info;
+    CHECK_OK(crnn_snapshot_read_info(tuned_snap, &info, &err), err);
+    CHECK(!strcmp(info.origin_path, old_snap) && info.origin_step == 150 &&
+              info.origin_vocab_size == ALPHA && info.vocab_size == ALPHA + 2,
+          "the origin recorded: '%s' at %llu, vocabulary %d", info.origin_path,
+          (unsigned long long)info.origin_step, info.origin_vocab_size);
+    crnn_trainer *resumed = crnn_trainer_resume(tuned_snap, NULL, &compute, &err);
+    CHECK(resumed, "resuming a fine-tuned run: %s", err.message);
+    if (resumed) {
+        crnn_trainer_get_status(resumed, &st);
+        CHECK(st.origin_vocab_size == ALPHA && st.vocabulary[ALPHA] == 'x' && st.step == 0,
+              "the resumed run lost its origin");
+        crnn_trainer_free(resumed);
+    }
+    crnn_sampler *sm = crnn_sampler_open(tuned_snap, &err);
+    CHECK(sm && crnn_sampler_prime(sm, "abxy", 4, &err) == CRNN_OK, "sampling: %s", err.message);
+    crnn_sampler_free(sm);
+
+    crnn_train_config wider = c;
+    wider.hidden = c.hidden + 1;
+    CHECK(!crnn_trainer_finetune(new_text, old_snap, &wider, &compute, &err) &&
+              err.status == CRNN_ERR_ARG && strstr(err.message, "hidden size"),
+          "another hidden size: %s", err.message);
+    CHECK(!crnn_trainer_finetune(new_text, new_text, &c, &compute, &err) &&
+              err.status == CRNN_ERR_FORMAT && strstr(err.message, new_text),
+          "a text as the model to start from: %s", err.message);
+}
+
 static void test_nan_leaves_trainer_unchanged(void)
 {
     const char *corpus = temp_path("nan.txt");
@@ -707,6 +803,7 @@ int main(int argc, char **argv)
     test_nan_leaves_trainer_unchanged();
     test_evaluation_without_dropout();
     test_evaluation_part();
+    test_finetune();
     test_sampling();
     test_sampling_distribution();
     test_learns_entropy_rate();

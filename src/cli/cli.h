@@ -68,6 +68,7 @@ _Noreturn void cli_fail(const crnn_error *err);
 typedef struct train_options {
     crnn_train_config config;
     const char *corpus, *resume, *output;
+    const char *init_from; /* --init-from: fine-tune from this snapshot */
     uint64_t max_iters, eval_every, save_every, check_every, patience;
     uint64_t eval_chars; /* --eval-chars (0 given: UINT64_MAX, whole splits); 0: not given */
     double max_epochs; /* < 0: not given */
@@ -105,6 +106,9 @@ int plot_svg(const char *log_path, const char *svg_path, char *why, size_t whyle
 char *replace_extension(const char *path, const char *from, const char *to);
 
 void train_parse(cli_args *a, train_options *o);
+/* The same, with the options given applied over start instead of the defaults
+ * (fine-tuning: over the configuration of the model started from). */
+void train_parse_over(cli_args *a, train_options *o, const crnn_train_config *start);
 void plot_parse(cli_args *a, file_options *o);
 void sample_parse(cli_args *a, sample_options *o);
 void info_parse(cli_args *a, file_options *o);

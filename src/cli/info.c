@@ -71,5 +71,9 @@ int cmd_info(int argc, char **argv)
                in.last_val_loss / log(2.0), in.best_val_loss);
     printf("corpus:      %s (%llu bytes, CRC %08x)\n", in.corpus_path,
            (unsigned long long)in.corpus_bytes, in.corpus_crc);
+    if (in.origin_path[0])
+        printf("fine-tuned:  from %s at step %llu; its vocabulary of %d, %d characters added\n",
+               in.origin_path, (unsigned long long)in.origin_step, in.origin_vocab_size,
+               in.vocab_size - in.origin_vocab_size);
     return 0;
 }

@@ -17,6 +17,7 @@
 static const char TRAIN_HELP[] =
     "usage: charrnn train CORPUS -o SNAP [options]\n"
     "       charrnn train --resume SNAP [--corpus CORPUS] [-o SNAP] [stopping options]\n"
+    "       charrnn train CORPUS --init-from SNAP -o SNAP [options]   (fine-tuning)\n"
     "\n"
     "Trains a character-level LSTM on a UTF-8 text file. A snapshot is written at\n"
     "every evaluation, at the end and on Ctrl-C; the best by validation loss is kept\n"
@@ -57,6 +58,11 @@ static const char TRAIN_HELP[] =
     "  --cache-dir DIR    where the corpus's token ids are cached (default\n"
     "                     $CHARRNN_CACHE_DIR, else ~/.cache/charrnn)\n"
     "  --no-cache         tokenize into memory, write no id file\n"
+    "Fine-tuning:\n"
+    "  --init-from SNAP   start from the weights of SNAP (a snapshot or an export): its\n"
+    "                     shape, tokenizer and training options, unless given; its\n"
+    "                     vocabulary extended by CORPUS's new characters; a fresh\n"
+    "                     optimizer, schedule and step\n"
     "Stopping and saving (a resumed run keeps these unless given again):\n"
     "  --max-iters N      stop at step N, counted from the start of training\n"
     "  --epochs N         stop after N passes over the training split (default 10)\n"
@@ -313,6 +319,8 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
         o->output = cli_value(a, "--output");
     } else if (cli_is(a, arg, "--resume")) {
         o->resume = cli_value(a, "--resume");
+    } else if (cli_is(a, arg, "--init-from")) {
+        o->init_from = cli_value(a, "--init-from");
     } else if (cli_is(a, arg, "--corpus")) {
         o->corpus = cli_value(a, "--corpus");
     } else if (cli_is(a, arg, "--cache-dir")) {
@@ -360,8 +368,15 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
 
 void train_parse(cli_args *a, train_options *o)
 {
+    crnn_train_config defaults;
+    crnn_train_config_default(&defaults);
+    train_parse_over(a, o, &defaults);
+}
+
+void train_parse_over(cli_args *a, train_options *o, const crnn_train_config *start)
+{
     memset(o, 0, sizeof *o);
-    crnn_train_config_default(&o->config);
+    o->config = *start;
     o->max_epochs = -1;
     const char *activation = NULL; /* --activation's word */
     char words[CELL_WORDS][16];
@@ -387,6 +402,9 @@ void train_parse(cli_args *a, train_options *o)
     else if (o->resume && o->model_option_given)
         cli_error(a, "a resumed run keeps its model and training options; only --corpus, -o and "
                      "the stopping and saving options can be given with --resume");
+    else if (o->resume && o->init_from)
+        cli_error(a, "--init-from starts a new run from a model's weights and --resume continues "
+                     "a run: give one of them");
 }
 
 /* With no size given, sizes suited to the corpus: bigger text, bigger model.
@@ -481,6 +499,54 @@ static int compute_settings(const train_options *o, crnn_compute_options *comput
     return EXIT_USAGE;
 }
 
+/* Fine-tuning: the options given apply over the configuration of the model
+ * started from (its shape, tokenizer and training options; a fresh schedule;
+ * no vocabulary limit unless given), parsed again from the command line. A
+ * size option that contradicts the model's shape is a usage error naming it.
+ * Returns 0, or the exit status after saying why. */
+static int finetune_options(int argc, char **argv, train_options *o)
+{
+    crnn_snapshot_info in;
+    crnn_error err = {0};
+    if (crnn_snapshot_read_info(o->init_from, &in, &err) != CRNN_OK)
+        return cli_report(&err);
+    crnn_train_config start = in.config;
+    start.schedule_steps = 0;
+    start.max_vocab = 0;
+    int quiet = o->quiet;
+    cli_args a;
+    cli_args_init(&a, argc, argv, "train");
+    train_parse_over(&a, o, &start); /* parsed once already: it succeeds */
+    o->quiet = quiet;
+    const crnn_train_config *c = &o->config, *m = &in.config;
+    const char *option = c->cell != m->cell           ? "--cell"
+                         : c->layers != m->layers     ? "--layers"
+                         : c->hidden != m->hidden     ? "--hidden"
+                         : c->embed != m->embed       ? "--embed"
+                         : c->normalize != m->normalize ? "--normalize"
+                                                        : NULL;
+    if (option) {
+        static const char *const forms[] = {"none", "nfc", "nfkc"};
+        char given[48];
+        int value = option[2] == 'l' ? c->layers : option[2] == 'h' ? c->hidden : c->embed;
+        if (option[2] == 'c')
+            snprintf(given, sizeof given, "%s", crnn_cell_name(c->cell));
+        else if (option[2] == 'n')
+            snprintf(given, sizeof given, "%s", forms[c->normalize % 3]);
+        else
+            snprintf(given, sizeof given, "%d", value);
+        fprintf(stderr,
+                "charrnn: %s %s contradicts %s, a %d x %d %s with embedding %d%s: fine-tuning "
+                "keeps the shape and the tokenizer of the model it starts from (leave %s out)\n",
+                option, given, o->init_from, m->layers, m->hidden, crnn_cell_title(m->cell),
+                m->embed, m->normalize ? (m->normalize == CRNN_NORMALIZE_NFC ? ", NFC" : ", NFKC")
+                                       : "", option);
+        return EXIT_USAGE;
+    }
+    o->size_option_given = 1; /* the sizes are the model's: none to pick */
+    return 0;
+}
+
 /* Creates or resumes the trainer, names the files the run writes and settles
  * its stopping rule: settings given now win, otherwise a resumed run keeps its
  * own. Returns 0, or the exit status after saying why. */
@@ -491,8 +557,9 @@ static int train_setup(train_run *r, const train_options *o,
     if (!o->resume && !o->size_option_given)
         pick_sizes(o->corpus, &cfg, r->quiet);
     crnn_error err = {0};
-    r->t = o->resume ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
-                     : crnn_trainer_create(o->corpus, &cfg, compute, &err);
+    r->t = o->resume      ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
+           : o->init_from ? crnn_trainer_finetune(o->corpus, o->init_from, &cfg, compute, &err)
+                          : crnn_trainer_create(o->corpus, &cfg, compute, &err);
     if (!r->t)
         return cli_report(&err);
     r->output = o->output ? o->output : o->resume ? o->resume : "model.crnn";
@@ -528,6 +595,26 @@ static int train_setup(train_run *r, const train_options *o,
     return 0;
 }
 
+/* Fine-tuning: the model started from and the characters its vocabulary
+ * gained (the first few named). */
+static void print_origin(const crnn_trainer_status *st)
+{
+    int added = st->vocab_size - st->origin_vocab_size;
+    fprintf(stderr, "charrnn: fine-tuning %s: its vocabulary of %d characters", st->origin_path,
+            st->origin_vocab_size);
+    if (added == 0) {
+        fprintf(stderr, " covers the corpus\n");
+        return;
+    }
+    fprintf(stderr, ", %d added:", added);
+    for (int i = 0; i < added && i < 8; i++) {
+        char what[32];
+        crnn_describe_code_point(st->vocabulary[st->origin_vocab_size + i], what, sizeof what);
+        fprintf(stderr, "%s %s", i ? "," : "", what);
+    }
+    fprintf(stderr, "%s\n", added > 8 ? ", ..." : "");
+}
+
 /* Warnings about the corpus (rank 0), then, unless quiet, what is trained on
  * what: splits, tokenizing, the model, the machine. */
 static void print_header(const train_run *r, const train_options *o)
@@ -552,6 +639,8 @@ static void print_header(const train_run *r, const train_options *o)
             o->resume ? "resuming" : "training on", o->resume ? o->resume : o->corpus,
             (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
             (unsigned long long)st.test_chars, st.vocab_size);
+    if (st.origin_path)
+        print_origin(&st);
     if (r->rs.eval_chars < st.val_chars)
         fprintf(stderr, "charrnn: each validation reads the same part, at most %llu of its %llu characters "
                         "(--eval-chars; 0 reads them all)\n",
@@ -861,6 +950,8 @@ int cmd_train(int argc, char **argv)
     train_parse(&a, &o);
     int rc = cli_parsed(&a, o.help, TRAIN_HELP);
     if (rc >= 0)
+        return rc;
+    if (o.init_from && (rc = finetune_options(argc, argv, &o)) != 0)
         return rc;
     crnn_compute_options compute;
     if ((rc = compute_settings(&o, &compute)) != 0)
