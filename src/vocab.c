@@ -188,9 +188,9 @@ int crnn_vocab_adopt(crnn_vocab *vocab, uint32_t *symbols, int size, crnn_error 
         qsort(order, (size_t)size, sizeof *order, by_symbol);
         for (int i = 1; i < size; i++)
             if (symbols[order[i]] == symbols[order[i - 1]]) {
+                uint32_t twice = symbols[order[i]];
                 free(order);
-                return crnn_fail(err, CRNN_ERR_FORMAT, "the vocabulary holds U+%04X twice",
-                                 symbols[order[i]]);
+                return crnn_fail(err, CRNN_ERR_FORMAT, "the vocabulary holds U+%04X twice", twice);
             }
     }
     vocab->symbols = symbols;
@@ -228,14 +228,14 @@ int crnn_vocab_extend(crnn_vocab *vocab, const crnn_vocab *base, const uint64_t 
             c[k++] = (counted){cp, counts[cp]};
     size_t keep = fresh;
     int have_unknown = crnn_vocab_index(base, CRNN_UNKNOWN_CODE_POINT) >= 0;
-    if (max_size > 0 && (size_t)base->size + fresh > (size_t)max_size) {
+    if (max_size > 0 && fresh > 0 && (size_t)base->size + fresh > (size_t)max_size) {
         /* The most frequent new characters fill the room; U+FFFD stands for the rest. */
         size_t room = (size_t)max_size - (have_unknown ? 0 : 1);
         keep = room > (size_t)base->size ? room - (size_t)base->size : 0;
         qsort(c, fresh, sizeof *c, by_count);
         for (size_t i = keep; i < fresh; i++)
             mapped += (size_t)c[i].count;
-        if (!have_unknown) {
+        if (!have_unknown && keep < fresh) {
             int kept_unknown = 0;
             for (size_t i = 0; i < keep; i++)
                 kept_unknown |= c[i].cp == CRNN_UNKNOWN_CODE_POINT;

@@ -62,6 +62,51 @@ static void expect_invalid(const char *bytes, size_t len, const char *needle)
     free(cps);
 }
 
+/* Extending a model's vocabulary (fine-tuning): old tokens keep their ids,
+ * new characters follow in code point order and are found by index; a limit
+ * keeps the old ones and the most frequent new ones, the rest U+FFFD. */
+static void test_extend(void)
+{
+    crnn_error err = {0};
+    uint32_t *old = malloc(sizeof *old * 3);
+    old[0] = 'b', old[1] = 'd', old[2] = 'f';
+    crnn_vocab base, v;
+    CHECK_OK(crnn_vocab_adopt(&base, old, 3, &err), err);
+    uint64_t *counts = calloc(CRNN_MAX_CODE_POINT + 1, sizeof *counts);
+    counts['a'] = 5, counts['d'] = 9, counts['z'] = 1, counts[0x4E00] = 7;
+    size_t distinct, mapped, added;
+    CHECK_OK(crnn_vocab_extend(&v, &base, counts, 0, &distinct, &mapped, &added, &err), err);
+    CHECK(v.size == 6 && v.symbols[0] == 'b' && v.symbols[1] == 'd' && v.symbols[2] == 'f' &&
+              v.symbols[3] == 'a' && v.symbols[4] == 'z' && v.symbols[5] == 0x4E00,
+          "extended vocabulary in token order (size %d)", v.size);
+    CHECK(distinct == 4 && mapped == 0 && added == 3 && !crnn_vocab_sorted(&v),
+          "distinct %zu, mapped %zu, added %zu", distinct, mapped, added);
+    for (int i = 0; i < v.size; i++)
+        CHECK(crnn_vocab_index(&v, v.symbols[i]) == i, "index of token %d", i);
+    CHECK(crnn_vocab_index(&v, 'c') < 0 && crnn_vocab_index(&v, 0x4E01) < 0,
+          "an absent character was found");
+    crnn_vocab_free(&v);
+    /* At most 5: the three old, the most frequent new (U+4E00) and U+FFFD for 'a' and 'z'. */
+    CHECK_OK(crnn_vocab_extend(&v, &base, counts, 5, &distinct, &mapped, &added, &err), err);
+    CHECK(v.size == 5 && v.symbols[3] == 0x4E00 && v.symbols[4] == 0xFFFD && mapped == 6 &&
+              added == 2, "limited extension: size %d, mapped %zu", v.size, mapped);
+    crnn_vocab_free(&v);
+    /* Nothing new: the same vocabulary, still sorted. */
+    memset(counts, 0, sizeof *counts * (CRNN_MAX_CODE_POINT + 1));
+    counts['b'] = counts['f'] = 1;
+    CHECK_OK(crnn_vocab_extend(&v, &base, counts, 2, NULL, NULL, &added, &err), err);
+    CHECK(v.size == 3 && added == 0 && crnn_vocab_sorted(&v), "nothing to add: size %d", v.size);
+    crnn_vocab_free(&v);
+    /* Adopting symbols twice is refused. */
+    uint32_t *twice = malloc(sizeof *twice * 3);
+    twice[0] = 'x', twice[1] = 'a', twice[2] = 'x';
+    CHECK(crnn_vocab_adopt(&v, twice, 3, &err) == CRNN_ERR_FORMAT && strstr(err.message, "twice"),
+          "a vocabulary with a symbol twice: %s", err.message);
+    free(twice);
+    free(counts);
+    crnn_vocab_free(&base);
+}
+
 int main(void)
 {
     round_trip("hello, world\n", 13);
@@ -145,5 +190,6 @@ int main(void)
     CHECK(text[9] == 2 && text[0] == 0, "rare characters map to U+FFFD");
     free(text);
     crnn_vocab_free(&v);
+    test_extend();
     return check_result("test_vocab");
 }
