@@ -47,7 +47,6 @@ int crnn_vocab_index(const crnn_vocab *vocab, uint32_t code_point);
 int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, int unknown_id,
                       crnn_error *err);
 
-/* Describes a code point for messages: 'a' (U+0061), or U+000A for controls. */
-void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);
+/* crnn_describe_code_point (charrnn.h) describes a code point for messages. */
 
 #endif
