@@ -326,10 +326,6 @@ void crnn_evaluator_free(crnn_evaluator *evaluator);
 int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double *nats_per_char,
                        uint64_t *characters, crnn_error *err);
 
-/* Describes a code point for messages: 'a' (U+0061), or U+000A for a control
- * character; out receives at most outlen bytes, NUL-terminated (48 is enough). */
-void crnn_describe_code_point(uint32_t code_point, char *out, size_t outlen);
-
 /* ------------------------------------------------------------------ snapshots */
 
 typedef enum crnn_weights_dtype {
@@ -394,6 +390,10 @@ int crnn_sampler_next(crnn_sampler *sampler, const crnn_sample_options *options,
 
 /* Zeroes the hidden state, for an independent sample. */
 void crnn_sampler_reset(crnn_sampler *sampler);
+
+/* Describes a code point for people: 'a' (U+0061), or U+000A for controls;
+ * writes at most outlen bytes, NUL included (24 are always enough). */
+void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);
 
 /* Encodes one code point as UTF-8 into out (4 bytes room); returns its length. */
 int crnn_utf8_encode(uint32_t code_point, char out[4]);

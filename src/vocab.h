@@ -47,6 +47,5 @@ int crnn_vocab_index(const crnn_vocab *vocab, uint32_t code_point);
 int crnn_vocab_encode(const crnn_vocab *vocab, uint32_t *text, size_t n, int unknown_id,
                       crnn_error *err);
 
-/* crnn_describe_code_point (charrnn.h) describes a code point for messages. */
 
 #endif
