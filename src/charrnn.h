@@ -290,9 +290,88 @@ void crnn_trainer_set_run_settings(crnn_trainer *trainer, const crnn_run_setting
 uint64_t crnn_train_memory_estimate(const crnn_train_config *config,
                                     const crnn_compute_options *compute, int vocab_size);
 
-/* The model's mean cross-entropy (nats per character) on any UTF-8 file, read
- * with the tokenizer settings it was trained with; *characters (may be NULL)
- * receives the number of characters predicted. */
+/* ------------------------------------------------------------------ evaluation */
+
+/* A model loaded once to score any number of UTF-8 texts: the mean
+ * cross-entropy of each in nats per character (lower is better), with the
+ * tokenizer settings the model was trained with (lossy, normalization), read
+ * the way training reads text (up to 32 parallel streams, the hidden state
+ * carried from chunk to chunk, from a zero state), so a text gives the same
+ * figure whichever files come before it.
+ *
+ * Characters the model never saw ("unseen": not in its vocabulary) are scored
+ * as U+FFFD where the vocabulary has U+FFFD (a model trained with max_vocab,
+ * or on lossy text), and otherwise left out of the text: neither predicted nor
+ * fed to the model. Either way the report counts them and names the first. */
+typedef struct crnn_evaluator crnn_evaluator;
+
+#define CRNN_EVAL_EXAMPLES 8 /* unseen characters a report names */
+
+typedef struct crnn_eval_report {
+    double nats_per_char;     /* mean cross-entropy; NAN when characters is 0 */
+    double nats;              /* the summed loss: nats_per_char x characters */
+    uint64_t characters;      /* characters predicted (each stream's first is not: a text of
+                                 fewer than 2 characters to score has none) */
+    uint64_t text_characters; /* characters decoded from the text, unseen ones included */
+    uint64_t unseen;          /* characters not in the vocabulary, every occurrence */
+    int unseen_as_unknown;    /* 1: they are scored as U+FFFD; 0: left out. The model's
+                                 (set whether or not there are any) */
+    int unseen_distinct;      /* distinct code points among them */
+    uint32_t unseen_examples[CRNN_EVAL_EXAMPLES]; /* the first min(unseen_distinct,
+                                                     CRNN_EVAL_EXAMPLES) of those, in order of
+                                                     first appearance */
+} crnn_eval_report;
+
+/* Loads the model of a snapshot (full or exported) for evaluation. NULL on
+ * failure: CRNN_ERR_IO (cannot read), CRNN_ERR_FORMAT (not a snapshot, or
+ * damaged), CRNN_ERR_VERSION, CRNN_ERR_NOMEM, CRNN_ERR_ARG (path NULL). */
+crnn_evaluator *crnn_evaluator_open(const char *snapshot_path, crnn_error *err);
+
+/* Scores the file at text_path and fills *report (the caller's; may be NULL).
+ * strict: 1 makes an unseen character an error instead. A text with fewer
+ * than 2 characters to score (an empty file) is not an error: CRNN_OK with
+ * characters 0 (the caller decides). Returns CRNN_OK, or with *report zeroed
+ * (nats_per_char NAN): CRNN_ERR_IO (cannot read, or larger than 4 GiB),
+ * CRNN_ERR_UTF8 (invalid UTF-8, naming the file, byte offset, line and column;
+ * a model trained lossy reads it as U+FFFD instead), CRNN_ERR_VOCAB (strict:
+ * the first unseen character, naming it, the file, line and column),
+ * CRNN_ERR_NUMERIC (the loss is not finite), CRNN_ERR_NOMEM, CRNN_ERR_ARG
+ * (evaluator or path NULL). Only files scored without error count in the
+ * totals. */
+int crnn_evaluator_file(crnn_evaluator *evaluator, const char *text_path, int strict,
+                        crnn_eval_report *report, crnn_error *err);
+
+/* Called by crnn_evaluator_paths after each file it scored: the file's path
+ * and report (valid during the call only) and the caller's pointer. */
+typedef void (*crnn_eval_each)(void *user, const char *path, const crnn_eval_report *report);
+
+/* Scores every file that paths[0 .. n-1] name, in order: a file as given; a
+ * directory stands for the regular files under it, walked recursively in
+ * byte order of their names (strcmp), names beginning with '.' (hidden files
+ * and directories) skipped, symbolic links followed, each directory once.
+ * The whole list is made before the first file is read. Calls each (may be
+ * NULL) after every file, those with characters 0 (empty or too short)
+ * included; crnn_evaluator_total then has the totals. Returns CRNN_OK (even if
+ * no file had characters to score: the caller decides), or stops at the first
+ * failure: CRNN_ERR_IO (a path is missing, a directory cannot be read),
+ * CRNN_ERR_DATA (a directory holds no text files, or more than 4,000,000
+ * files), CRNN_ERR_ARG (n is 0), or crnn_evaluator_file's failure. */
+int crnn_evaluator_paths(crnn_evaluator *evaluator, const char *const *paths, size_t n,
+                         int strict, crnn_eval_each each, void *user, crnn_error *err);
+
+/* The same figures over every file crnn_evaluator_file has scored so far
+ * without error: characters, nats, text_characters and unseen summed,
+ * nats_per_char their character-weighted mean (NAN if none), and the distinct
+ * unseen characters of all of them. */
+void crnn_evaluator_total(const crnn_evaluator *evaluator, crnn_eval_report *total);
+
+void crnn_evaluator_free(crnn_evaluator *evaluator);
+
+/* One file in one call: opens the snapshot, scores text_path, frees. A
+ * character the model never saw is scored as U+FFFD where the vocabulary has
+ * it, and is otherwise CRNN_ERR_VOCAB (never left out: use the evaluator to
+ * allow that). A text of fewer than 2 characters is CRNN_ERR_DATA.
+ * *characters (may be NULL) receives the number of characters predicted. */
 int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double *nats_per_char,
                        uint64_t *characters, crnn_error *err);
 

@@ -1,7 +1,12 @@
 /*
- * evaluate.c: forward-only loss over a split, and crnn_evaluate_file.
+ * evaluate.c: forward-only loss over a split, and the evaluator: a model
+ * loaded once that scores any number of text files (crnn_evaluator_*,
+ * crnn_evaluate_file). The evaluator reads each file whole, maps its
+ * characters to the model's ids (counting the ones the model never saw) and
+ * runs crnn_split_loss over it; it knows nothing of directories (sources.c).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +14,7 @@
 #include "evaluate.h"
 #include "io.h"
 #include "load.h"
+#include "sources.h"
 #include "utf8.h"
 #include "vocab.h"
 
@@ -66,71 +72,318 @@ int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn
     return 0;
 }
 
+enum {
+    EVAL_STREAMS = 32, /* at most this many parallel streams per text */
+    EVAL_STEPS = 128,  /* time steps per forward */
+};
+
+/* A set of code points: one bit each. */
+#define CP_WORDS ((CRNN_MAX_CODE_POINT + 1) / 64)
+
+struct crnn_evaluator {
+    crnn_model model;
+    crnn_vocab vocab;
+    crnn_train_config config; /* the tokenizer settings (lossy, normalize) */
+    int unknown;              /* id of U+FFFD, or -1: unseen characters are left out */
+    /* Buffers for `streams` streams, remade when a text needs another number. */
+    int streams;
+    crnn_workspace ws;        /* streams x EVAL_STEPS */
+    float *state;             /* (L,S,streams,H) */
+    uint32_t *inputs, *targets; /* (EVAL_STEPS x streams) */
+    /* Unseen characters: those of the current file (bits, and the list in
+     * order of appearance, by which the bits are cleared again), and those
+     * of every file scored so far. */
+    uint64_t *file_seen;      /* (CP_WORDS) */
+    uint32_t *file_list;      /* (file_list_cap) */
+    size_t file_list_cap;
+    uint64_t *total_seen;     /* (CP_WORDS) */
+    crnn_eval_report total;   /* nats_per_char is filled when asked */
+};
+
+static int cp_test(const uint64_t *set, uint32_t cp)
+{
+    return (int)(set[cp / 64] >> (cp % 64) & 1);
+}
+
+static void cp_set(uint64_t *set, uint32_t cp)
+{
+    set[cp / 64] |= (uint64_t)1 << (cp % 64);
+}
+
+static void cp_clear(uint64_t *set, uint32_t cp)
+{
+    set[cp / 64] &= ~((uint64_t)1 << (cp % 64));
+}
+
+crnn_evaluator *crnn_evaluator_open(const char *snapshot_path, crnn_error *err)
+{
+    if (!snapshot_path) {
+        crnn_fail(err, CRNN_ERR_ARG, "no snapshot given");
+        return NULL;
+    }
+    crnn_evaluator *ev = crnn_calloc(1, sizeof *ev);
+    if (!ev) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (crnn_load_model(snapshot_path, &ev->model, &ev->vocab, &ev->config, err) != CRNN_OK)
+        goto fail;
+    ev->unknown = crnn_vocab_index(&ev->vocab, CRNN_UNKNOWN_CODE_POINT);
+    ev->file_seen = crnn_calloc(CP_WORDS, sizeof *ev->file_seen);
+    ev->total_seen = crnn_calloc(CP_WORDS, sizeof *ev->total_seen);
+    if (!ev->file_seen || !ev->total_seen) {
+        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    ev->total.unseen_as_unknown = ev->unknown >= 0;
+    return ev;
+fail:
+    crnn_evaluator_free(ev);
+    return NULL;
+}
+
+void crnn_evaluator_free(crnn_evaluator *ev)
+{
+    if (!ev)
+        return;
+    crnn_model_free(&ev->model);
+    crnn_vocab_free(&ev->vocab);
+    crnn_workspace_free(&ev->ws);
+    crnn_free_floats(ev->state);
+    free(ev->inputs);
+    free(ev->targets);
+    free(ev->file_seen);
+    free(ev->file_list);
+    free(ev->total_seen);
+    free(ev);
+}
+
+/* Buffers for `streams` streams (kept while the number stays the same: a text
+ * is read with the same shapes whether it comes first or later). */
+static int size_buffers(crnn_evaluator *ev, int streams, crnn_error *err)
+{
+    if (ev->streams == streams)
+        return CRNN_OK;
+    crnn_workspace_free(&ev->ws);
+    memset(&ev->ws, 0, sizeof ev->ws);
+    crnn_free_floats(ev->state);
+    free(ev->inputs);
+    free(ev->targets);
+    ev->streams = 0;
+    ev->state = crnn_alloc_floats(crnn_model_state_size(&ev->model, streams));
+    ev->inputs = crnn_calloc((size_t)streams * EVAL_STEPS, sizeof *ev->inputs);
+    ev->targets = crnn_calloc((size_t)streams * EVAL_STEPS, sizeof *ev->targets);
+    if (!ev->state || !ev->inputs || !ev->targets)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    int rc = crnn_workspace_init(&ev->ws, &ev->model, streams, EVAL_STEPS, 0, NULL, NULL, err);
+    if (rc != CRNN_OK)
+        return rc;
+    ev->streams = streams;
+    return CRNN_OK;
+}
+
+/* What to do with a character the vocabulary lacks. */
+enum unseen_policy {
+    UNSEEN_TOLERATE,  /* as U+FFFD if the vocabulary has it, else left out */
+    UNSEEN_AS_UNKNOWN, /* as U+FFFD if the vocabulary has it, else an error */
+    UNSEEN_REFUSE,    /* always an error */
+};
+
+/* Maps text[0, *n) to ids in place, dropping what is left out (*n shrinks),
+ * and counts the unseen characters into r (their distinct code points into
+ * ev->file_seen and ev->file_list). */
+static int encode_text(crnn_evaluator *ev, const char *path, uint32_t *text, size_t *n,
+                       enum unseen_policy policy, crnn_eval_report *r, crnn_error *err)
+{
+    size_t kept = 0, line = 1, column = 1, distinct = 0;
+    uint32_t last_cp = UINT32_MAX;
+    int last_id = -1;
+    int rc = CRNN_OK;
+    for (size_t i = 0; i < *n; i++) {
+        uint32_t cp = text[i];
+        int id = cp == last_cp ? last_id : crnn_vocab_index(&ev->vocab, cp);
+        last_cp = cp;
+        last_id = id;
+        if (id < 0) {
+            if (policy == UNSEEN_REFUSE || (policy == UNSEEN_AS_UNKNOWN && ev->unknown < 0)) {
+                char what[48];
+                crnn_describe_code_point(cp, what, sizeof what);
+                rc = crnn_fail(err, CRNN_ERR_VOCAB, "%s: character %s at line %zu, column %zu "
+                               "is not in the model's vocabulary", path, what, line, column);
+                break;
+            }
+            r->unseen++;
+            if (cp <= CRNN_MAX_CODE_POINT && !cp_test(ev->file_seen, cp)) {
+                if (distinct == ev->file_list_cap) {
+                    size_t cap = distinct ? 2 * distinct : 64;
+                    uint32_t *bigger = realloc(ev->file_list, cap * sizeof *bigger);
+                    if (!bigger) {
+                        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+                        break;
+                    }
+                    ev->file_list = bigger;
+                    ev->file_list_cap = cap;
+                }
+                cp_set(ev->file_seen, cp);
+                ev->file_list[distinct++] = cp;
+            }
+            id = ev->unknown;
+        }
+        if (cp == '\n') {
+            line++;
+            column = 1;
+        } else {
+            column++;
+        }
+        if (id >= 0)
+            text[kept++] = (uint32_t)id;
+    }
+    r->unseen_distinct = (int)distinct;
+    for (size_t k = 0; k < distinct && k < CRNN_EVAL_EXAMPLES; k++)
+        r->unseen_examples[k] = ev->file_list[k];
+    *n = kept;
+    return rc;
+}
+
+/* Adds a scored file to the totals, and clears the file's set of unseen
+ * characters either way. */
+static void end_file(crnn_evaluator *ev, const crnn_eval_report *r, int scored)
+{
+    crnn_eval_report *t = &ev->total;
+    for (int k = 0; k < r->unseen_distinct; k++) {
+        uint32_t cp = ev->file_list[k];
+        cp_clear(ev->file_seen, cp);
+        if (!scored || cp_test(ev->total_seen, cp))
+            continue;
+        cp_set(ev->total_seen, cp);
+        if (t->unseen_distinct < CRNN_EVAL_EXAMPLES)
+            t->unseen_examples[t->unseen_distinct] = cp;
+        t->unseen_distinct++;
+    }
+    if (!scored)
+        return;
+    t->nats += r->nats;
+    t->characters += r->characters;
+    t->text_characters += r->text_characters;
+    t->unseen += r->unseen;
+}
+
+static int evaluate(crnn_evaluator *ev, const char *path, enum unseen_policy policy,
+                    crnn_eval_report *r, crnn_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->nats_per_char = NAN;
+    r->unseen_as_unknown = ev->unknown >= 0;
+    unsigned char *bytes = NULL;
+    uint32_t *text = NULL;
+    size_t len = 0, n = 0;
+    int rc = crnn_read_file(path, (uint64_t)1 << 32, &bytes, &len, err);
+    if (rc != CRNN_OK)
+        return rc;
+    rc = crnn_utf8_decode(bytes, len, path, ev->config.lossy, ev->config.normalize, &text, &n,
+                          err);
+    free(bytes);
+    if (rc != CRNN_OK)
+        return rc;
+    r->text_characters = n;
+    rc = encode_text(ev, path, text, &n, policy, r, err);
+    crnn_split split = {(const unsigned char *)text, 4, n, (uint32_t)ev->vocab.size};
+    int streams = crnn_eval_streams(&split, EVAL_STREAMS);
+    if (rc != CRNN_OK || streams < 1) /* streams < 1: nothing to predict; not an error */
+        goto done;
+    if ((rc = size_buffers(ev, streams, err)) != CRNN_OK)
+        goto done;
+    double sums[2] = {0, 0};
+    int bad = crnn_split_loss(&ev->model, &ev->ws, &split, streams, 0, streams, EVAL_STEPS,
+                              ev->state, ev->inputs, ev->targets, sums);
+    if (bad == CRNN_ERR_FORMAT) { /* the ids were encoded against this vocabulary just above */
+        rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
+                       "model's vocabulary of %d characters", path, ev->vocab.size);
+        goto done;
+    }
+    if (bad != CRNN_OK) {
+        rc = bad == CRNN_ERR_NOMEM
+                 ? crnn_fail(err, bad, "out of memory evaluating %s", path)
+                 : crnn_fail(err, bad, "the model could not run on %s (%s)", path,
+                             crnn_status_name(bad));
+        goto done;
+    }
+    if (!isfinite(sums[0])) {
+        rc = crnn_fail(err, CRNN_ERR_NUMERIC, "%s: the loss is not finite", path);
+        goto done;
+    }
+    r->nats = sums[0];
+    r->characters = (uint64_t)sums[1];
+    r->nats_per_char = sums[0] / sums[1];
+done:
+    free(text);
+    end_file(ev, r, rc == CRNN_OK);
+    if (rc != CRNN_OK) {
+        int keep = r->unseen_as_unknown;
+        memset(r, 0, sizeof *r);
+        r->nats_per_char = NAN;
+        r->unseen_as_unknown = keep;
+    }
+    return rc;
+}
+
+int crnn_evaluator_file(crnn_evaluator *ev, const char *text_path, int strict,
+                        crnn_eval_report *report, crnn_error *err)
+{
+    crnn_eval_report scratch;
+    if (!report)
+        report = &scratch;
+    if (!ev || !text_path) {
+        memset(report, 0, sizeof *report);
+        report->nats_per_char = NAN;
+        return crnn_fail(err, CRNN_ERR_ARG, "no evaluator or no file given");
+    }
+    return evaluate(ev, text_path, strict ? UNSEEN_REFUSE : UNSEEN_TOLERATE, report, err);
+}
+
+int crnn_evaluator_paths(crnn_evaluator *ev, const char *const *paths, size_t n, int strict,
+                         crnn_eval_each each, void *user, crnn_error *err)
+{
+    if (!ev)
+        return crnn_fail(err, CRNN_ERR_ARG, "no evaluator given");
+    crnn_sources files;
+    int rc = crnn_sources_expand(paths, n, &files, err);
+    for (size_t i = 0; rc == CRNN_OK && i < files.count; i++) {
+        crnn_eval_report r;
+        rc = crnn_evaluator_file(ev, files.files[i].path, strict, &r, err);
+        if (rc == CRNN_OK && each)
+            each(user, files.files[i].path, &r);
+    }
+    crnn_sources_free(&files);
+    return rc;
+}
+
+void crnn_evaluator_total(const crnn_evaluator *ev, crnn_eval_report *total)
+{
+    *total = ev->total;
+    total->nats_per_char = total->characters ? total->nats / (double)total->characters : NAN;
+}
+
 int crnn_evaluate_file(const char *snapshot_path, const char *text_path, double *nats_per_char,
                        uint64_t *characters, crnn_error *err)
 {
-    enum { STREAMS = 32, STEPS = 128 };
-    crnn_model model = {0};
-    crnn_workspace ws = {0};
-    crnn_vocab vocab = {0};
-    crnn_train_config config;
-    uint32_t *text = NULL, *inputs = NULL, *targets = NULL;
-    float *state = NULL;
-    unsigned char *bytes = NULL;
-    size_t len = 0, n = 0;
-    int rc = crnn_load_model(snapshot_path, &model, &vocab, &config, err);
-    if (rc != CRNN_OK)
-        return rc;
-    if ((rc = crnn_read_file(text_path, (uint64_t)1 << 32, &bytes, &len, err)) != CRNN_OK)
-        goto done;
-    rc = crnn_utf8_decode(bytes, len, text_path, config.lossy, config.normalize, &text, &n,
-                          err);
-    if (rc != CRNN_OK)
-        goto done;
-    int unknown = config.max_vocab > 0 ? crnn_vocab_index(&vocab, CRNN_UNKNOWN_CODE_POINT) : -1;
-    if ((rc = crnn_vocab_encode(&vocab, text, n, unknown, err)) != CRNN_OK)
-        goto done;
-    crnn_split split = {(const unsigned char *)text, 4, n, (uint32_t)vocab.size};
-    int streams = crnn_eval_streams(&split, STREAMS);
-    if (streams < 1) {
+    crnn_error local;
+    if (!err)
+        err = &local; /* for the status of a failed open */
+    crnn_evaluator *ev = crnn_evaluator_open(snapshot_path, err);
+    if (!ev)
+        return err->status;
+    crnn_eval_report r;
+    int rc = text_path ? evaluate(ev, text_path, UNSEEN_AS_UNKNOWN, &r, err)
+                       : crnn_fail(err, CRNN_ERR_ARG, "no file given");
+    if (rc == CRNN_OK && r.characters == 0)
         rc = crnn_fail(err, CRNN_ERR_DATA, "%s is too short to evaluate (at least 2 characters)",
                        text_path);
-        goto done;
+    if (rc == CRNN_OK) {
+        *nats_per_char = r.nats_per_char;
+        if (characters)
+            *characters = r.characters;
     }
-    state = crnn_alloc_floats(crnn_model_state_size(&model, streams));
-    inputs = crnn_calloc((size_t)streams * STEPS, sizeof *inputs);
-    targets = crnn_calloc((size_t)streams * STEPS, sizeof *targets);
-    if (!state || !inputs || !targets) {
-        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = crnn_workspace_init(&ws, &model, streams, STEPS, 0, NULL, NULL, err)) != CRNN_OK)
-        goto done;
-    double sums[2] = {0, 0};
-    int bad = crnn_split_loss(&model, &ws, &split, streams, 0, streams, STEPS, state, inputs,
-                              targets, sums);
-    if (bad == -1) { /* the ids were encoded against this vocabulary just above */
-        rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
-                       "model's vocabulary of %d characters", text_path, vocab.size);
-        goto done;
-    }
-    if (bad != 0) {
-        rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    *nats_per_char = sums[0] / sums[1];
-    if (characters)
-        *characters = (uint64_t)sums[1];
-    rc = isfinite(*nats_per_char) ? CRNN_OK
-                                  : crnn_fail(err, CRNN_ERR_NUMERIC, "the loss is not finite");
-done:
-    crnn_model_free(&model);
-    crnn_workspace_free(&ws);
-    crnn_vocab_free(&vocab);
-    free(bytes);
-    free(text);
-    free(inputs);
-    free(targets);
-    crnn_free_floats(state);
+    crnn_evaluator_free(ev);
     return rc;
 }

@@ -2,7 +2,7 @@
  * evaluate.h: the loss of a model over a split of text, read by parallel
  * streams with the hidden state carried from chunk to chunk (the way training
  * reads it, but forward only and from a zero state). Used by the trainer's
- * validation and test, and by crnn_evaluate_file.
+ * validation and test, and by the evaluator (crnn_evaluator_*).
  */
 #ifndef CRNN_EVALUATE_H
 #define CRNN_EVALUATE_H

@@ -116,7 +116,8 @@ expect 1 "not a charrnn training log" -- "$bin" plot corpus.txt
 expect 0 "" -- "$bin" eval m.crnn corpus.txt
 grep -qE "corpus.txt: [0-9.]+ nats/char, [0-9.]+ bits/char over [0-9]+ characters" out.txt && ok || bad "eval output: $(cat out.txt)"
 printf 'Ω unknown' >omega.txt
-expect 1 "not in the model's vocabulary" -- "$bin" eval m.crnn omega.txt
+expect 1 "not in the model's vocabulary" -- "$bin" eval m.crnn omega.txt --strict
+# (several files, directories, unseen characters, --json: tests/eval.sh, tests/json.sh)
 expect 2 "usage: charrnn eval SNAP FILE" -- "$bin" eval m.crnn
 
 # --- resume gives the same result as never stopping ------------------------------

@@ -12,6 +12,10 @@
 
 #include "charrnn.h"
 
+#ifdef CRNN_HAVE_JANSSON
+#include <jansson.h>
+#endif
+
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 /* Walks argv[1..]: positional arguments and --name VALUE / --name=VALUE options.
@@ -89,8 +93,17 @@ typedef struct sample_options {
 typedef struct file_options { /* info and export */
     const char *path, *output;
     crnn_weights_dtype dtype;
+    int json; /* info --json */
     int help;
 } file_options;
+
+typedef struct eval_options {
+    const char *snapshot;
+    const char **paths; /* (count) files and directories, pointers into argv; the array is
+                           malloc'ed: eval_options_free */
+    size_t count;
+    int strict, json, help;
+} eval_options;
 
 /* One line of the training log. */
 typedef struct train_log_row {
@@ -113,6 +126,27 @@ void plot_parse(cli_args *a, file_options *o);
 void sample_parse(cli_args *a, sample_options *o);
 void info_parse(cli_args *a, file_options *o);
 void export_parse(cli_args *a, file_options *o);
+void eval_parse(cli_args *a, eval_options *o);
+void eval_options_free(eval_options *o);
+
+/* For --json: records a usage error if this build has no JSON library. */
+void cli_json_check(cli_args *a, const char *option);
+
+#ifdef CRNN_HAVE_JANSSON
+/* Values for JSON output: text that need not be valid UTF-8 (paths; an
+ * invalid byte becomes U+FFFD), a number that may be NaN or infinite (null).
+ * NULL only when out of memory. */
+json_t *cli_json_text(const char *text);
+json_t *cli_json_number(double value);
+/* Sets a member (value may be NULL: out of memory, remembered for
+ * cli_json_print). */
+void cli_json_set(json_t *object, const char *key, json_t *value);
+/* The same for appending to an array (array may be NULL as well). */
+void cli_json_append(json_t *array, json_t *value);
+/* Writes root as one JSON object and a newline on stdout, then releases it.
+ * Returns 0, or 1 after saying why on stderr. */
+int cli_json_print(json_t *root);
+#endif
 
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);

@@ -19,7 +19,8 @@ static const char MAIN_HELP[] =
     "  info SNAP              describe and verify a snapshot\n"
     "  export SNAP -o MODEL   write a sample-only model (fp32, fp16 or bf16)\n"
     "  plot LOG.csv           draw the loss curves of a training log as SVG\n"
-    "  eval SNAP FILE         the model's loss (nats and bits per character) on a file\n"
+    "  eval SNAP FILE...      the model's loss (nats and bits per character) on files\n"
+    "                         and directories\n"
     "\n"
     "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
 

@@ -162,3 +162,89 @@ void cli_fail(const crnn_error *err)
 {
     exit(cli_report(err));
 }
+
+void cli_json_check(cli_args *a, const char *option)
+{
+#ifdef CRNN_HAVE_JANSSON
+    (void)a, (void)option;
+#else
+    cli_error(a, "%s needs JSON support, which this charrnn was built without (install "
+              "libjansson-dev and build again)", option);
+#endif
+}
+
+#ifdef CRNN_HAVE_JANSSON
+static int json_failed; /* a value could not be made or set: out of memory */
+
+json_t *cli_json_text(const char *text)
+{
+    json_t *j = json_string(text);
+    if (j)
+        return j;
+    /* Not valid UTF-8: keep the valid sequences (jansson judges each one),
+     * write U+FFFD for each other byte. */
+    size_t n = strlen(text), k = 0;
+    char *clean = malloc(3 * n + 1);
+    if (!clean)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)text[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        json_t *piece = len && i + len <= n ? json_stringn(text + i, len) : NULL;
+        if (piece) {
+            json_decref(piece);
+            memcpy(clean + k, text + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(clean + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    j = json_stringn(clean, k);
+    free(clean);
+    return j;
+}
+
+json_t *cli_json_number(double value)
+{
+    return isfinite(value) ? json_real(value) : json_null();
+}
+
+void cli_json_set(json_t *object, const char *key, json_t *value)
+{
+    if (!object || !value) {
+        json_decref(value);
+        json_failed = 1;
+    } else if (json_object_set_new(object, key, value) != 0) { /* it released value */
+        json_failed = 1;
+    }
+}
+
+void cli_json_append(json_t *array, json_t *value)
+{
+    if (!array || !value) {
+        json_decref(value);
+        json_failed = 1;
+    } else if (json_array_append_new(array, value) != 0) {
+        json_failed = 1;
+    }
+}
+
+int cli_json_print(json_t *root)
+{
+    int rc = 0;
+    if (!root || json_failed) {
+        fprintf(stderr, "charrnn: error: out of memory writing the JSON output\n");
+        rc = 1;
+    } else if (json_dumpf(root, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
+               fflush(stdout) != 0) {
+        fprintf(stderr, "charrnn: error: cannot write the JSON output: %s\n", strerror(errno));
+        rc = 1;
+    }
+    json_decref(root);
+    return rc;
+}
+#endif
