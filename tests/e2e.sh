@@ -39,6 +39,10 @@ grep -qF "2 added: 'é' (U+00E9), 'ö' (U+00F6)" err.txt && ok || bad "the heade
 grep -q "1 x 16 LSTM, embedding 8" err.txt && ok || bad "fine-tuning did not keep m.crnn's shape: $(cat err.txt)"
 expect 0 "" -- "$bin" info ft.crnn
 grep -q "fine-tuned:  from m.crnn at step 40" out.txt && ok || bad "info lacks the origin: $(cat out.txt)"
+if "$bin" info --json ft.crnn >ft.json 2>/dev/null && command -v python3 >/dev/null; then
+  python3 -c 'import json,sys; f=json.load(open("ft.json"))["fine_tuned_from"]; sys.exit(not (f["path"] == "m.crnn" and f["step"] == 40))' &&
+    ok || bad "info --json lacks the origin: $(cat ft.json)"
+fi
 expect 0 "" -- "$bin" sample ft.crnn -n 20 --prime "ö" --seed 1
 expect 0 "done at step 6" -- "$bin" train --resume ft.crnn --max-iters 6
 "$bin" export m.crnn -o m16.crnn --dtype fp16 >/dev/null 2>&1

@@ -99,6 +99,15 @@ static int print_json(const char *path, const crnn_snapshot_info *in)
     cli_json_set(o, "corpus", cli_json_text(in->corpus_path));
     cli_json_set(o, "corpus_bytes", json_integer((json_int_t)in->corpus_bytes));
     cli_json_set(o, "corpus_crc", json_integer((json_int_t)in->corpus_crc));
+    if (in->origin_path[0]) { /* fine-tuned */
+        json_t *from = json_object();
+        cli_json_set(from, "path", cli_json_text(in->origin_path));
+        cli_json_set(from, "step", json_integer((json_int_t)in->origin_step));
+        cli_json_set(from, "vocab_size", json_integer(in->origin_vocab_size));
+        cli_json_set(o, "fine_tuned_from", from);
+    } else {
+        cli_json_set(o, "fine_tuned_from", json_null());
+    }
     return cli_json_print(o);
 }
 #endif
