@@ -191,6 +191,23 @@ crnn_trainer *crnn_trainer_finetune(const char *corpus_path, const char *init_pa
                                     const crnn_train_config *config,
                                     const crnn_compute_options *compute, crnn_error *err);
 
+/* A new run on a corpus of several files and directories, joined in order:
+ * corpus_paths[0 .. n-1], each a file, or a directory walked recursively with
+ * its entries in byte order of their names, hidden files and directories
+ * skipped. Empty files are skipped (the status counts them); a directory
+ * with no text files is CRNN_ERR_DATA, invalid UTF-8 CRNN_ERR_UTF8 naming
+ * the file. init_path NULL: from scratch (as crnn_trainer_create); else
+ * fine-tuning (as crnn_trainer_finetune). The snapshots record every file
+ * (path, size, CRC) and a resumed run names the one that changed. */
+crnn_trainer *crnn_trainer_create_from(const char *const *corpus_paths, size_t n,
+                                       const char *init_path, const crnn_train_config *config,
+                                       const crnn_compute_options *compute, crnn_error *err);
+
+/* The size of the text of corpus_paths[0 .. n-1], directories walked as
+ * crnn_trainer_create_from walks them (for choosing sizes before training). */
+int crnn_corpus_bytes(const char *const *corpus_paths, size_t n, uint64_t *bytes,
+                      crnn_error *err);
+
 void crnn_trainer_free(crnn_trainer *trainer);
 
 /* One optimisation step over the next B x T chunk of every stream. On success
@@ -250,6 +267,9 @@ typedef struct crnn_trainer_status {
     const char *token_cache_warning; /* why no id file could be written, or "" */
     double tokenize_seconds;   /* spent reading the corpus (or mapping its id cache) */
     uint64_t corpus_bytes;
+    size_t corpus_files;       /* files with text the corpus was read from */
+    size_t empty_files;        /* ... and empty ones skipped */
+    const char *first_empty_file; /* the first of those, or NULL */
     size_t parameters;         /* number of weights */
     const char *engine;        /* what trains the recurrent layers (crnn_engine_describe) */
     const char *engine_note;   /* why auto chose charrnn's own cells, or "" */
@@ -391,7 +411,8 @@ typedef struct crnn_snapshot_info {
     size_t parameters;
     uint64_t step;
     double last_val_loss, best_val_loss;
-    char corpus_path[512];
+    char corpus_path[512];        /* the files and directories trained on, joined by ", " */
+    uint64_t corpus_files;        /* the files with text read from them */
     uint64_t corpus_bytes;
     uint32_t corpus_crc;
     int resumable;                /* holds optimizer state, cursors and hidden state */

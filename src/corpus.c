@@ -16,52 +16,47 @@
 #include "common.h"
 #include "corpus.h"
 #include "io.h"
+#include "sources.h"
 #include "utf8.h"
 
 #define CACHE_MAGIC "CRNNIDS"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u /* 2: a record per file (corpora of several files) */
 #define CACHE_ENDIAN 0x01020304u
 #define CACHE_ALIGN 4096
 
-/* ---- The id cache file. ---- */
+/* ---- The id cache file: header, vocabulary, a record per file, ids. ---- */
 
 typedef struct cache_header {
     char magic[8];
     uint32_t version, endian;
-    uint64_t file_bytes, file_inode, file_device;
-    int64_t mtime_sec, mtime_nsec;
+    uint64_t files, file_bytes;
     uint32_t file_crc, lossy, normalize;
     int32_t max_vocab, vocab_size, width;
     uint64_t length, distinct, unknown, ids_offset;
     uint32_t header_crc, reserved;
 } cache_header;
 
-typedef struct file_identity {
+typedef struct cache_file { /* what identifies one file of the corpus */
     uint64_t bytes, inode, device;
     int64_t sec, nsec;
-} file_identity;
+    uint32_t crc, reserved;
+} cache_file;
 
-static int identify(const char *path, file_identity *id, crnn_error *err)
+static cache_file record_of(const crnn_corpus_file *f)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return crnn_fail(err, CRNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return crnn_fail(err, CRNN_ERR_IO, "%s is a directory, not a text file", path);
-    id->bytes = (uint64_t)st.st_size;
-    id->inode = (uint64_t)st.st_ino;
-    id->device = (uint64_t)st.st_dev;
-    id->sec = (int64_t)st.st_mtim.tv_sec;
-    id->nsec = (int64_t)st.st_mtim.tv_nsec;
-    return CRNN_OK;
+    return (cache_file){f->bytes, f->inode, f->device, f->mtime_sec, f->mtime_nsec, f->crc, 0};
 }
 
-static uint32_t header_crc(const cache_header *h, const uint32_t *symbols)
+/* The header's CRC: over the header (its CRC zeroed), the vocabulary and the
+ * file records. */
+static uint32_t header_crc(const cache_header *h, const uint32_t *symbols,
+                           const cache_file *records)
 {
     cache_header copy = *h;
     copy.header_crc = 0;
     uLong crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)&copy, sizeof copy);
-    return (uint32_t)crc32(crc, (const Bytef *)symbols, (uInt)(sizeof *symbols * (size_t)h->vocab_size));
+    crc = crc32(crc, (const Bytef *)symbols, (uInt)(sizeof *symbols * (size_t)h->vocab_size));
+    return (uint32_t)crc32(crc, (const Bytef *)records, (uInt)(sizeof *records * h->files));
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -72,19 +67,25 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-/* DIR/NAME.HASH.ids, the hash over the absolute path and the options. */
-static char *cache_name(const char *dir, const char *path, const crnn_corpus_options *o)
+/* DIR/NAME.HASH.ids, NAME the first file's, the hash over every file's
+ * absolute path and the options. */
+static char *cache_name(const char *dir, const crnn_corpus *c, const crnn_corpus_options *o)
 {
-    char abs[PATH_MAX];
-    if (!realpath(path, abs))
-        return NULL;
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, abs, strlen(abs));
+    char abs[PATH_MAX], first[PATH_MAX];
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < c->nfiles; i++) {
+        if (!realpath(c->files[i].path, abs))
+            return NULL;
+        if (i == 0)
+            memcpy(first, abs, sizeof first);
+        h = fnv1a(h, abs, strlen(abs) + 1);
+    }
     int opts[3] = {o->lossy, (int)o->normalize, o->max_vocab};
     h = fnv1a(h, opts, sizeof opts);
     if (o->base) /* the ids depend on the vocabulary extended */
         h = fnv1a(h, o->base->symbols, sizeof(uint32_t) * (size_t)o->base->size);
-    const char *base = strrchr(abs, '/');
-    base = base ? base + 1 : abs;
+    const char *base = strrchr(first, '/');
+    base = base ? base + 1 : first;
     size_t n = strlen(dir) + strlen(base) + 40;
     char *name = malloc(n);
     if (name)
@@ -108,10 +109,25 @@ static int make_dirs(const char *dir)
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Maps a valid cache file for this text and these options into c (replacing
- * its vocabulary); 0 if there is none (c unchanged). */
-static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
-                     const crnn_corpus_options *o)
+/* 1 if the records are the files of c as they are now (the CRCs, which the
+ * listing does not know, are taken from the records). */
+static int same_files(crnn_corpus *c, const cache_file *records)
+{
+    for (size_t i = 0; i < c->nfiles; i++) {
+        const crnn_corpus_file *f = &c->files[i];
+        const cache_file *r = &records[i];
+        if (r->bytes != f->bytes || r->inode != f->inode || r->device != f->device ||
+            r->sec != f->mtime_sec || r->nsec != f->mtime_nsec)
+            return 0;
+    }
+    for (size_t i = 0; i < c->nfiles; i++)
+        c->files[i].crc = records[i].crc;
+    return 1;
+}
+
+/* Maps a valid cache file for these files and options into c (replacing its
+ * vocabulary); 0 if there is none (c unchanged but for nothing). */
+static int try_cache(crnn_corpus *c, const char *name, const crnn_corpus_options *o)
 {
     crnn_vocab vocab = {0};
     int fd = open(name, O_RDONLY | O_CLOEXEC);
@@ -121,21 +137,26 @@ static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
     cache_header h;
     int ok = fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
              memcmp(h.magic, CACHE_MAGIC, 8) == 0 && h.version == CACHE_VERSION &&
-             h.endian == CACHE_ENDIAN && h.file_bytes == id->bytes && h.file_inode == id->inode &&
-             h.file_device == id->device && h.mtime_sec == id->sec && h.mtime_nsec == id->nsec &&
+             h.endian == CACHE_ENDIAN && h.files == c->nfiles &&
              h.lossy == (uint32_t)o->lossy && h.normalize == (uint32_t)o->normalize &&
              h.max_vocab == o->max_vocab && h.vocab_size >= 1 && h.vocab_size <= 0x110000 &&
              (h.width == 1 || h.width == 2 || h.width == 4) && h.ids_offset % CACHE_ALIGN == 0 &&
-             h.ids_offset >= sizeof h + sizeof(uint32_t) * (uint64_t)h.vocab_size &&
-             h.length > 0 && h.length <= ((uint64_t)st.st_size - h.ids_offset) / (uint64_t)h.width &&
+             h.ids_offset >= sizeof h + sizeof(uint32_t) * (uint64_t)h.vocab_size +
+                                sizeof(cache_file) * h.files &&
+             h.length > 0 && (uint64_t)st.st_size >= h.ids_offset &&
+             h.length <= ((uint64_t)st.st_size - h.ids_offset) / (uint64_t)h.width &&
              (uint64_t)st.st_size == h.ids_offset + h.length * (uint64_t)h.width;
     uint32_t *symbols = NULL;
+    cache_file *records = NULL;
     if (ok) {
-        symbols = malloc(sizeof *symbols * (size_t)h.vocab_size);
-        size_t sb = sizeof *symbols * (size_t)h.vocab_size;
-        ok = symbols && pread(fd, symbols, sb, sizeof h) == (ssize_t)sb &&
-             header_crc(&h, symbols) == h.header_crc;
+        size_t sb = sizeof *symbols * (size_t)h.vocab_size, rb = sizeof *records * c->nfiles;
+        symbols = malloc(sb);
+        records = malloc(rb);
+        ok = symbols && records && pread(fd, symbols, sb, sizeof h) == (ssize_t)sb &&
+             pread(fd, records, rb, (off_t)(sizeof h + sb)) == (ssize_t)rb &&
+             header_crc(&h, symbols, records) == h.header_crc && same_files(c, records);
     }
+    free(records);
     crnn_error ignored;
     if (ok && o->base) /* an extension of this base, or not ours */
         ok = h.vocab_size >= o->base->size &&
@@ -150,6 +171,7 @@ static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
     close(fd);
     if (!ok) {
         free(symbols); /* also when adopted: vocab.symbols is the same array */
+        free(vocab.order);
         return 0;
     }
     crnn_vocab_free(&c->vocab);
@@ -170,40 +192,52 @@ static int try_cache(crnn_corpus *c, const char *name, const file_identity *id,
 
 /* ---- Tokenizing. ---- */
 
-/* Pass 1: CRC, UTF-8 check and the count of every code point. */
-static int count_pass(const char *path, const crnn_corpus_options *o, uint64_t *counts,
-                      size_t *length, uint64_t *bytes, uint32_t *crc, crnn_error *err)
+/* Pass 1: every file's CRC, the UTF-8 check and the count of every code
+ * point; the length, size and CRC of the whole. */
+static int count_pass(crnn_corpus *c, const crnn_corpus_options *o, uint64_t *counts,
+                      crnn_error *err)
 {
-    crnn_utf8_reader s;
-    int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
     size_t n = 0;
+    uint64_t bytes = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
     /* Four tables for the first 256 code points, used in turn: counting one
      * table, a run of the same character waits on its own previous store. */
     uint64_t small[4][256];
     memset(small, 0, sizeof small);
-    while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
-        const uint32_t *cp = s.cps;
-        size_t i = 0;
-        for (; i + 4 <= s.ncps; i += 4)
-            for (int k = 0; k < 4; k++) {
-                uint32_t x = cp[i + (size_t)k];
-                if (x < 256)
-                    small[k][x]++;
-                else
-                    counts[x]++;
-            }
-        for (; i < s.ncps; i++)
-            counts[cp[i]]++;
-        n += s.ncps;
-        rc = CRNN_OK;
+    int rc = CRNN_OK;
+    for (size_t f = 0; f < c->nfiles && rc == CRNN_OK; f++) {
+        crnn_utf8_reader s;
+        rc = crnn_utf8_open_file(&s, c->files[f].path, o->lossy, o->normalize, err);
+        while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
+            const uint32_t *cp = s.cps;
+            size_t i = 0;
+            for (; i + 4 <= s.ncps; i += 4)
+                for (int k = 0; k < 4; k++) {
+                    uint32_t x = cp[i + (size_t)k];
+                    if (x < 256)
+                        small[k][x]++;
+                    else
+                        counts[x]++;
+                }
+            for (; i < s.ncps; i++)
+                counts[cp[i]]++;
+            n += s.ncps;
+            rc = CRNN_OK;
+        }
+        if (rc == CRNN_OK && s.bytes != c->files[f].bytes)
+            rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read",
+                           c->files[f].path);
+        c->files[f].crc = s.crc;
+        crc = crc32_combine(crc, s.crc, (z_off_t)s.bytes);
+        bytes += s.bytes;
+        crnn_utf8_close(&s);
     }
     for (int k = 0; k < 4; k++)
         for (int x = 0; x < 256; x++)
             counts[x] += small[k][x];
-    *length = n;
-    *bytes = s.bytes;
-    *crc = s.crc;
-    crnn_utf8_close(&s);
+    c->length = n;
+    c->file_bytes = bytes;
+    c->file_crc = (uint32_t)crc;
     return rc < 0 ? rc : CRNN_OK;
 }
 
@@ -249,48 +283,56 @@ static int emit(sink *k, const uint32_t *ids, size_t n, int width, crnn_error *e
     return CRNN_OK;
 }
 
-static int same_file(const file_identity *a, const file_identity *b)
+/* 1 if path is still the file f was when listed. */
+static int unchanged(const crnn_corpus_file *f)
 {
-    return a->bytes == b->bytes && a->inode == b->inode && a->device == b->device &&
-           a->sec == b->sec && a->nsec == b->nsec;
+    struct stat st;
+    return stat(f->path, &st) == 0 && (uint64_t)st.st_size == f->bytes &&
+           (uint64_t)st.st_ino == f->inode && (uint64_t)st.st_dev == f->device &&
+           (int64_t)st.st_mtim.tv_sec == f->mtime_sec &&
+           (int64_t)st.st_mtim.tv_nsec == f->mtime_nsec;
 }
 
-/* Pass 2: every code point's id into the sink. The CRC was taken by pass 1;
- * a file changed since then shows in its size, inode or modification time. */
-static int id_pass(const char *path, const crnn_corpus_options *o, const int32_t *id_of,
-                   int unknown_id, int width, size_t expect, const file_identity *before,
-                   sink *k, crnn_error *err)
+/* Pass 2: every code point's id into the sink, file after file. The CRCs
+ * were taken by pass 1; a file changed since then shows in its size, inode
+ * or modification time. */
+static int id_pass(const crnn_corpus *c, const crnn_corpus_options *o, const int32_t *id_of,
+                   int unknown_id, sink *k, crnn_error *err)
 {
-    crnn_utf8_reader s;
-    int rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
-    s.skip_crc = 1;
     size_t n = 0;
-    while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
-        uint32_t *cps = s.cps;
-        if (n + s.ncps > expect) {
+    int rc = CRNN_OK;
+    for (size_t f = 0; f < c->nfiles && rc == CRNN_OK; f++) {
+        const char *path = c->files[f].path;
+        crnn_utf8_reader s;
+        rc = crnn_utf8_open_file(&s, path, o->lossy, o->normalize, err);
+        s.skip_crc = 1;
+        while (rc == CRNN_OK && (rc = crnn_utf8_next(&s, err)) == 1) {
+            uint32_t *cps = s.cps;
+            if (n + s.ncps > c->length) {
+                rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read", path);
+                break;
+            }
+            for (size_t i = 0; i < s.ncps; i++) {
+                int32_t id = id_of[cps[i]];
+                cps[i] = (uint32_t)(id >= 0 ? id : unknown_id);
+            }
+            rc = emit(k, cps, s.ncps, c->width, err);
+            n += s.ncps;
+            rc = rc == CRNN_OK ? CRNN_OK : rc;
+        }
+        if (rc >= 0 && !unchanged(&c->files[f]))
             rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read", path);
-            break;
-        }
-        for (size_t i = 0; i < s.ncps; i++) {
-            int32_t id = id_of[cps[i]];
-            cps[i] = (uint32_t)(id >= 0 ? id : unknown_id);
-        }
-        rc = emit(k, cps, s.ncps, width, err);
-        n += s.ncps;
+        crnn_utf8_close(&s);
     }
-    file_identity after;
-    crnn_error ignored;
-    if (rc >= 0 && (n != expect || identify(path, &after, &ignored) != CRNN_OK ||
-                    !same_file(before, &after)))
-        rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read", path);
-    crnn_utf8_close(&s);
+    if (rc >= 0 && n != c->length)
+        rc = crnn_fail(err, CRNN_ERR_DATA, "%s changed while it was being read",
+                       c->files[c->nfiles - 1].path);
     return rc < 0 ? rc : CRNN_OK;
 }
 
 /* Pass 2 into a new cache file (written beside it and renamed when whole, as
  * snapshots are). */
-static int write_cache(crnn_corpus *c, const char *path, const char *name,
-                       const file_identity *id, const crnn_corpus_options *o,
+static int write_cache(crnn_corpus *c, const char *name, const crnn_corpus_options *o,
                        const int32_t *id_of, int unknown_id, crnn_error *err)
 {
     cache_header h;
@@ -298,11 +340,8 @@ static int write_cache(crnn_corpus *c, const char *path, const char *name,
     memcpy(h.magic, CACHE_MAGIC, 8);
     h.version = CACHE_VERSION;
     h.endian = CACHE_ENDIAN;
+    h.files = c->nfiles;
     h.file_bytes = c->file_bytes;
-    h.file_inode = id->inode;
-    h.file_device = id->device;
-    h.mtime_sec = id->sec;
-    h.mtime_nsec = id->nsec;
     h.file_crc = c->file_crc;
     h.lossy = (uint32_t)o->lossy;
     h.normalize = (uint32_t)o->normalize;
@@ -312,14 +351,20 @@ static int write_cache(crnn_corpus *c, const char *path, const char *name,
     h.length = c->length;
     h.distinct = c->distinct;
     h.unknown = c->unknown;
-    size_t head = sizeof h + sizeof(uint32_t) * (size_t)c->vocab.size;
+    size_t sb = sizeof(uint32_t) * (size_t)c->vocab.size, rb = sizeof(cache_file) * c->nfiles;
+    size_t head = sizeof h + sb + rb;
     h.ids_offset = (head + CACHE_ALIGN - 1) / CACHE_ALIGN * CACHE_ALIGN;
-    h.header_crc = header_crc(&h, c->vocab.symbols);
     unsigned char *front = calloc(1, (size_t)h.ids_offset);
     if (!front)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    cache_file *records = (cache_file *)(void *)(front + sizeof h + sb);
+    for (size_t i = 0; i < c->nfiles; i++) {
+        cache_file r = record_of(&c->files[i]);
+        memcpy(&records[i], &r, sizeof r);
+    }
+    memcpy(front + sizeof h, c->vocab.symbols, sb);
+    h.header_crc = header_crc(&h, c->vocab.symbols, records);
     memcpy(front, &h, sizeof h);
-    memcpy(front + sizeof h, c->vocab.symbols, sizeof(uint32_t) * (size_t)c->vocab.size);
     crnn_atomic_file f;
     int rc = crnn_atomic_open(&f, name, err);
     if (rc == CRNN_OK)
@@ -327,7 +372,7 @@ static int write_cache(crnn_corpus *c, const char *path, const char *name,
     free(front);
     sink k = {&f, NULL, 0, NULL, 0};
     if (rc == CRNN_OK)
-        rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, id, &k, err);
+        rc = id_pass(c, o, id_of, unknown_id, &k, err);
     free(k.staging);
     if (rc == CRNN_OK)
         return crnn_atomic_commit(&f, err);
@@ -354,33 +399,68 @@ const char *crnn_default_cache_dir(char *buf, size_t size)
     return NULL;
 }
 
-static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
-                       crnn_error *err);
+static int open_corpus(crnn_corpus *c, const char *const *paths, size_t n,
+                       const crnn_corpus_options *o, crnn_error *err);
 
-int crnn_corpus_open(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
-                     crnn_error *err)
+int crnn_corpus_open(crnn_corpus *c, const char *const *paths, size_t n,
+                     const crnn_corpus_options *o, crnn_error *err)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = open_corpus(c, path, o, err);
+    int rc = open_corpus(c, paths, n, o, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     c->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     return rc;
 }
 
-static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_options *o,
-                       crnn_error *err)
+/* The files named by paths, the empty ones set aside (counted, the first
+ * named). A corpus with no text at all is CRNN_ERR_DATA. */
+static int list_files(crnn_corpus *c, const char *const *paths, size_t n, crnn_error *err)
 {
-    memset(c, 0, sizeof *c);
-    file_identity id;
-    int rc = identify(path, &id, err);
+    crnn_sources src;
+    int rc = crnn_sources_expand(paths, n, &src, err);
     if (rc != CRNN_OK)
         return rc;
-    if (id.bytes == 0)
-        return crnn_fail(err, CRNN_ERR_DATA, "%s is empty: a corpus needs text to learn from", path);
+    c->files = crnn_calloc(src.count, sizeof *c->files);
+    if (!c->files) {
+        crnn_sources_free(&src);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory listing the corpus");
+    }
+    for (size_t i = 0; i < src.count; i++) {
+        crnn_source *f = &src.files[i];
+        if (f->bytes == 0) {
+            if (!c->first_empty && !(c->first_empty = strdup(f->path)))
+                rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory listing the corpus");
+            c->empty_files++;
+            continue;
+        }
+        c->files[c->nfiles++] = (crnn_corpus_file){f->path, f->bytes, 0, f->inode, f->device,
+                                                   f->mtime_sec, f->mtime_nsec};
+        f->path = NULL; /* now the corpus's */
+    }
+    crnn_sources_free(&src);
+    if (rc == CRNN_OK && c->nfiles == 0)
+        rc = n == 1 && c->empty_files == 1
+                 ? crnn_fail(err, CRNN_ERR_DATA, "%s is empty: a corpus needs text to learn from",
+                             paths[0])
+                 : crnn_fail(err, CRNN_ERR_DATA, "the corpus has no text: its %zu files are empty",
+                             c->empty_files);
+    return rc;
+}
+
+static int open_corpus(crnn_corpus *c, const char *const *paths, size_t n,
+                       const crnn_corpus_options *o, crnn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    int rc = list_files(c, paths, n, err);
+    if (rc != CRNN_OK) {
+        crnn_corpus_close(c);
+        return rc;
+    }
+    const char *path = c->nfiles == 1 ? c->files[0].path : "the corpus";
     int use_cache = o->cache_dir && *o->cache_dir;
-    char *name = use_cache ? cache_name(o->cache_dir, path, o) : NULL;
-    if (name && try_cache(c, name, &id, o)) {
+    char *name = use_cache ? cache_name(o->cache_dir, c, o) : NULL;
+    if (name && try_cache(c, name, o)) {
         c->cache_path = name;
         return CRNN_OK;
     }
@@ -391,7 +471,7 @@ static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_optio
         rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", path);
         goto done;
     }
-    rc = count_pass(path, o, counts, &c->length, &c->file_bytes, &c->file_crc, err);
+    rc = count_pass(c, o, counts, err);
     if (rc == CRNN_OK && c->length == 0)
         rc = crnn_fail(err, CRNN_ERR_DATA, "%s holds no characters", path);
     if (rc == CRNN_OK && o->base)
@@ -419,8 +499,8 @@ static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_optio
         crnn_error werr = {CRNN_ERR_IO, ""};
         if (make_dirs(o->cache_dir) != 0)
             crnn_fail(&werr, CRNN_ERR_IO, "cannot create %s: %s", o->cache_dir, strerror(errno));
-        else if (write_cache(c, path, name, &id, o, id_of, unknown_id, &werr) == CRNN_OK &&
-                 try_cache(c, name, &id, o)) {
+        else if (write_cache(c, name, o, id_of, unknown_id, &werr) == CRNN_OK &&
+                 try_cache(c, name, o)) {
             c->cache_reused = 0;
             c->cache_path = name;
             name = NULL;
@@ -446,7 +526,7 @@ static int open_corpus(crnn_corpus *c, const char *path, const crnn_corpus_optio
         goto done;
     }
     sink k = {NULL, c->owned, 0, NULL, 0};
-    rc = id_pass(path, o, id_of, unknown_id, c->width, c->length, &id, &k, err);
+    rc = id_pass(c, o, id_of, unknown_id, &k, err);
     c->ids = c->owned;
 done:
     free(counts);
@@ -465,6 +545,10 @@ void crnn_corpus_trim(crnn_corpus *c)
 
 void crnn_corpus_close(crnn_corpus *c)
 {
+    for (size_t i = 0; i < c->nfiles; i++)
+        free(c->files[i].path);
+    free(c->files);
+    free(c->first_empty);
     crnn_vocab_free(&c->vocab);
     if (c->mapping)
         munmap(c->mapping, c->mapping_length);

@@ -29,6 +29,7 @@ int crnn_snapshot_read_info(const char *path, crnn_snapshot_info *info, crnn_err
     info->best_val_loss = s.best_val_loss;
     snprintf(info->corpus_path, sizeof info->corpus_path, "%s", s.corpus_path ? s.corpus_path : "");
     info->corpus_bytes = s.corpus_bytes;
+    info->corpus_files = s.n_corpus_files ? s.n_corpus_files : 1;
     info->corpus_crc = s.corpus_crc;
     info->resumable = s.adam_m && s.adam_v && s.cursors && s.state && s.has_progress;
     info->weights_dtype = (crnn_weights_dtype)s.weights_dtype;

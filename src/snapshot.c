@@ -410,6 +410,24 @@ static void write_payload(writer *w, const crnn_snapshot *s)
     put_bytes(&b, s->corpus_path ? s->corpus_path : "", plen);
     w_small(w, "CRPS", 0, &b);
 
+    if (s->n_corpus_args > 0) {
+        put_u32(&b, s->n_corpus_args);
+        for (uint32_t i = 0; i < s->n_corpus_args; i++) {
+            size_t n = strlen(s->corpus_args[i]);
+            put_u32(&b, (uint32_t)n);
+            put_bytes(&b, s->corpus_args[i], n);
+        }
+        put_u32(&b, s->n_corpus_files);
+        for (uint32_t i = 0; i < s->n_corpus_files; i++) {
+            size_t n = strlen(s->corpus_files[i].path);
+            put_u32(&b, (uint32_t)n);
+            put_bytes(&b, s->corpus_files[i].path, n);
+            put_u64(&b, s->corpus_files[i].bytes);
+            put_u32(&b, s->corpus_files[i].crc);
+        }
+        w_small(w, "SRCS", 0, &b);
+    }
+
     put_progress(&b, s);
     w_small(w, "PROG", 0, &b);
 
@@ -526,6 +544,55 @@ static int read_vocab(reader *sr, crnn_snapshot *s, int any_order, const char *n
     return ok ? CRNN_OK
               : corrupt(err, name, any_order ? "the vocabulary holds a code point twice"
                                              : "the vocabulary is not a sorted set of code points");
+}
+
+/* A u32 length and that many bytes, as a new string; NULL if it does not fit
+ * (or memory ran out: *nomem set). */
+static char *get_string(reader *sr, int *nomem)
+{
+    uint32_t n = get_u32(sr);
+    if (sr->bad || n > sr->len - sr->pos)
+        return NULL;
+    char *out = malloc((size_t)n + 1);
+    if (!out) {
+        *nomem = 1;
+        return NULL;
+    }
+    memcpy(out, sr->p + sr->pos, n);
+    out[n] = 0;
+    sr->pos += n;
+    return out;
+}
+
+/* SRCS: u32 arguments, each a string; u32 files, each a string, u64 bytes
+ * and u32 CRC. Counts are checked against the bytes left (at least 4 and 16
+ * bytes each) before anything is allocated. */
+static int read_sources(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+{
+    int nomem = 0;
+    uint32_t nargs = get_u32(sr);
+    if (sr->bad || nargs == 0 || nargs > (sr->len - sr->pos) / 4)
+        return corrupt(err, name, "the corpus's arguments do not fit");
+    if (!(s->corpus_args = calloc(nargs, sizeof *s->corpus_args)))
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    for (; s->n_corpus_args < nargs; s->n_corpus_args++)
+        if (!(s->corpus_args[s->n_corpus_args] = get_string(sr, &nomem)))
+            return nomem ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name)
+                         : corrupt(err, name, "a corpus argument does not fit");
+    uint32_t nfiles = get_u32(sr);
+    if (sr->bad || nfiles == 0 || nfiles > (sr->len - sr->pos) / 16)
+        return corrupt(err, name, "the corpus's files do not fit");
+    if (!(s->corpus_files = calloc(nfiles, sizeof *s->corpus_files)))
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
+    for (; s->n_corpus_files < nfiles; s->n_corpus_files++) {
+        struct crnn_snapshot_file *f = &s->corpus_files[s->n_corpus_files];
+        if (!(f->path = get_string(sr, &nomem)))
+            return nomem ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name)
+                         : corrupt(err, name, "a corpus file's name does not fit");
+        f->bytes = get_u64(sr);
+        f->crc = get_u32(sr);
+    }
+    return CRNN_OK;
 }
 
 /* ORIG: u64 step, u32 vocabulary size, u32 path length, the path. */
@@ -652,6 +719,9 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
         } else if (!strcmp(tag, "VOCB") || !strcmp(tag, "VOCX")) {
             if (!(twice = have_vocab++))
                 rc = read_vocab(&sr, s, tag[3] == 'X', name, err);
+        } else if (!strcmp(tag, "SRCS")) {
+            if (!(twice = s->corpus_args != NULL))
+                rc = read_sources(&sr, s, name, err);
         } else if (!strcmp(tag, "ORIG")) {
             if (!(twice = s->origin_path != NULL))
                 rc = read_origin(&sr, s, name, err);
@@ -771,6 +841,12 @@ void crnn_snapshot_free(crnn_snapshot *snap)
     free(snap->vocab);
     free(snap->corpus_path);
     free(snap->origin_path);
+    for (uint32_t i = 0; i < snap->n_corpus_args; i++)
+        free(snap->corpus_args[i]);
+    free(snap->corpus_args);
+    for (uint32_t i = 0; i < snap->n_corpus_files; i++)
+        free(snap->corpus_files[i].path);
+    free(snap->corpus_files);
     crnn_free_floats(snap->params);
     crnn_free_floats(snap->adam_m);
     crnn_free_floats(snap->adam_v);

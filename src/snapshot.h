@@ -36,6 +36,15 @@ typedef struct crnn_snapshot {
     char *corpus_path;           /* NUL-terminated */
     uint64_t corpus_bytes;
     uint32_t corpus_crc;
+    /* SRCS, for a corpus of several files or directories (else 0 / NULL): */
+    char **corpus_args;          /* (n_corpus_args) the paths given to train */
+    uint32_t n_corpus_args;
+    struct crnn_snapshot_file {
+        char *path;
+        uint64_t bytes;
+        uint32_t crc;
+    } *corpus_files;             /* (n_corpus_files) the files read, in order */
+    uint32_t n_corpus_files;
 
     int has_progress;            /* the PROG section was present */
     uint64_t step, adam_step, best_step;

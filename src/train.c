@@ -20,12 +20,16 @@
 #include "model.h"
 #include "optim.h"
 #include "snapshot.h"
+#include "sources.h"
 #include "vocab.h"
 
 struct crnn_trainer {
     crnn_train_config config;
     crnn_compute_options compute; /* cache_dir owned (NULL: the default) */
-    char *corpus_path;
+    char **corpus_args; /* (n_corpus_args) the files and directories given */
+    size_t n_corpus_args;
+    char *corpus_path;  /* for messages and old readers: the arguments joined by ", " */
+    struct crnn_snapshot_file *snap_files; /* (corpus.nfiles) for snapshots' SRCS */
     crnn_corpus corpus; /* token ids (mapped from the id cache) and the vocabulary */
     crnn_vocab base;    /* fine-tuning: the vocabulary the corpus's extends; else empty */
     char *origin_path;  /* fine-tuning: the snapshot started from; else NULL */
@@ -202,15 +206,49 @@ static uint64_t available_memory(const crnn_compute_options *o)
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
 }
 
-/* Tokenizes the corpus (or maps its id cache). */
-static int read_corpus(crnn_trainer *t, const char *path, crnn_error *err)
+/* Keeps the corpus's arguments (and their joined name). */
+static int set_corpus_args(crnn_trainer *t, const char *const *paths, size_t n, crnn_error *err)
+{
+    if (n == 0 || !paths)
+        return crnn_fail(err, CRNN_ERR_ARG, "no corpus given");
+    size_t joined = 1;
+    for (size_t i = 0; i < n; i++)
+        joined += strlen(paths[i]) + 2;
+    t->corpus_args = crnn_calloc(n, sizeof *t->corpus_args);
+    t->corpus_path = malloc(joined);
+    if (!t->corpus_args || !t->corpus_path)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    t->corpus_path[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(t->corpus_args[i] = strdup(paths[i])))
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        t->n_corpus_args = i + 1;
+        if (i)
+            strcat(t->corpus_path, ", ");
+        strcat(t->corpus_path, paths[i]);
+    }
+    return CRNN_OK;
+}
+
+/* Tokenizes the corpus (or maps its id cache); lists its files for snapshots. */
+static int read_corpus(crnn_trainer *t, crnn_error *err)
 {
     char buf[4096];
     const char *dir = t->compute.cache_dir;
     crnn_corpus_options o = {t->config.lossy, t->config.normalize, t->config.max_vocab,
                              dir ? dir : crnn_default_cache_dir(buf, sizeof buf),
                              t->base.size > 0 ? &t->base : NULL};
-    return crnn_corpus_open(&t->corpus, path, &o, err);
+    int rc = crnn_corpus_open(&t->corpus, (const char *const *)t->corpus_args, t->n_corpus_args,
+                              &o, err);
+    if (rc != CRNN_OK)
+        return rc;
+    if (!(t->snap_files = crnn_calloc(t->corpus.nfiles, sizeof *t->snap_files)))
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < t->corpus.nfiles; i++)
+        t->snap_files[i] = (struct crnn_snapshot_file){t->corpus.files[i].path,
+                                                       t->corpus.files[i].bytes,
+                                                       t->corpus.files[i].crc};
+    return CRNN_OK;
 }
 
 /* Splits the corpus and checks that every split can feed B x T. */
@@ -361,13 +399,15 @@ static int check_same_shape(const crnn_train_config *c, const crnn_train_config 
                      "shape and the tokenizer of the model it starts from", field, path);
 }
 
-/* A new run on corpus_path; with init (read from init_path), from its weights
- * and with its vocabulary extended by the corpus's new characters. */
-static crnn_trainer *create_local(const char *corpus_path, const crnn_train_config *config,
-                                  const crnn_snapshot *init, const char *init_path,
-                                  const crnn_compute_options *compute, crnn_error *err)
+/* A new run on the corpus of paths[0 .. n-1]; with init (read from
+ * init_path), from its weights and with its vocabulary extended by the
+ * corpus's new characters. */
+static crnn_trainer *create_local(const char *const *paths, size_t n,
+                                  const crnn_train_config *config, const crnn_snapshot *init,
+                                  const char *init_path, const crnn_compute_options *compute,
+                                  crnn_error *err)
 {
-    if (!corpus_path || !config) {
+    if (!paths || n == 0 || !config) {
         crnn_fail(err, CRNN_ERR_ARG, "no corpus given");
         return NULL;
     }
@@ -392,12 +432,8 @@ static crnn_trainer *create_local(const char *corpus_path, const crnn_train_conf
         }
         t->origin_step = init->step;
     }
-    if (!(t->corpus_path = strdup(corpus_path))) {
-        crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if (read_corpus(t, corpus_path, err) != CRNN_OK ||
-        prepare_splits(t, corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK)
+    if (set_corpus_args(t, paths, n, err) != CRNN_OK || read_corpus(t, err) != CRNN_OK ||
+        prepare_splits(t, t->corpus_path, err) != CRNN_OK || allocate(t, err) != CRNN_OK)
         goto fail;
     crnn_rng_seed(&t->rng, config->seed);
     crnn_model_randomize(&t->model, &t->rng, config->forget_bias);
@@ -412,18 +448,16 @@ fail:
     return NULL;
 }
 
-static crnn_trainer *finetune_local(const char *corpus_path, const char *init_path,
-                                    const crnn_train_config *config,
-                                    const crnn_compute_options *compute, crnn_error *err)
+static crnn_trainer *create_from_local(const char *const *paths, size_t n, const char *init_path,
+                                       const crnn_train_config *config,
+                                       const crnn_compute_options *compute, crnn_error *err)
 {
     crnn_snapshot init;
-    if (!init_path) {
-        crnn_fail(err, CRNN_ERR_ARG, "no snapshot to start from given");
-        return NULL;
-    }
+    if (!init_path)
+        return create_local(paths, n, config, NULL, NULL, compute, err);
     if (crnn_snapshot_load(init_path, &init, err) != CRNN_OK)
         return NULL;
-    crnn_trainer *t = create_local(corpus_path, config, &init, init_path, compute, err);
+    crnn_trainer *t = create_local(paths, n, config, &init, init_path, compute, err);
     crnn_snapshot_free(&init);
     return t;
 }
@@ -433,7 +467,11 @@ void crnn_trainer_free(crnn_trainer *t)
     if (!t)
         return;
     free((char *)t->compute.cache_dir);
+    for (size_t i = 0; i < t->n_corpus_args; i++)
+        free(t->corpus_args[i]);
+    free(t->corpus_args);
     free(t->corpus_path);
+    free(t->snap_files);
     free(t->origin_path);
     crnn_vocab_free(&t->base);
     crnn_corpus_close(&t->corpus);
@@ -693,6 +731,12 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
     s->vocab = t->corpus.vocab.symbols;
     s->vocab_size = t->corpus.vocab.size;
     s->corpus_path = t->corpus_path;
+    if (t->n_corpus_args > 1 || t->corpus.nfiles > 1 || t->corpus.empty_files > 0) {
+        s->corpus_args = t->corpus_args;
+        s->n_corpus_args = (uint32_t)t->n_corpus_args;
+        s->corpus_files = t->snap_files;
+        s->n_corpus_files = (uint32_t)t->corpus.nfiles;
+    }
     s->corpus_bytes = t->corpus.file_bytes;
     s->corpus_crc = t->corpus.file_crc;
     s->origin_path = t->origin_path;
@@ -791,6 +835,38 @@ static int check_resumable(const crnn_snapshot *s, const crnn_trainer *t, const 
     return CRNN_OK;
 }
 
+/* A resumed run reads the files it was trained on: the snapshot's list
+ * (SRCS, for several files) against the corpus read now, the first
+ * difference named. Older snapshots and one-file corpora are checked by
+ * their size and CRC alone (resume_local). */
+static int same_sources(const crnn_snapshot *s, const crnn_trainer *t, const char *snapshot_path,
+                        crnn_error *err)
+{
+    if (!s->n_corpus_files)
+        return CRNN_OK;
+    const crnn_corpus *c = &t->corpus;
+    for (size_t i = 0; i < c->nfiles && i < s->n_corpus_files; i++) {
+        const struct crnn_snapshot_file *was = &s->corpus_files[i];
+        const crnn_corpus_file *now = &c->files[i];
+        if (strcmp(was->path, now->path) != 0)
+            return crnn_fail(err, CRNN_ERR_DATA, "the corpus's files changed since %s was "
+                             "written: file %zu is %s, it was %s", snapshot_path, i + 1,
+                             now->path, was->path);
+        if (was->bytes != now->bytes || was->crc != now->crc)
+            return crnn_fail(err, CRNN_ERR_DATA, "%s changed since %s was written (%llu bytes, "
+                             "CRC %08x; it was %llu bytes, CRC %08x)", now->path, snapshot_path,
+                             (unsigned long long)now->bytes, now->crc,
+                             (unsigned long long)was->bytes, was->crc);
+    }
+    if (c->nfiles != s->n_corpus_files)
+        return crnn_fail(err, CRNN_ERR_DATA, "the corpus has %zu files with text where %s was "
+                         "trained on %u (%s %s)", c->nfiles, snapshot_path, s->n_corpus_files,
+                         c->nfiles > s->n_corpus_files ? "new:" : "missing:",
+                         c->nfiles > s->n_corpus_files ? c->files[s->n_corpus_files].path
+                                                       : s->corpus_files[c->nfiles].path);
+    return CRNN_OK;
+}
+
 static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_path,
                                   const crnn_compute_options *compute, crnn_error *err)
 {
@@ -808,8 +884,13 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
     if (check_config(&s.config, err) != CRNN_OK || !(t = new_trainer(compute, err)))
         goto fail;
     t->config = s.config;
-    const char *path = corpus_path ? corpus_path : s.corpus_path;
-    if (!path || !*path) {
+    /* The corpus given now, or the one recorded: its arguments (SRCS), or the
+     * one path of older snapshots. */
+    const char *one = corpus_path ? corpus_path : s.corpus_path;
+    const char *const *args = corpus_path || !s.n_corpus_args ? &one
+                                                              : (const char *const *)s.corpus_args;
+    size_t nargs = corpus_path || !s.n_corpus_args ? 1 : s.n_corpus_args;
+    if (!args[0] || !*args[0]) {
         crnn_fail(err, CRNN_ERR_ARG, "%s does not record its corpus; give it with --corpus",
                   snapshot_path);
         goto fail;
@@ -828,9 +909,10 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
         }
         t->origin_step = s.origin_step;
     }
-    t->corpus_path = strdup(path);
-    if (!t->corpus_path || read_corpus(t, path, err) != CRNN_OK)
+    if (set_corpus_args(t, args, nargs, err) != CRNN_OK || read_corpus(t, err) != CRNN_OK ||
+        same_sources(&s, t, snapshot_path, err) != CRNN_OK)
         goto fail;
+    const char *path = t->corpus_path;
     if (t->corpus.file_bytes != s.corpus_bytes || t->corpus.file_crc != s.corpus_crc) {
         crnn_fail(err, CRNN_ERR_DATA,
                   "%s is not the corpus %s was trained on (%llu bytes, CRC %08x; the snapshot "
@@ -891,14 +973,26 @@ static crnn_trainer *all_or_none(crnn_trainer *t, crnn_error *err)
 crnn_trainer *crnn_trainer_create(const char *corpus_path, const crnn_train_config *config,
                                   const crnn_compute_options *compute, crnn_error *err)
 {
-    return all_or_none(create_local(corpus_path, config, NULL, NULL, compute, err), err);
+    return crnn_trainer_create_from(&corpus_path, corpus_path ? 1 : 0, NULL, config, compute, err);
 }
 
 crnn_trainer *crnn_trainer_finetune(const char *corpus_path, const char *init_path,
                                     const crnn_train_config *config,
                                     const crnn_compute_options *compute, crnn_error *err)
 {
-    return all_or_none(finetune_local(corpus_path, init_path, config, compute, err), err);
+    if (!init_path) {
+        crnn_fail(err, CRNN_ERR_ARG, "no snapshot to start from given");
+        return all_or_none(NULL, err);
+    }
+    return crnn_trainer_create_from(&corpus_path, corpus_path ? 1 : 0, init_path, config,
+                                    compute, err);
+}
+
+crnn_trainer *crnn_trainer_create_from(const char *const *corpus_paths, size_t n,
+                                       const char *init_path, const crnn_train_config *config,
+                                       const crnn_compute_options *compute, crnn_error *err)
+{
+    return all_or_none(create_from_local(corpus_paths, n, init_path, config, compute, err), err);
 }
 
 crnn_trainer *crnn_trainer_resume(const char *snapshot_path, const char *corpus_path,
@@ -930,12 +1024,26 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->engine_note = t->engine_note;
     st->tokenize_seconds = t->corpus.seconds;
     st->corpus_bytes = t->corpus.file_bytes;
+    st->corpus_files = t->corpus.nfiles;
+    st->empty_files = t->corpus.empty_files;
+    st->first_empty_file = t->corpus.first_empty;
     st->parameters = t->model.layout.total;
     st->learning_rate = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch);
     st->config = t->config;
     st->vocabulary = t->corpus.vocab.symbols;
     st->origin_vocab_size = t->base.size;
     st->origin_path = t->origin_path;
+}
+
+int crnn_corpus_bytes(const char *const *corpus_paths, size_t n, uint64_t *bytes,
+                      crnn_error *err)
+{
+    crnn_sources src;
+    int rc = crnn_sources_expand(corpus_paths, n, &src, err);
+    if (rc == CRNN_OK)
+        *bytes = src.bytes;
+    crnn_sources_free(&src);
+    return rc;
 }
 
 void crnn_trainer_get_run_settings(const crnn_trainer *t, crnn_run_settings *settings)

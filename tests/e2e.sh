@@ -29,6 +29,37 @@ expect 0 "" -- "$bin" sample m.crnn -n 500 --seed 3 --stop "o"
   bad "--stop o: $(cat out.txt)"
 expect 2 "--stop needs" -- "$bin" sample m.crnn --stop ""
 
+# --- corpora of several files and directories ---------------------------------
+# Files and directories joined in order (a directory's entries by name, hidden
+# ones skipped, empty files skipped with a notice): the same ids as the one file
+# they make, so the same run gives the same losses; a changed file is named on
+# resume; invalid UTF-8 names its file.
+mkdir -p many/sub many/.hidden
+head -n 100 corpus.txt >many/a.txt
+sed -n 101,200p corpus.txt >many/sub/b.txt
+tail -n 100 corpus.txt >c.txt
+: >many/empty.txt
+printf 'x\xffy\n' >many/.hidden/bad.txt
+printf 'x\xffy\n' >many/.dot.txt
+expect 0 "(3 files)" -- "$bin" train many c.txt -o mf.crnn "${small[@]}" --max-iters 4 --no-cache
+grep -q "skipped 1 empty file (many/empty.txt)" err.txt && ok || bad "no notice of the empty file: $(cat err.txt)"
+grep "validation" err.txt | tail -1 | grep -o "validation [0-9.]*" >many.loss
+cat many/a.txt many/sub/b.txt c.txt >joined.txt
+expect 0 "" -- "$bin" train joined.txt -o j.crnn "${small[@]}" --max-iters 4 --no-cache
+grep "validation" err.txt | tail -1 | grep -o "validation [0-9.]*" >joined.loss
+[ -s many.loss ] && cmp -s many.loss joined.loss && ok ||
+  bad "files joined by charrnn and by cat trained differently: $(cat many.loss) vs $(cat joined.loss)"
+expect 0 "" -- "$bin" info mf.crnn
+grep -q "corpus:      many, c.txt (3 files" out.txt && ok || bad "info lacks the sources: $(cat out.txt)"
+expect 0 "done at step 6" -- "$bin" train --resume mf.crnn --max-iters 6 --no-cache
+echo "one more line" >>many/sub/b.txt
+expect 1 "many/sub/b.txt changed since mf.crnn was written" -- "$bin" train --resume mf.crnn --max-iters 8 --no-cache
+printf 'ok\n\xff\n' >many/sub/zz.txt
+expect 1 "many/sub/zz.txt" -- "$bin" train many -o bad.crnn "${small[@]}" --max-iters 2 --no-cache
+grep -q "line 2, column 1" err.txt && ok || bad "the invalid byte's place is not named: $(cat err.txt)"
+expect 0 "done at step 2" -- "$bin" train many -o lossy.crnn "${small[@]}" --max-iters 2 --no-cache --lossy
+expect 2 "give one path" -- "$bin" train --resume mf.crnn a.txt b.txt
+
 # --- fine-tuning --------------------------------------------------------------
 # A new text with two characters m.crnn never saw: they are added after its
 # own (named in the header), the snapshot says where it came from, sizes come
@@ -163,7 +194,7 @@ expect 0 "picked 2 x 64, embedding 32, batch 16 x 50 for a 0.03 MB corpus" -- "$
 
 [ -e x.crnn ] && bad "a snapshot was written for a bad corpus" || ok
 mkdir adir
-expect 1 "is a directory" -- "$bin" train adir -o x.crnn
+expect 1 "adir holds no text files" -- "$bin" train adir -o x.crnn
 expect 1 "needs about" -- "$bin" train corpus.txt -o x.crnn --hidden 65536 --layers 16
 
 # --- Unicode corpora ------------------------------------------------------------------------------

@@ -22,6 +22,12 @@
 #include "vocab.h"
 
 /* Appends the UTF-8 of cp to buf at *n. */
+/* The corpus of one path. */
+static int open1(crnn_corpus *c, const char *path, const crnn_corpus_options *o, crnn_error *err)
+{
+    return crnn_corpus_open(c, &path, 1, o, err);
+}
+
 static void put(unsigned char *buf, size_t *n, uint32_t cp)
 {
     char tmp[4];
@@ -144,7 +150,7 @@ static void same_as_reference(const char *what, const char *path, const unsigned
                                   &unknown, &n);
     crnn_corpus c;
     crnn_error err;
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(c.length == n, "%s: %zu ids, expected %zu", what, c.length, n);
     CHECK(c.width == expect_width, "%s: width %d, expected %d", what, c.width, expect_width);
     CHECK(c.vocab.size == size && memcmp(c.vocab.symbols, symbols, 4 * (size_t)size) == 0,
@@ -238,9 +244,12 @@ static void test_errors(void)
     crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, temp_path("cache"), NULL};
     const char *path = temp_path("empty.txt");
     write_text(path, "", 0);
-    CHECK(crnn_corpus_open(&c, path, &o, &err) == CRNN_ERR_DATA, "empty: %s", err.message);
-    CHECK(crnn_corpus_open(&c, temp_path("missing.txt"), &o, &err) == CRNN_ERR_IO, "missing");
-    CHECK(crnn_corpus_open(&c, temp_path(""), &o, &err) == CRNN_ERR_IO, "directory");
+    CHECK(open1(&c, path, &o, &err) == CRNN_ERR_DATA, "empty: %s", err.message);
+    CHECK(open1(&c, temp_path("missing.txt"), &o, &err) == CRNN_ERR_IO, "missing");
+    const char *empty_dir = temp_path("no-text");
+    mkdir(empty_dir, 0755);
+    CHECK(open1(&c, empty_dir, &o, &err) == CRNN_ERR_DATA && strstr(err.message, "no text files"),
+          "a directory with no text: %s", err.message);
 
     /* Invalid UTF-8 in the third block: byte offset, line and column. */
     size_t len = (9u << 20) + 100;
@@ -253,13 +262,13 @@ static void test_errors(void)
     t[at + 1] = 'x'; /* a lead byte without its continuation */
     path = temp_path("bad.txt");
     write_text(path, (const char *)t, len);
-    CHECK(crnn_corpus_open(&c, path, &o, &err) == CRNN_ERR_UTF8, "invalid UTF-8 accepted");
+    CHECK(open1(&c, path, &o, &err) == CRNN_ERR_UTF8, "invalid UTF-8 accepted");
     char want[96];
     snprintf(want, sizeof want, "at byte %zu (line %zu, column %zu)", at, at / 100 + 1,
              at % 100 + 1);
     CHECK(strstr(err.message, want), "message '%s' lacks '%s'", err.message, want);
     o.lossy = 1;
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(c.length == len, "lossy: %zu ids", c.length);
     CHECK(crnn_vocab_index(&c.vocab, CRNN_UNKNOWN_CODE_POINT) >= 0, "lossy: no U+FFFD");
     crnn_corpus_close(&c);
@@ -294,21 +303,21 @@ static void test_cache(void)
     crnn_corpus_options o = {0, CRNN_NORMALIZE_NONE, 0, dir, NULL};
     crnn_corpus c;
     crnn_error err;
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(c.cache_path && !c.cache_reused, "first open should write the cache");
     char cache[1024];
     snprintf(cache, sizeof cache, "%s", c.cache_path ? c.cache_path : "");
     uint32_t crc = c.file_crc;
     crnn_corpus_close(&c);
 
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(c.cache_reused && c.file_crc == crc && c.length == 25, "second open should reuse it");
     crnn_corpus_close(&c);
 
     /* Same size, new content and modification time: rebuilt, new ids. */
     write_text(path, "jello, world\nhello again\n", 25);
     set_mtime(path, 1000000100);
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(!c.cache_reused && c.file_crc != crc, "a changed corpus must not reuse the cache");
     CHECK(crnn_vocab_index(&c.vocab, 'j') >= 0, "the new text's vocabulary");
     crnn_corpus_close(&c);
@@ -318,7 +327,7 @@ static void test_cache(void)
      * must invalidate the cache. */
     write_text(path, "jello, world\nhello again and again\n", 35);
     set_mtime(path, 1000000100);
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(!c.cache_reused && c.length == 35, "a corpus of another size reused the cache");
     crnn_corpus_close(&c);
     write_text(path, "jello, world\nhello again\n", 25);
@@ -326,7 +335,7 @@ static void test_cache(void)
 
     /* Other options: another cache file, not this one. */
     o.max_vocab = 4;
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(!c.cache_reused && c.vocab.size == 4 && c.cache_path && strcmp(c.cache_path, cache) != 0,
           "max_vocab must not share the cache (size %d)", c.vocab.size);
     crnn_corpus_close(&c);
@@ -334,17 +343,17 @@ static void test_cache(void)
 
     /* A damaged header, or a truncated file: rebuilt, never trusted. */
     flip_byte(cache, 40);
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(!c.cache_reused, "a damaged header must not be trusted");
     crnn_corpus_close(&c);
     CHECK(truncate(cache, 4096 + 10) == 0, "truncate");
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(!c.cache_reused && c.length == 25, "a truncated cache must not be trusted");
     crnn_corpus_close(&c);
 
     /* A damaged id: reading it through a split reports it. */
     flip_byte(cache, -3);
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(c.cache_reused, "id bytes are not checked when opening");
     crnn_splits s;
     crnn_split_corpus(c.ids, c.width, c.length, (uint32_t)c.vocab.size, 0, 0, &s);
@@ -358,7 +367,7 @@ static void test_cache(void)
     const char *blocker = temp_path("not-a-dir");
     write_text(blocker, "x", 1);
     o.cache_dir = blocker;
-    CHECK_OK(crnn_corpus_open(&c, path, &o, &err), err);
+    CHECK_OK(open1(&c, path, &o, &err), err);
     CHECK(!c.cache_path && c.cache_warning[0] && c.ids, "warning: '%s'", c.cache_warning);
     CHECK(crnn_id_at(c.ids, c.width, 0) == (uint32_t)crnn_vocab_index(&c.vocab, 'j'), "ids");
     crnn_corpus_close(&c);

@@ -69,10 +69,14 @@ int cli_report(const crnn_error *err);
 /* The same, then exits with 1. */
 _Noreturn void cli_fail(const crnn_error *err);
 
+enum { CLI_MAX_CORPORA = 256 }; /* more: give a directory */
+
 typedef struct train_options {
     crnn_train_config config;
     const char *corpus, *resume, *output;
     const char *init_from; /* --init-from: fine-tune from this snapshot */
+    const char *corpora[CLI_MAX_CORPORA]; /* the files and directories to train on */
+    int ncorpora;
     uint64_t max_iters, eval_every, save_every, check_every, patience;
     uint64_t eval_chars; /* --eval-chars (0 given: UINT64_MAX, whole splits); 0: not given */
     double max_epochs; /* < 0: not given */

@@ -98,6 +98,7 @@ static int print_json(const char *path, const crnn_snapshot_info *in)
     cli_json_set(o, "best_validation_loss", cli_json_number(in->best_val_loss));
     cli_json_set(o, "corpus", cli_json_text(in->corpus_path));
     cli_json_set(o, "corpus_bytes", json_integer((json_int_t)in->corpus_bytes));
+    cli_json_set(o, "corpus_files", json_integer((json_int_t)in->corpus_files));
     cli_json_set(o, "corpus_crc", json_integer((json_int_t)in->corpus_crc));
     if (in->origin_path[0]) { /* fine-tuned */
         json_t *from = json_object();
@@ -151,7 +152,10 @@ int cmd_info(int argc, char **argv)
     if (!isnan(in.last_val_loss))
         printf("validation:  %.4f nats/char (%.4f bits); best %.4f\n", in.last_val_loss,
                in.last_val_loss / log(2.0), in.best_val_loss);
-    printf("corpus:      %s (%llu bytes, CRC %08x)\n", in.corpus_path,
+    char files[40] = "";
+    if (in.corpus_files > 1)
+        snprintf(files, sizeof files, "%llu files, ", (unsigned long long)in.corpus_files);
+    printf("corpus:      %s (%s%llu bytes, CRC %08x)\n", in.corpus_path, files,
            (unsigned long long)in.corpus_bytes, in.corpus_crc);
     if (in.origin_path[0])
         printf("fine-tuned:  from %s at step %llu; its vocabulary of %d, %d characters added\n",

@@ -15,11 +15,12 @@
 #include "cli.h"
 
 static const char TRAIN_HELP[] =
-    "usage: charrnn train CORPUS -o SNAP [options]\n"
+    "usage: charrnn train CORPUS... -o SNAP [options]\n"
     "       charrnn train --resume SNAP [--corpus CORPUS] [-o SNAP] [stopping options]\n"
     "       charrnn train CORPUS --init-from SNAP -o SNAP [options]   (fine-tuning)\n"
     "\n"
-    "Trains a character-level LSTM on a UTF-8 text file. A snapshot is written at\n"
+    "Trains a character-level LSTM on UTF-8 text: files and directories (walked in\n"
+    "name order, hidden ones skipped), joined in order. A snapshot is written at\n"
     "every evaluation, at the end and on Ctrl-C; the best by validation loss is kept\n"
     "next to it as NAME.best.crnn. Any snapshot can be resumed exactly.\n"
     "\n"
@@ -359,8 +360,13 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
                                            1000000000);
     } else if (cli_is(a, arg, "-q") || cli_is(a, arg, "--quiet")) {
         o->quiet = 1;
-    } else if (arg[0] != '-' && !o->corpus) {
-        o->corpus = arg;
+    } else if (arg[0] != '-' && o->ncorpora < CLI_MAX_CORPORA) {
+        o->corpora[o->ncorpora++] = arg;
+        if (!o->corpus)
+            o->corpus = arg;
+    } else if (arg[0] != '-') {
+        cli_error(a, "more than %d corpus paths: put the files in a directory and give it",
+                  CLI_MAX_CORPORA);
     } else {
         cli_unexpected(a, arg);
     }
@@ -398,7 +404,10 @@ void train_parse_over(cli_args *a, train_options *o, const crnn_train_config *st
     if (activation && !with_activation(&o->config, activation))
         cli_error(a, "--activation applies to --cell rnn only (LSTM and GRU gates are fixed)");
     else if (!o->resume && !o->corpus)
-        cli_error(a, "no corpus given: charrnn train CORPUS -o SNAP");
+        cli_error(a, "no corpus given: charrnn train CORPUS... -o SNAP");
+    else if (o->resume && o->ncorpora > 1)
+        cli_error(a, "a resumed run reads the corpus its snapshot records: give one path (or "
+                     "--corpus PATH) only if it moved");
     else if (o->resume && o->model_option_given)
         cli_error(a, "a resumed run keeps its model and training options; only --corpus, -o and "
                      "the stopping and saving options can be given with --resume");
@@ -409,12 +418,12 @@ void train_parse_over(cli_args *a, train_options *o, const crnn_train_config *st
 
 /* With no size given, sizes suited to the corpus: bigger text, bigger model.
  * A corpus too small for the batch gets fewer streams, with a notice. */
-static void pick_sizes(const char *corpus, crnn_train_config *c, int quiet)
+static void pick_sizes(const train_options *o, crnn_train_config *c, int quiet)
 {
-    struct stat st;
-    if (stat(corpus, &st) != 0 || !S_ISREG(st.st_mode))
+    uint64_t bytes;
+    if (crnn_corpus_bytes(o->corpora, (size_t)o->ncorpora, &bytes, NULL) != CRNN_OK)
         return; /* the trainer reports the problem */
-    double mb = (double)st.st_size / 1e6;
+    double mb = (double)bytes / 1e6;
     if (mb < 0.2) {
         c->layers = 2, c->hidden = 64, c->embed = 32, c->batch = 16, c->seq = 50;
     } else if (mb < 3) {
@@ -427,7 +436,7 @@ static void pick_sizes(const char *corpus, crnn_train_config *c, int quiet)
         c->dropout = 0.2f;
     }
     /* Characters are at most bytes: the training split needs B x (T+1) of them. */
-    double train = (double)st.st_size * (1.0 - c->val_fraction - c->test_fraction);
+    double train = (double)bytes * (1.0 - c->val_fraction - c->test_fraction);
     while (c->seq > 8 && train < 4.0 * (c->seq + 1))
         c->seq /= 2;
     int fit = (int)(train / (c->seq + 1));
@@ -555,11 +564,11 @@ static int train_setup(train_run *r, const train_options *o,
 {
     crnn_train_config cfg = o->config;
     if (!o->resume && !o->size_option_given)
-        pick_sizes(o->corpus, &cfg, r->quiet);
+        pick_sizes(o, &cfg, r->quiet);
     crnn_error err = {0};
-    r->t = o->resume      ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
-           : o->init_from ? crnn_trainer_finetune(o->corpus, o->init_from, &cfg, compute, &err)
-                          : crnn_trainer_create(o->corpus, &cfg, compute, &err);
+    r->t = o->resume ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
+                     : crnn_trainer_create_from(o->corpora, (size_t)o->ncorpora, o->init_from,
+                                                &cfg, compute, &err);
     if (!r->t)
         return cli_report(&err);
     r->output = o->output ? o->output : o->resume ? o->resume : "model.crnn";
@@ -632,18 +641,27 @@ static void print_header(const train_run *r, const train_options *o)
                 (unsigned long long)st.unknown_chars,
                 100.0 * (double)st.unknown_chars /
                     (double)(st.train_chars + st.val_chars + st.test_chars));
+    if (st.empty_files > 0 && r->leader)
+        fprintf(stderr, "charrnn: notice: skipped %zu empty file%s (%s%s)\n", st.empty_files,
+                st.empty_files > 1 ? "s" : "", st.first_empty_file,
+                st.empty_files > 1 ? ", ..." : "");
     if (r->quiet)
         return;
     const crnn_train_config *c = &st.config;
-    fprintf(stderr, "charrnn: %s %s: %llu train / %llu val / %llu test characters, vocabulary %d\n",
+    char files[64] = "";
+    if (st.corpus_files > 1 || o->ncorpora > 1)
+        snprintf(files, sizeof files, " (%zu files)", st.corpus_files);
+    fprintf(stderr, "charrnn: %s %s%s%s: %llu train / %llu val / %llu test characters, "
+                    "vocabulary %d\n",
             o->resume ? "resuming" : "training on", o->resume ? o->resume : o->corpus,
+            !o->resume && o->ncorpora > 1 ? " and more" : "", files,
             (unsigned long long)st.train_chars, (unsigned long long)st.val_chars,
             (unsigned long long)st.test_chars, st.vocab_size);
     if (st.origin_path)
         print_origin(&st);
     if (r->rs.eval_chars < st.val_chars)
-        fprintf(stderr, "charrnn: each validation reads the same part, at most %llu of its %llu characters "
-                        "(--eval-chars; 0 reads them all)\n",
+        fprintf(stderr, "charrnn: each validation reads the same part, at most %llu of its %llu "
+                        "characters (--eval-chars; 0 reads them all)\n",
                 (unsigned long long)r->rs.eval_chars, (unsigned long long)st.val_chars);
     if (getenv("CHARRNN_BLAS_RESTART"))
         fprintf(stderr, "charrnn: notice: %s\n", getenv("CHARRNN_BLAS_RESTART"));
