@@ -60,6 +60,10 @@ grep -q "line 2, column 1" err.txt && ok || bad "the invalid byte's place is not
 expect 0 "done at step 2" -- "$bin" train many -o lossy.crnn "${small[@]}" --max-iters 2 --no-cache --lossy
 expect 2 "give one path" -- "$bin" train --resume mf.crnn a.txt b.txt
 
+# No validation split: no log, and the summary names none.
+expect 0 "done at step 2" -- "$bin" train corpus.txt -o nv.crnn "${small[@]}" --max-iters 2 --val-fraction 0
+grep -q "loss log nv.csv" err.txt && bad "the summary names a log that was not written: $(tail -2 err.txt)" || ok
+
 # --- fine-tuning --------------------------------------------------------------
 # A new text with two characters m.crnn never saw: they are added after its
 # own (named in the header), the snapshot says where it came from, sizes come

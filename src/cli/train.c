@@ -913,12 +913,16 @@ static void print_summary(const train_run *r, const crnn_trainer_status *st,
         snprintf(tst, sizeof tst, "; test %.4f nats/char over %s", f->test, read);
     }
     char why[600];
-    if (plot_svg(r->log_path, r->svg_path, why, sizeof why) != 0)
+    int plotted = plot_svg(r->log_path, r->svg_path, why, sizeof why) == 0;
+    if (!plotted)
         fprintf(stderr, "charrnn: no loss curves: %s\n", why);
     fprintf(stderr, "charrnn: done at step %llu (epoch %.2f) in %s, %.1fk chars/s; %s%s\n",
             (unsigned long long)st->step, st->epoch, el, r->rate / 1000.0, val, tst);
-    fprintf(stderr, "charrnn: snapshot %s; loss log %s, curves %s\n", r->output, r->log_path,
-            r->svg_path);
+    if (plotted)
+        fprintf(stderr, "charrnn: snapshot %s; loss log %s, curves %s\n", r->output,
+                r->log_path, r->svg_path);
+    else /* no validation split, so no log either */
+        fprintf(stderr, "charrnn: snapshot %s\n", r->output);
 }
 
 /* The end of a run that reached its limit: a final evaluation and snapshot
