@@ -142,16 +142,23 @@ static size_t model_floats(const crnn_model_config *c, const crnn_cell_ops *cell
            bt * 2 /* row_loss doubles */;
 }
 
+/* The engine's options for a workspace of these flags. */
+static crnn_engine_options engine_options(const crnn_engine_options *options, unsigned flags)
+{
+    crnn_engine_options o = {0};
+    if (options)
+        o = *options;
+    o.forward_only = (flags & CRNN_WS_FORWARD_ONLY) != 0;
+    return o;
+}
+
 size_t crnn_workspace_bytes(const crnn_model_config *c, const crnn_cell_ops *cell, int rows,
                             int steps, unsigned flags, const crnn_engine_ops *engine,
                             const crnn_engine_options *options)
 {
     if (!engine)
         engine = &crnn_engine_own_ops;
-    crnn_engine_options o = {0};
-    if (options)
-        o = *options;
-    o.forward_only = (flags & CRNN_WS_FORWARD_ONLY) != 0;
+    crnn_engine_options o = engine_options(options, flags);
     return sizeof(float) * model_floats(c, cell, rows, steps, flags) +
            engine->bytes(c, cell, rows, steps, &o);
 }
@@ -168,10 +175,7 @@ int crnn_workspace_init(crnn_workspace *ws, const crnn_model *model, int rows, i
     ws->max_steps = steps;
     if (!engine)
         engine = &crnn_engine_own_ops;
-    crnn_engine_options o = {0};
-    if (options)
-        o = *options;
-    o.forward_only = (flags & CRNN_WS_FORWARD_ONLY) != 0;
+    crnn_engine_options o = engine_options(options, flags);
     if (!(ws->engine = engine->create(model, rows, steps, &o, err)))
         return err ? err->status : CRNN_ERR_NOMEM;
     int ok = (ws->x0 = crnn_alloc_floats(bt * c->embed)) != NULL;

@@ -509,6 +509,24 @@ static int corrupt(crnn_error *err, const char *name, const char *what)
 /* The readers of the sections' contents, each given a reader over exactly
  * its section (sr); the caller checks afterwards that none ran short. */
 
+/* A u32 length and that many bytes, as a new string; NULL if it does not fit
+ * (or memory ran out: *nomem set). */
+static char *get_string(reader *sr, int *nomem)
+{
+    uint32_t n = get_u32(sr);
+    if (sr->bad || n > sr->len - sr->pos)
+        return NULL;
+    char *out = malloc((size_t)n + 1);
+    if (!out) {
+        *nomem = 1;
+        return NULL;
+    }
+    memcpy(out, sr->p + sr->pos, n);
+    out[n] = 0;
+    sr->pos += n;
+    return out;
+}
+
 static int by_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -546,24 +564,6 @@ static int read_vocab(reader *sr, crnn_snapshot *s, int any_order, const char *n
                                              : "the vocabulary is not a sorted set of code points");
 }
 
-/* A u32 length and that many bytes, as a new string; NULL if it does not fit
- * (or memory ran out: *nomem set). */
-static char *get_string(reader *sr, int *nomem)
-{
-    uint32_t n = get_u32(sr);
-    if (sr->bad || n > sr->len - sr->pos)
-        return NULL;
-    char *out = malloc((size_t)n + 1);
-    if (!out) {
-        *nomem = 1;
-        return NULL;
-    }
-    memcpy(out, sr->p + sr->pos, n);
-    out[n] = 0;
-    sr->pos += n;
-    return out;
-}
-
 /* SRCS: u32 arguments, each a string; u32 files, each a string, u64 bytes
  * and u32 CRC. Counts are checked against the bytes left (at least 4 and 16
  * bytes each) before anything is allocated. */
@@ -598,34 +598,25 @@ static int read_sources(reader *sr, crnn_snapshot *s, const char *name, crnn_err
 /* ORIG: u64 step, u32 vocabulary size, u32 path length, the path. */
 static int read_origin(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
 {
+    int nomem = 0;
     s->origin_step = get_u64(sr);
-    uint32_t vocab = get_u32(sr), plen = get_u32(sr);
-    if (sr->bad || plen > sr->len - sr->pos || vocab > 0x110000)
-        return corrupt(err, name, "the origin section does not fit");
+    uint32_t vocab = get_u32(sr);
+    if (sr->bad || vocab > 0x110000 || !(s->origin_path = get_string(sr, &nomem)))
+        return nomem ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name)
+                     : corrupt(err, name, "the origin section does not fit");
     s->origin_vocab = (int)vocab;
-    s->origin_path = malloc((size_t)plen + 1);
-    if (!s->origin_path)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-    memcpy(s->origin_path, sr->p + sr->pos, plen);
-    s->origin_path[plen] = 0;
-    sr->pos += plen;
     return CRNN_OK;
 }
 
 /* CRPS: u64 corpus bytes, u32 CRC, u32 path length, the path. */
 static int read_corpus(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
 {
+    int nomem = 0;
     s->corpus_bytes = get_u64(sr);
     s->corpus_crc = get_u32(sr);
-    uint32_t plen = get_u32(sr);
-    if (sr->bad || plen > sr->len - sr->pos)
-        return corrupt(err, name, "the corpus path does not fit");
-    s->corpus_path = malloc((size_t)plen + 1);
-    if (!s->corpus_path)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-    memcpy(s->corpus_path, sr->p + sr->pos, plen);
-    s->corpus_path[plen] = 0;
-    sr->pos += plen;
+    if (!(s->corpus_path = get_string(sr, &nomem)))
+        return nomem ? crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name)
+                     : corrupt(err, name, "the corpus path does not fit");
     return CRNN_OK;
 }
 
