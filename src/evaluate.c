@@ -24,6 +24,38 @@ int crnn_eval_streams(const crnn_split *split, int max_streams)
     return (int)(half < (size_t)max_streams ? half : (size_t)max_streams);
 }
 
+int crnn_eval_buffers_init(crnn_eval_buffers *b, const crnn_model *model, int streams, int steps,
+                           crnn_error *err)
+{
+    memset(b, 0, sizeof *b);
+    size_t bt = (size_t)streams * (size_t)steps;
+    b->state = crnn_alloc_floats(crnn_model_state_size(model, streams));
+    b->inputs = crnn_calloc(bt, sizeof *b->inputs);
+    b->targets = crnn_calloc(bt, sizeof *b->targets);
+    if (!b->state || !b->inputs || !b->targets) {
+        crnn_eval_buffers_free(b);
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for evaluating %d streams", streams);
+    }
+    int rc = crnn_workspace_init(&b->ws, model, streams, steps, CRNN_WS_FORWARD_ONLY, NULL, NULL,
+                                 err);
+    if (rc != CRNN_OK) {
+        crnn_eval_buffers_free(b);
+        return rc;
+    }
+    b->streams = streams;
+    b->steps = steps;
+    return CRNN_OK;
+}
+
+void crnn_eval_buffers_free(crnn_eval_buffers *b)
+{
+    crnn_workspace_free(&b->ws);
+    crnn_free_floats(b->state);
+    free(b->inputs);
+    free(b->targets);
+    memset(b, 0, sizeof *b);
+}
+
 int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
                     uint32_t *targets, double sums[2])
@@ -86,10 +118,7 @@ struct crnn_evaluator {
     crnn_train_config config; /* the tokenizer settings (lossy, normalize) */
     int unknown;              /* id of U+FFFD, or -1: unseen characters are left out */
     /* Buffers for `streams` streams, remade when a text needs another number. */
-    int streams;
-    crnn_workspace ws;        /* streams x EVAL_STEPS */
-    float *state;             /* (L,S,streams,H) */
-    uint32_t *inputs, *targets; /* (EVAL_STEPS x streams) */
+    crnn_eval_buffers buf;    /* streams x EVAL_STEPS */
     /* Unseen characters: those of the current file (bits, and the list in
      * order of appearance, by which the bits are cleared again), and those
      * of every file scored so far. */
@@ -148,10 +177,7 @@ void crnn_evaluator_free(crnn_evaluator *ev)
         return;
     crnn_model_free(&ev->model);
     crnn_vocab_free(&ev->vocab);
-    crnn_workspace_free(&ev->ws);
-    crnn_free_floats(ev->state);
-    free(ev->inputs);
-    free(ev->targets);
+    crnn_eval_buffers_free(&ev->buf);
     free(ev->file_seen);
     free(ev->file_list);
     free(ev->total_seen);
@@ -162,24 +188,10 @@ void crnn_evaluator_free(crnn_evaluator *ev)
  * is read with the same shapes whether it comes first or later). */
 static int size_buffers(crnn_evaluator *ev, int streams, crnn_error *err)
 {
-    if (ev->streams == streams)
+    if (ev->buf.streams == streams)
         return CRNN_OK;
-    crnn_workspace_free(&ev->ws);
-    memset(&ev->ws, 0, sizeof ev->ws);
-    crnn_free_floats(ev->state);
-    free(ev->inputs);
-    free(ev->targets);
-    ev->streams = 0;
-    ev->state = crnn_alloc_floats(crnn_model_state_size(&ev->model, streams));
-    ev->inputs = crnn_calloc((size_t)streams * EVAL_STEPS, sizeof *ev->inputs);
-    ev->targets = crnn_calloc((size_t)streams * EVAL_STEPS, sizeof *ev->targets);
-    if (!ev->state || !ev->inputs || !ev->targets)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    int rc = crnn_workspace_init(&ev->ws, &ev->model, streams, EVAL_STEPS, 0, NULL, NULL, err);
-    if (rc != CRNN_OK)
-        return rc;
-    ev->streams = streams;
-    return CRNN_OK;
+    crnn_eval_buffers_free(&ev->buf);
+    return crnn_eval_buffers_init(&ev->buf, &ev->model, streams, EVAL_STEPS, err);
 }
 
 /* What to do with a character the vocabulary lacks. */
@@ -294,8 +306,8 @@ static int evaluate(crnn_evaluator *ev, const char *path, enum unseen_policy pol
     if ((rc = size_buffers(ev, streams, err)) != CRNN_OK)
         goto done;
     double sums[2] = {0, 0};
-    int bad = crnn_split_loss(&ev->model, &ev->ws, &split, streams, 0, streams, EVAL_STEPS,
-                              ev->state, ev->inputs, ev->targets, sums);
+    int bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, streams, 0, streams, EVAL_STEPS,
+                              ev->buf.state, ev->buf.inputs, ev->buf.targets, sums);
     if (bad == CRNN_ERR_FORMAT) { /* the ids were encoded against this vocabulary just above */
         rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
                        "model's vocabulary of %d characters", path, ev->vocab.size);

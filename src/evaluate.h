@@ -23,6 +23,21 @@ int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spli
                     int streams, int first, int count, int steps, float *state, uint32_t *inputs,
                     uint32_t *targets, double sums[2]);
 
+/* What reading a split takes, for up to `streams` streams of `steps` steps:
+ * a forward-only workspace, the carried state and one chunk's ids. Shared
+ * by the trainer's evaluation and the evaluator of crnn_evaluate_file. */
+typedef struct crnn_eval_buffers {
+    int streams, steps;
+    crnn_workspace ws;          /* streams x steps, forward only, own cells */
+    float *state;               /* (L,S,streams,H) */
+    uint32_t *inputs, *targets; /* (steps,streams) */
+} crnn_eval_buffers;
+
+/* Allocates b (zeroed first; freed by crnn_eval_buffers_free on failure too). */
+int crnn_eval_buffers_init(crnn_eval_buffers *b, const crnn_model *model, int streams, int steps,
+                           crnn_error *err);
+void crnn_eval_buffers_free(crnn_eval_buffers *b);
+
 /* Called between chunks with the characters predicted so far and in all. */
 typedef void (*crnn_split_progress)(void *user, uint64_t done, uint64_t total);
 

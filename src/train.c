@@ -54,12 +54,8 @@ struct crnn_trainer {
 
     uint64_t *cursors;  /* (B) position of every stream (all ranks keep all) */
     float *state;       /* (L,S,local_batch,H) hidden state carried between chunks */
-    crnn_workspace eval_ws; /* sized eval_local x eval_steps, on the own cells */
+    crnn_eval_buffers eval; /* this rank's share of the streams, forward only */
     int eval_streams;   /* streams reading a held-out split (all ranks together) */
-    int eval_local;     /* the most of them one rank runs */
-    int eval_steps;     /* characters per chunk when evaluating */
-    float *eval_state;  /* (L,S,eval_local,H) */
-    uint32_t *eval_inputs, *eval_targets; /* (eval_steps,eval_local) */
     crnn_progress_fn progress; /* told how an evaluation advances, or NULL */
     void *progress_user;
     float *full_state;  /* (L,S,B,H) all ranks' state, for snapshots */
@@ -332,23 +328,17 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     t->grads = crnn_alloc_floats(p);
     t->state = crnn_alloc_floats(ns);
     t->eval_streams = EVAL_STREAMS;
-    t->eval_local = (EVAL_STREAMS + t->ranks - 1) / t->ranks;
-    t->eval_steps = eval_steps_for(t->eval_local, t->corpus.vocab.size);
-    rc = crnn_workspace_init(&t->eval_ws, &t->model, t->eval_local, t->eval_steps,
-                             CRNN_WS_FORWARD_ONLY, NULL, NULL, err);
+    int eval_local = (EVAL_STREAMS + t->ranks - 1) / t->ranks; /* the most one rank runs */
+    rc = crnn_eval_buffers_init(&t->eval, &t->model, eval_local,
+                                eval_steps_for(eval_local, t->corpus.vocab.size), err);
     if (rc != CRNN_OK)
         return rc;
-    size_t eval_bt = (size_t)t->eval_local * (size_t)t->eval_steps;
-    t->eval_state = crnn_alloc_floats(crnn_model_state_size(&t->model, t->eval_local));
-    t->eval_inputs = crnn_calloc(eval_bt, sizeof *t->eval_inputs);
-    t->eval_targets = crnn_calloc(eval_bt, sizeof *t->eval_targets);
     t->full_state = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->gathered = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->cursors = crnn_calloc((size_t)c->batch, sizeof *t->cursors);
     t->inputs = crnn_calloc(bt, sizeof *t->inputs);
     t->targets = crnn_calloc(bt, sizeof *t->targets);
-    if (!t->grads || !t->state || !t->eval_state || !t->eval_inputs || !t->eval_targets ||
-        !t->full_state || !t->gathered || !t->cursors || !t->inputs || !t->targets ||
+    if (!t->grads || !t->state || !t->full_state || !t->gathered || !t->cursors || !t->inputs || !t->targets ||
         crnn_optim_init(&t->opt, c->optimizer, p) != CRNN_OK)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for the trainer");
     memset(t->state, 0, sizeof(float) * ns);
@@ -481,10 +471,7 @@ void crnn_trainer_free(crnn_trainer *t)
     crnn_optim_free(&t->opt);
     free(t->cursors);
     crnn_free_floats(t->state);
-    crnn_workspace_free(&t->eval_ws);
-    crnn_free_floats(t->eval_state);
-    free(t->eval_inputs);
-    free(t->eval_targets);
+    crnn_eval_buffers_free(&t->eval);
     crnn_free_floats(t->full_state);
     crnn_free_floats(t->gathered);
     free(t->inputs);
@@ -658,9 +645,10 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
     int first = (int)((int64_t)streams * t->rank / t->ranks);
     int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
     double sums[3] = {0, 0, 0}; /* loss, characters, damaged */
-    int rc = crnn_split_loss_part(&t->model, &t->eval_ws, split, streams, first, mine,
-                                  t->eval_steps, per_stream, t->eval_state, t->eval_inputs,
-                                  t->eval_targets, sums, t->progress ? report_progress : NULL, t);
+    crnn_eval_buffers *b = &t->eval;
+    int rc = crnn_split_loss_part(&t->model, &b->ws, split, streams, first, mine, b->steps,
+                                  per_stream, b->state, b->inputs, b->targets, sums,
+                                  t->progress ? report_progress : NULL, t);
     sums[2] = rc != CRNN_OK;
     crnn_dist_sum_doubles(sums, 3);
     crnn_corpus_trim(&t->corpus); /* the split just read need not stay resident */
