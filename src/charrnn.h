@@ -464,6 +464,90 @@ int crnn_sampler_next(crnn_sampler *sampler, const crnn_sample_options *options,
 /* Zeroes the hidden state, for an independent sample. */
 void crnn_sampler_reset(crnn_sampler *sampler);
 
+/* ------------------------------------------------------------------ batched generation */
+
+/* A generator steps up to max_streams independent samples together: each step
+ * is one forward pass of the model for every stream running (one matrix
+ * product per layer for all of them), after which each stream draws its next
+ * character with its own random stream and options. Streams join between
+ * steps and leave as soon as they are done (continuous batching); rows of
+ * streams that have left cost nothing. Weights exported in fp16 or bf16 are
+ * read as they are (half the bytes per character).
+ *
+ * A stream's text is exactly what crnn_sampler would write with the same
+ * seed, prime and options. Not thread-safe: one thread owns a generator
+ * (different generators may run side by side). */
+typedef struct crnn_generator crnn_generator;
+
+/* Loads a snapshot (or an exported model) for up to max_streams streams
+ * (1 .. 65536). NULL with err set. */
+crnn_generator *crnn_generator_open(const char *snapshot_path, int max_streams, crnn_error *err);
+void crnn_generator_free(crnn_generator *generator);
+
+int crnn_generator_capacity(const crnn_generator *generator); /* max_streams */
+int crnn_generator_running(const crnn_generator *generator);  /* streams not yet finished */
+int crnn_generator_vocab_size(const crnn_generator *generator);
+/* Bytes the model's weights take as the generator reads them. */
+size_t crnn_generator_weight_bytes(const crnn_generator *generator);
+
+/* What one stream is asked for. */
+typedef struct crnn_stream_request {
+    const char *prime;         /* UTF-8 text to start from, not repeated in the output;
+                                  NULL or "": start as after a line break */
+    size_t prime_len;
+    uint64_t seed;             /* the stream's random seed */
+    crnn_sample_options options;
+    uint64_t max_chars;        /* characters to generate at most (the prime not counted) */
+    const char *const *stop;   /* stop texts (n_stop of them, each non-empty): the stream ends
+                                  where its text first contains one, which is left out */
+    int n_stop;
+    void *user;                /* handed back with the stream's updates */
+} crnn_stream_request;
+
+/* No prime, seed 1, default options, 1000 characters, no stop texts. */
+void crnn_stream_request_default(crnn_stream_request *request);
+
+/* Why a stream ended (0 while it runs). */
+typedef enum crnn_stream_end {
+    CRNN_STREAM_RUNNING = 0,
+    CRNN_STREAM_LENGTH = 1, /* it wrote max_chars characters */
+    CRNN_STREAM_STOP = 2,   /* it wrote one of its stop texts */
+} crnn_stream_end;
+
+/* Adds a stream; it starts with the next step. Returns its id (>= 0, never
+ * reused by this generator) or: CRNN_ERR_ARG (options out of range, an empty
+ * stop text, every slot taken: check crnn_generator_running first),
+ * CRNN_ERR_UTF8 (invalid prime), CRNN_ERR_VOCAB (the prime has a character
+ * the model never saw, named in the message). The request's strings are
+ * copied. On failure nothing changes. */
+int64_t crnn_generator_add(crnn_generator *generator, const crnn_stream_request *request,
+                           crnn_error *err);
+
+/* What one step did for one stream. */
+typedef struct crnn_stream_update {
+    int64_t id;
+    void *user;
+    const char *text; /* UTF-8 the stream has made final in this step (possibly none while a
+                         stop text might be starting); valid until the next call on the
+                         generator */
+    size_t len;
+    uint64_t chars;   /* characters generated so far */
+    int end;          /* crnn_stream_end: not RUNNING in the stream's last update */
+} crnn_stream_update;
+
+/* Advances every running stream by one character: a stream still reading
+ * its prime takes the prime's next character; the others draw one. Fills
+ * updates (room for crnn_generator_capacity entries) with one entry per
+ * stream that made text or ended, in the order the streams were added, and
+ * *count with their number. A stream that ended is gone after this call.
+ * CRNN_OK, or the engine's failure. */
+int crnn_generator_step(crnn_generator *generator, crnn_stream_update *updates, int *count,
+                        crnn_error *err);
+
+/* Ends a stream at once (its client went away): 1 if it was running, 0 if no
+ * stream has that id. Its slot is free for the next add. */
+int crnn_generator_cancel(crnn_generator *generator, int64_t id);
+
 /* Describes a code point for people: 'a' (U+0061), or U+000A for controls;
  * writes at most outlen bytes, NUL included (24 are always enough). */
 void crnn_describe_code_point(uint32_t cp, char *out, size_t outlen);

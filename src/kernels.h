@@ -56,6 +56,16 @@ void crnn_lstm_backward_pointwise_ref(int rows, int hidden, float *gates, const 
 double crnn_softmax_xent_ref(int rows, int vocab, float *logits, const uint32_t *targets,
                              float scale, double *row_loss);
 
+/* y (rows, n) += x (rows, k) W (k, n), W stored as crnn_weights_dtype (fp32,
+ * fp16 or bf16 bits; row stride ldw elements), for generation (wgemm.c).
+ * Each output element is one fmaf chain over k in order, so a row's result
+ * is the same whatever the other rows, threads or instruction set, and the
+ * reference gives the same bits. */
+void crnn_wgemm(int rows, int n, int k, const float *x, int ldx, const void *w, int dtype, int ldw,
+                float *y, int ldy);
+void crnn_wgemm_ref(int rows, int n, int k, const float *x, int ldx, const void *w, int dtype,
+                    int ldw, float *y, int ldy);
+
 /* 1: every function above with a reference runs its reference instead (plain
  * loops, libm's exp and tanh), so that a whole training run can be compared
  * with the fast kernels. For tests; not thread-safe. */

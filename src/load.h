@@ -20,4 +20,19 @@
 int crnn_load_model(const char *path, crnn_model *model, crnn_vocab *vocab,
                     crnn_train_config *config, crnn_error *err);
 
+/* A model's weights as stored in its file, for generation: fp32, or the
+ * fp16 / bf16 bits of an exported model, not widened. */
+typedef struct crnn_stored_model {
+    crnn_model_config config;
+    crnn_vocab vocab;
+    void *params;     /* (n_params) owned: floats, or uint16_t bits */
+    int dtype;        /* crnn_weights_dtype */
+    size_t n_params;
+} crnn_stored_model;
+
+/* Reads and validates the snapshot at path into *m (zeroed first); the
+ * caller frees it with crnn_stored_model_free. On failure *m is empty. */
+int crnn_load_stored(const char *path, crnn_stored_model *m, crnn_error *err);
+void crnn_stored_model_free(crnn_stored_model *m);
+
 #endif

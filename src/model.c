@@ -20,7 +20,7 @@ static int state_slots(const crnn_model *model)
     return model->cell->has_cell_state ? 2 : 1;
 }
 
-int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_error *err)
+int crnn_model_shape(crnn_model *model, const crnn_model_config *config, crnn_error *err)
 {
     memset(model, 0, sizeof *model);
     const crnn_model_config *c = config;
@@ -58,6 +58,15 @@ int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_err
     lay->by = off;
     off += (size_t)c->vocab;
     lay->total = off;
+    return CRNN_OK;
+}
+
+int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_error *err)
+{
+    int rc = crnn_model_shape(model, config, err);
+    if (rc != CRNN_OK)
+        return rc;
+    size_t off = model->layout.total;
     model->params = crnn_alloc_floats(off);
     if (!model->params)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for %zu weights", off);

@@ -65,6 +65,10 @@ enum {
     CRNN_WS_FORWARD_ONLY = 2, /* no buffers for backward (evaluation); backward refuses */
 };
 
+/* Checks the sizes and fills config, cell and layout; allocates nothing
+ * (params stays NULL: nothing to free). */
+int crnn_model_shape(crnn_model *model, const crnn_model_config *config, crnn_error *err);
+
 /* Checks the sizes and computes the layout; allocates the weights (zeroed). */
 int crnn_model_init(crnn_model *model, const crnn_model_config *config, crnn_error *err);
 void crnn_model_free(crnn_model *model);

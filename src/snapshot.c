@@ -629,7 +629,7 @@ static int read_f32_array(const char *tag, reader *sr, crnn_snapshot *s, const c
                   : !strcmp(tag, "ADMM") ? &s->adam_m
                   : !strcmp(tag, "ADMV") ? &s->adam_v
                                          : &s->state;
-    if (*dst)
+    if (*dst || (dst == &s->params && s->params_half))
         return corrupt(err, name, "a section appears twice");
     size_t n = 0;
     *dst = get_floats(sr, &n);
@@ -645,23 +645,30 @@ static int read_f32_array(const char *tag, reader *sr, crnn_snapshot *s, const c
     return CRNN_OK;
 }
 
-/* PF16, PB16: u64 n, then n weights as fp16 or bf16, widened to fp32. */
-static int read_half_params(const char *tag, reader *sr, crnn_snapshot *s, const char *name,
-                            crnn_error *err)
+/* PF16, PB16: u64 n, then n weights as fp16 or bf16, widened to fp32 (or
+ * kept as they are with CRNN_SNAPSHOT_HALF_AS_IS). */
+static int read_half_params(const char *tag, reader *sr, crnn_snapshot *s, unsigned flags,
+                            const char *name, crnn_error *err)
 {
     uint64_t count = get_u64(sr);
     if (sr->bad || count > (sr->len - sr->pos) / 2 || count == 0)
         return corrupt(err, name, "an array length does not fit");
     if (s->n_params && s->n_params != count)
         return corrupt(err, name, "the weight and moment arrays differ in length");
-    s->params = crnn_alloc_floats((size_t)count);
-    if (!s->params)
+    int f16 = tag[1] == 'F', as_is = flags & CRNN_SNAPSHOT_HALF_AS_IS;
+    if (as_is)
+        s->params_half = malloc((size_t)count * sizeof(uint16_t));
+    else
+        s->params = crnn_alloc_floats((size_t)count);
+    if (!s->params && !s->params_half)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory reading %s", name);
-    int f16 = tag[1] == 'F';
     const unsigned char *q = sr->p + sr->pos;
     for (uint64_t i = 0; i < count; i++) {
         uint16_t h = (uint16_t)(q[2 * i] | q[2 * i + 1] << 8);
-        s->params[i] = f16 ? crnn_f16_to_f32(h) : crnn_bf16_to_f32(h);
+        if (as_is)
+            s->params_half[i] = h;
+        else
+            s->params[i] = f16 ? crnn_f16_to_f32(h) : crnn_bf16_to_f32(h);
     }
     sr->pos += (size_t)count * 2;
     s->n_params = (size_t)count;
@@ -687,7 +694,8 @@ static int read_cursors(reader *sr, crnn_snapshot *s, const char *name, crnn_err
 /* Walks the payload's sections: tag, flags, u64 length, content. Each known
  * section may appear once; an unknown one is skipped unless it is required. */
 static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections, unsigned minor,
-                          const char *name, crnn_snapshot *s, crnn_error *err)
+                          unsigned load_flags, const char *name, crnn_snapshot *s,
+                          crnn_error *err)
 {
     reader r = {p, len, 0, 0};
     int have_conf = 0, have_vocab = 0, have_params = 0;
@@ -727,8 +735,8 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
             rc = read_f32_array(tag, &sr, s, name, err);
             have_params |= !strcmp(tag, "PARM");
         } else if (!strcmp(tag, "PF16") || !strcmp(tag, "PB16")) {
-            if (!(twice = s->params != NULL))
-                rc = read_half_params(tag, &sr, s, name, err);
+            if (!(twice = s->params != NULL || s->params_half != NULL))
+                rc = read_half_params(tag, &sr, s, load_flags, name, err);
             have_params = 1;
         } else if (!strcmp(tag, "CURS")) {
             if (!(twice = s->cursors != NULL))
@@ -759,8 +767,8 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
     return CRNN_OK;
 }
 
-int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name,
-                        crnn_snapshot *snap, crnn_error *err)
+static int parse(const unsigned char *bytes, size_t len, const char *name, unsigned load_flags,
+                 crnn_snapshot *snap, crnn_error *err)
 {
     memset(snap, 0, sizeof *snap);
     if (len < 8 || memcmp(bytes, MAGIC, 8) != 0)
@@ -801,7 +809,7 @@ int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name
         free(payload);
         return corrupt(err, name, "the compressed data does not inflate to the recorded payload");
     }
-    int rc = parse_sections(payload, (size_t)plen, nsections, minor, name, snap, err);
+    int rc = parse_sections(payload, (size_t)plen, nsections, minor, load_flags, name, snap, err);
     free(payload);
     if (rc != CRNN_OK) {
         crnn_snapshot_free(snap);
@@ -814,7 +822,19 @@ int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name
     return CRNN_OK;
 }
 
+int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name,
+                        crnn_snapshot *snap, crnn_error *err)
+{
+    return parse(bytes, len, name, 0, snap, err);
+}
+
 int crnn_snapshot_load(const char *path, crnn_snapshot *snap, crnn_error *err)
+{
+    return crnn_snapshot_load_flags(path, 0, snap, err);
+}
+
+int crnn_snapshot_load_flags(const char *path, unsigned flags, crnn_snapshot *snap,
+                             crnn_error *err)
 {
     memset(snap, 0, sizeof *snap);
     unsigned char *bytes;
@@ -822,7 +842,7 @@ int crnn_snapshot_load(const char *path, crnn_snapshot *snap, crnn_error *err)
     int rc = crnn_read_file(path, MAX_PAYLOAD + CRNN_HEADER_BYTES, &bytes, &len, err);
     if (rc != CRNN_OK)
         return rc;
-    rc = crnn_snapshot_parse(bytes, len, path, snap, err);
+    rc = parse(bytes, len, path, flags, snap, err);
     free(bytes);
     return rc;
 }
@@ -839,6 +859,7 @@ void crnn_snapshot_free(crnn_snapshot *snap)
         free(snap->corpus_files[i].path);
     free(snap->corpus_files);
     crnn_free_floats(snap->params);
+    free(snap->params_half);
     crnn_free_floats(snap->adam_m);
     crnn_free_floats(snap->adam_v);
     free(snap->cursors);

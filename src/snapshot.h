@@ -53,7 +53,9 @@ typedef struct crnn_snapshot {
     crnn_run_settings run;
 
     int weights_dtype;           /* CRNN_WEIGHTS_F32 / F16 / BF16: how PARM is stored */
-    float *params;               /* (n_params), always fp32 in memory */
+    float *params;               /* (n_params) fp32 in memory (NULL with params_half) */
+    uint16_t *params_half;       /* (n_params) PF16/PB16 bits as stored, with
+                                    CRNN_SNAPSHOT_HALF_AS_IS only */
     size_t n_params;
     float *adam_m, *adam_v;      /* (n_params) each, or NULL */
     uint64_t *cursors;           /* (n_cursors) one per stream */
@@ -67,6 +69,13 @@ int crnn_snapshot_save(const char *path, const crnn_snapshot *snap, crnn_error *
 
 /* Reads and validates path into *snap (zeroed first). */
 int crnn_snapshot_load(const char *path, crnn_snapshot *snap, crnn_error *err);
+
+/* crnn_snapshot_load_flags flags. */
+enum {
+    CRNN_SNAPSHOT_HALF_AS_IS = 1, /* weights exported in 16 bits stay so (params_half) */
+};
+int crnn_snapshot_load_flags(const char *path, unsigned flags, crnn_snapshot *snap,
+                             crnn_error *err);
 
 /* The same from bytes in memory (name is used in messages). */
 int crnn_snapshot_parse(const unsigned char *bytes, size_t len, const char *name,

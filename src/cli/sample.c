@@ -34,7 +34,8 @@ static const char SAMPLE_HELP[] =
     "                        starts as after a line break\n"
     "  --seed S              random seed: the same seed gives the same text (default: clock)\n"
     "  --stop TEXT           end a sample as soon as it has written TEXT\n"
-    "  --count N             N independent samples, separated by a blank line (default 1)\n"
+    "  --count N             N independent samples, made side by side and printed in order,\n"
+    "                        separated by a blank line; sample i uses seed S+i (default 1)\n"
     "  --threads N           compute threads (default: all cores)\n";
 
 void sample_parse(cli_args *a, sample_options *o)
@@ -109,6 +110,33 @@ static const char *default_model(char *buf, size_t len)
     return buf;
 }
 
+/* Streams of `charrnn sample --count N`: the first not yet printed is
+ * written as it is made; the texts of the ones after it wait in memory until
+ * their turn. */
+typedef struct pending_text {
+    char *text;
+    size_t len, cap;
+    int ended;
+} pending_text;
+
+static int append(pending_text *p, const char *text, size_t len)
+{
+    if (p->len + len + 1 > p->cap) {
+        size_t cap = (p->len + len + 1) * 2;
+        char *t = realloc(p->text, cap);
+        if (!t)
+            return -1;
+        p->text = t;
+        p->cap = cap;
+    }
+    memcpy(p->text + p->len, text, len);
+    p->len += len;
+    return 0;
+}
+
+/* Streams each sample's start in one batch at most this wide. */
+#define SAMPLE_BATCH 64
+
 int cmd_sample(int argc, char **argv)
 {
     cli_args a;
@@ -120,67 +148,99 @@ int cmd_sample(int argc, char **argv)
         return done;
     char model_buf[4200];
     const char *path = so.path ? so.path : default_model(model_buf, sizeof model_buf);
-    const char *prime = so.prime;
-    long long length = so.length;
-    crnn_sample_options opt = so.sampling;
+    crnn_set_threads(so.threads);
     uint64_t seed = so.seed;
-    int have_seed = so.have_seed, threads = so.threads;
-    crnn_set_threads(threads);
-    if (!have_seed) {
+    if (!so.have_seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
     }
+    long long count = so.count;
+    int width = count < SAMPLE_BATCH ? (int)count : SAMPLE_BATCH;
     crnn_error err = {0};
-    crnn_sampler *sm = crnn_sampler_open(path, &err);
-    if (!sm)
+    crnn_generator *g = crnn_generator_open(path, width, &err);
+    if (!g)
         cli_fail(&err);
-    crnn_sampler_seed(sm, seed);
-    size_t stop_len = so.stop ? strlen(so.stop) : 0;
-    char *tail = stop_len ? calloc(stop_len + 4, 1) : NULL; /* the last bytes written */
-    if (stop_len && !tail) {
-        crnn_sampler_free(sm);
+    crnn_stream_request q;
+    crnn_stream_request_default(&q);
+    q.prime = so.prime;
+    q.prime_len = so.prime ? strlen(so.prime) : 0;
+    q.options = so.sampling;
+    q.max_chars = (uint64_t)so.length;
+    const char *stops[1] = {so.stop};
+    q.stop = stops;
+    q.n_stop = so.stop ? 1 : 0;
+    pending_text *texts = calloc((size_t)count, sizeof *texts);
+    crnn_stream_update *updates = calloc((size_t)width, sizeof *updates);
+    int rc = 0;
+    if (!texts || !updates) {
         fprintf(stderr, "charrnn: error: out of memory\n");
-        return 1;
+        rc = 1;
+        goto out;
     }
-    for (long long k = 0; k < so.count; k++) {
-        if (k > 0) {
-            fputs("\n\n", stdout); /* samples are separated by a blank line */
-            crnn_sampler_reset(sm);
-        }
-        if (prime && *prime) {
-            if (crnn_sampler_prime(sm, prime, strlen(prime), &err) != CRNN_OK) {
-                crnn_sampler_free(sm);
+    long long added = 0, printing = 0; /* stream i is sample i, seed + i */
+    while (printing < count) {
+        while (added < count && crnn_generator_running(g) < width) {
+            q.seed = seed + (uint64_t)added;
+            q.user = &texts[added];
+            if (q.prime_len && append(&texts[added], q.prime, q.prime_len) < 0) {
+                fprintf(stderr, "charrnn: error: out of memory\n");
+                rc = 1;
+                goto out;
+            }
+            if (crnn_generator_add(g, &q, &err) < 0) {
+                free(texts);
+                free(updates);
+                crnn_generator_free(g);
                 cli_fail(&err);
             }
-            fputs(prime, stdout);
+            added++;
         }
-        size_t have = 0;
-        for (long long i = 0; i < length; i++) {
-            uint32_t cp;
-            if (crnn_sampler_next(sm, &opt, &cp, &err) != CRNN_OK) {
-                crnn_sampler_free(sm);
-                cli_fail(&err);
-            }
-            char utf8[4];
-            int n = crnn_utf8_encode(cp, utf8);
-            fwrite(utf8, 1, (size_t)n, stdout);
-            if (cp == '\n' || i % 16 == 15)
-                fflush(stdout); /* stream the text as it is made */
-            if (tail) { /* --stop: end this sample once its text ends with the stop text */
-                for (int b = 0; b < n; b++) {
-                    if (have == stop_len)
-                        memmove(tail, tail + 1, --have);
-                    tail[have++] = utf8[b];
-                }
-                if (have == stop_len && !memcmp(tail, so.stop, stop_len))
-                    break;
-            }
+        int n;
+        if (crnn_generator_step(g, updates, &n, &err) != CRNN_OK) {
+            fprintf(stderr, "charrnn: error: %s\n", err.message);
+            rc = 1;
+            goto out;
         }
+        for (int i = 0; i < n; i++) {
+            pending_text *p = updates[i].user;
+            if (append(p, updates[i].text, updates[i].len) < 0) {
+                fprintf(stderr, "charrnn: error: out of memory\n");
+                rc = 1;
+                goto out;
+            }
+            if (updates[i].end == CRNN_STREAM_STOP) /* the CLI writes the stop text too */
+                append(p, so.stop, strlen(so.stop));
+            p->ended = updates[i].end != CRNN_STREAM_RUNNING;
+        }
+        /* Print what is ready, in order: the current sample as it grows, and
+         * every sample after it whose turn has come. */
+        while (printing < count) {
+            pending_text *p = &texts[printing];
+            if (p->len) {
+                fwrite(p->text, 1, p->len, stdout);
+                p->len = 0;
+            }
+            if (!p->ended)
+                break;
+            free(p->text);
+            p->text = NULL;
+            printing++;
+            if (printing < count)
+                fputs("\n\n", stdout); /* samples are separated by a blank line */
+        }
+        fflush(stdout);
     }
-    free(tail);
+out:
+    if (texts)
+        for (long long i = 0; i < count; i++)
+            free(texts[i].text);
+    free(texts);
+    free(updates);
+    crnn_generator_free(g);
+    if (rc)
+        return rc;
     fputc('\n', stdout);
-    crnn_sampler_free(sm);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "charrnn: error: could not write the sample to standard output\n");
         return 1;

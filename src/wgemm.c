@@ -1,0 +1,241 @@
+/*
+ * wgemm.c: y += x W against a weight matrix stored in fp32, fp16 or bf16,
+ * for generation, where few rows (one to a few dozen streams) meet large
+ * weights: W is streamed once per tile of rows and 16-bit weights are widened
+ * in registers, never copied to fp32.
+ *
+ * Every output element is one fused multiply-add chain over k in order,
+ * starting from y's value, on whatever instruction set, tile or thread: so
+ * a row's result does not depend on how many rows are computed with it, and
+ * the reference (plain fmaf loops) gives the same bits. Not for training
+ * (sgemm packs both operands and is faster when rows are many).
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+
+#include "charrnn.h"
+#include "half.h"
+#include "kernels.h"
+
+/* Below this many multiply-adds a product runs on one thread. */
+#define WGEMM_PARALLEL_MIN (1 << 18)
+
+static inline float weight_at(const void *w, int dtype, size_t i)
+{
+    switch (dtype) {
+    case CRNN_WEIGHTS_F16:
+        return crnn_f16_to_f32(((const uint16_t *)w)[i]);
+    case CRNN_WEIGHTS_BF16:
+        return crnn_bf16_to_f32(((const uint16_t *)w)[i]);
+    default:
+        return ((const float *)w)[i];
+    }
+}
+
+/* Columns [j0, j1) of y (rows, ldy) += x (rows, ldx) W (k, ldw), plain fmaf. */
+static void wgemm_scalar(int rows, int k, const float *x, int ldx, const void *w, int dtype,
+                         int ldw, float *y, int ldy, int j0, int j1)
+{
+    for (int r = 0; r < rows; r++) {
+        for (int j = j0; j < j1; j++) {
+            float s = y[(size_t)r * ldy + j];
+            for (int p = 0; p < k; p++)
+                s = fmaf(x[(size_t)r * ldx + p], weight_at(w, dtype, (size_t)p * ldw + j), s);
+            y[(size_t)r * ldy + j] = s;
+        }
+    }
+}
+
+void crnn_wgemm_ref(int rows, int n, int k, const float *x, int ldx, const void *w, int dtype,
+                    int ldw, float *y, int ldy)
+{
+    wgemm_scalar(rows, k, x, ldx, w, dtype, ldw, y, ldy, 0, n);
+}
+
+/* ---------------------------------------------------------------- AVX-512 */
+
+#define V512 16 /* floats per vector */
+
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"), always_inline)) static inline __m512
+load16_512(const void *w, int dtype, size_t i, __mmask16 m)
+{
+    if (dtype == CRNN_WEIGHTS_F32)
+        return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i);
+    if (dtype == CRNN_WEIGHTS_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* R rows x C vectors of columns from column j (masks for the last vector). */
+#define WGEMM_TILE_512(R, C)                                                                      \
+    __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void tile512_##R##_##C(     \
+        int k, const float *x, int ldx, const void *w, int dtype, int ldw, float *y, int ldy,    \
+        int j, __mmask16 last)                                                                    \
+    {                                                                                             \
+        __m512 acc[R][C];                                                                         \
+        __mmask16 m[C];                                                                           \
+        for (int c = 0; c < C; c++)                                                               \
+            m[c] = c == C - 1 ? last : (__mmask16)0xFFFF;                                         \
+        for (int r = 0; r < R; r++)                                                               \
+            for (int c = 0; c < C; c++)                                                           \
+                acc[r][c] = _mm512_maskz_loadu_ps(m[c], y + (size_t)r * ldy + j + c * V512);     \
+        for (int p = 0; p < k; p++) {                                                             \
+            __m512 wv[C];                                                                         \
+            for (int c = 0; c < C; c++)                                                           \
+                wv[c] = load16_512(w, dtype, (size_t)p * ldw + j + c * V512, m[c]);              \
+            for (int r = 0; r < R; r++) {                                                         \
+                __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + p]);                               \
+                for (int c = 0; c < C; c++)                                                       \
+                    acc[r][c] = _mm512_fmadd_ps(xb, wv[c], acc[r][c]);                            \
+            }                                                                                     \
+        }                                                                                         \
+        for (int r = 0; r < R; r++)                                                               \
+            for (int c = 0; c < C; c++)                                                           \
+                _mm512_mask_storeu_ps(y + (size_t)r * ldy + j + c * V512, m[c], acc[r][c]);      \
+    }
+WGEMM_TILE_512(4, 4)
+WGEMM_TILE_512(3, 4)
+WGEMM_TILE_512(2, 4)
+WGEMM_TILE_512(1, 4)
+WGEMM_TILE_512(4, 1)
+WGEMM_TILE_512(3, 1)
+WGEMM_TILE_512(2, 1)
+WGEMM_TILE_512(1, 1)
+
+typedef void (*tile512_fn)(int, const float *, int, const void *, int, int, float *, int, int,
+                           __mmask16);
+static const tile512_fn tiles512_wide[5] = {0, tile512_1_4, tile512_2_4, tile512_3_4, tile512_4_4};
+static const tile512_fn tiles512_one[5] = {0, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1};
+
+/* Columns [j0, j1): tiles of 64 columns, then single vectors, the last one
+ * masked. */
+static void wgemm_avx512(int rows, int k, const float *x, int ldx, const void *w, int dtype,
+                         int ldw, float *y, int ldy, int j0, int j1)
+{
+    int j = j0;
+    for (; j + 4 * V512 <= j1; j += 4 * V512)
+        for (int r = 0; r < rows; r += 4) {
+            int rr = rows - r < 4 ? rows - r : 4;
+            tiles512_wide[rr](k, x + (size_t)r * ldx, ldx, w, dtype, ldw, y + (size_t)r * ldy,
+                              ldy, j, 0xFFFF);
+        }
+    for (; j < j1; j += V512) {
+        int width = j1 - j < V512 ? j1 - j : V512;
+        __mmask16 m = (__mmask16)((1u << width) - 1);
+        for (int r = 0; r < rows; r += 4) {
+            int rr = rows - r < 4 ? rows - r : 4;
+            tiles512_one[rr](k, x + (size_t)r * ldx, ldx, w, dtype, ldw, y + (size_t)r * ldy,
+                             ldy, j, m);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- AVX2 */
+
+#define V256 8
+
+__attribute__((target("avx2,f16c,fma"), always_inline)) static inline __m256
+load8_256(const void *w, int dtype, size_t i)
+{
+    if (dtype == CRNN_WEIGHTS_F32)
+        return _mm256_loadu_ps((const float *)w + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
+    if (dtype == CRNN_WEIGHTS_F16)
+        return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+#define WGEMM_TILE_256(R)                                                                         \
+    __attribute__((target("avx2,f16c,fma"))) static void tile256_##R(                            \
+        int k, const float *x, int ldx, const void *w, int dtype, int ldw, float *y, int ldy,    \
+        int j)                                                                                    \
+    {                                                                                             \
+        __m256 acc[R][4];                                                                         \
+        for (int r = 0; r < R; r++)                                                               \
+            for (int c = 0; c < 4; c++)                                                           \
+                acc[r][c] = _mm256_loadu_ps(y + (size_t)r * ldy + j + c * V256);                 \
+        for (int p = 0; p < k; p++) {                                                             \
+            __m256 wv[4];                                                                         \
+            for (int c = 0; c < 4; c++)                                                           \
+                wv[c] = load8_256(w, dtype, (size_t)p * ldw + j + c * V256);                     \
+            for (int r = 0; r < R; r++) {                                                         \
+                __m256 xb = _mm256_set1_ps(x[(size_t)r * ldx + p]);                               \
+                for (int c = 0; c < 4; c++)                                                       \
+                    acc[r][c] = _mm256_fmadd_ps(xb, wv[c], acc[r][c]);                            \
+            }                                                                                     \
+        }                                                                                         \
+        for (int r = 0; r < R; r++)                                                               \
+            for (int c = 0; c < 4; c++)                                                           \
+                _mm256_storeu_ps(y + (size_t)r * ldy + j + c * V256, acc[r][c]);                 \
+    }
+WGEMM_TILE_256(2)
+WGEMM_TILE_256(1)
+
+/* Tiles of 32 columns, two rows at a time; the columns left over in plain
+ * fmaf (the same arithmetic). */
+static void wgemm_avx2(int rows, int k, const float *x, int ldx, const void *w, int dtype,
+                       int ldw, float *y, int ldy, int j0, int j1)
+{
+    int j = j0;
+    for (; j + 4 * V256 <= j1; j += 4 * V256)
+        for (int r = 0; r < rows; r += 2) {
+            if (rows - r >= 2)
+                tile256_2(k, x + (size_t)r * ldx, ldx, w, dtype, ldw, y + (size_t)r * ldy, ldy, j);
+            else
+                tile256_1(k, x + (size_t)r * ldx, ldx, w, dtype, ldw, y + (size_t)r * ldy, ldy, j);
+        }
+    if (j < j1)
+        wgemm_scalar(rows, k, x, ldx, w, dtype, ldw, y, ldy, j, j1);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+typedef void (*wgemm_fn)(int, int, const float *, int, const void *, int, int, float *, int, int,
+                         int);
+
+static wgemm_fn pick(void)
+{
+    static wgemm_fn chosen;
+    if (!chosen) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+            chosen = wgemm_avx512;
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                 __builtin_cpu_supports("f16c"))
+            chosen = wgemm_avx2;
+        else
+            chosen = wgemm_scalar;
+    }
+    return chosen;
+}
+
+void crnn_wgemm(int rows, int n, int k, const float *x, int ldx, const void *w, int dtype, int ldw,
+                float *y, int ldy)
+{
+    if (crnn_kernels_reference()) {
+        crnn_wgemm_ref(rows, n, k, x, ldx, w, dtype, ldw, y, ldy);
+        return;
+    }
+    wgemm_fn fn = pick();
+    /* Columns are split between threads in blocks of 64 (the widest tile), so
+     * every thread runs whole tiles. */
+    int blocks = (n + 63) / 64, threads = crnn_kernels_get_threads();
+    if ((double)rows * n * k < WGEMM_PARALLEL_MIN || threads < 2 || blocks < 2) {
+        fn(rows, k, x, ldx, w, dtype, ldw, y, ldy, 0, n);
+        return;
+    }
+    if (threads > blocks)
+        threads = blocks;
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int b0 = (int)((long)blocks * t / nt), b1 = (int)((long)blocks * (t + 1) / nt);
+        int j0 = b0 * 64, j1 = b1 * 64 < n ? b1 * 64 : n;
+        if (j0 < j1)
+            fn(rows, k, x, ldx, w, dtype, ldw, y, ldy, j0, j1);
+    }
+}
