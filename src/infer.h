@@ -28,7 +28,7 @@ typedef struct crnn_infer {
     float *x;              /* (R, max(E,H)) embedded input of layer 0 */
     float *gx;             /* (R, G'*H) x Wx + b */
     float *gh;             /* (R, G*H) h Wh */
-    float *h_new, *c_new;  /* (R, H) */
+    float *h_new, *c_new;  /* (L, R, H) each layer's output, then copied into the state */
     float *logits;         /* (R, V) after crnn_infer_step */
 } crnn_infer;
 

@@ -120,11 +120,11 @@ static inline float fast_tanhf(float x)
 /* One row of the LSTM gates. Compiled for several instruction sets; the loader
  * picks the widest the CPU has (AVX-512, AVX2 or SSE2) by its features. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void lstm_forward_row(int hidden, float *restrict g, const float *restrict c_prev,
-                             float *restrict c, float *restrict h)
+static void lstm_forward_span(int hidden, int count, float *restrict g,
+                              const float *restrict c_prev, float *restrict c, float *restrict h)
 {
     float *gi = g, *gf = g + hidden, *gg = g + 2 * hidden, *go = g + 3 * hidden;
-    for (int j = 0; j < hidden; j++) {
+    for (int j = 0; j < count; j++) {
         float i = fast_sigmoidf(gi[j]), f = fast_sigmoidf(gf[j]), cand = fast_tanhf(gg[j]);
         float o = fast_sigmoidf(go[j]);
         float cv = f * c_prev[j] + i * cand;
@@ -148,7 +148,17 @@ void crnn_lstm_forward_pointwise(int rows, int hidden, float *gates, const float
 #pragma omp parallel for schedule(static) if ((size_t)rows * hidden >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         size_t o = (size_t)r * hidden;
-        lstm_forward_row(hidden, gates + 4 * o, c_prev + o, c + o, h + o);
+        lstm_forward_span(hidden, hidden, gates + 4 * o, c_prev + o, c + o, h + o);
+    }
+}
+
+void crnn_lstm_forward_units(int rows, int hidden, int j0, int j1, float *gates,
+                             const float *c_prev, float *c, float *h)
+{
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * hidden + j0;
+        lstm_forward_span(hidden, j1 - j0, gates + (size_t)r * 4 * hidden + j0, c_prev + o, c + o,
+                          h + o);
     }
 }
 

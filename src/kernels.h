@@ -33,6 +33,11 @@ void crnn_lstm_forward_pointwise(int rows, int hidden, float *gates, const float
 void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const float *c_prev,
                                      float *c, float *h);
 
+/* The same for hidden units j0 .. j1-1 of every row only, on the calling
+ * thread (for work split by units); the same arithmetic, element by element. */
+void crnn_lstm_forward_units(int rows, int hidden, int j0, int j1, float *gates,
+                             const float *c_prev, float *c, float *h);
+
 /* Backward of the above, in place: gates (N,4H) holds the activations and is
  * overwritten with the pre-activation gradients (so no second (T,B,4H) buffer
  * is needed); tanh(c) is recomputed from c rather than kept. dh (N,H) is the
@@ -65,6 +70,13 @@ void crnn_wgemm(int rows, int n, int k, const float *x, int ldx, const void *w, 
                 float *y, int ldy);
 void crnn_wgemm_ref(int rows, int n, int k, const float *x, int ldx, const void *w, int dtype,
                     int ldw, float *y, int ldy);
+/* Columns j0 .. j1-1 of the same product, on the calling thread (for work
+ * split by the caller); the same bits as crnn_wgemm. */
+void crnn_wgemm_cols(int rows, int k, const float *x, int ldx, const void *w, int dtype, int ldw,
+                     float *y, int ldy, int j0, int j1);
+/* For tests: runs crnn_wgemm's "avx512", "avx2" or "scalar" code from now on
+ * (0 if this CPU cannot); NULL goes back to the best the CPU has. */
+int crnn_wgemm_use(const char *isa);
 
 /* 1: every function above with a reference runs its reference instead (plain
  * loops, libm's exp and tanh), so that a whole training run can be compared

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "charrnn.h"
 #include "half.h"
@@ -21,6 +22,8 @@
 
 /* Below this many multiply-adds a product runs on one thread. */
 #define WGEMM_PARALLEL_MIN (1 << 18)
+/* Up to this many rows, W is streamed in its own order (see stream512). */
+#define WGEMM_STREAM_ROWS 4
 
 static inline float weight_at(const void *w, int dtype, size_t i)
 {
@@ -110,11 +113,47 @@ typedef void (*tile512_fn)(int, const float *, int, const void *, int, int, floa
 static const tile512_fn tiles512_wide[5] = {0, tile512_1_4, tile512_2_4, tile512_3_4, tile512_4_4};
 static const tile512_fn tiles512_one[5] = {0, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1};
 
-/* Columns [j0, j1): tiles of 64 columns, then single vectors, the last one
- * masked. */
+/* Few rows (R <= 4): W streamed once in its own order, row after row, while
+ * the outputs of the R rows stay in L1 (a register tile would walk W down
+ * its columns, a page per k, which the prefetchers follow badly). */
+#define WGEMM_STREAM_512(R)                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void stream512_##R(         \
+        int k, const float *x, int ldx, const void *w, int dtype, int ldw, float *y, int ldy,    \
+        int j0, int j1)                                                                           \
+    {                                                                                             \
+        for (int p = 0; p < k; p++) {                                                             \
+            __m512 xb[R];                                                                         \
+            for (int r = 0; r < R; r++)                                                           \
+                xb[r] = _mm512_set1_ps(x[(size_t)r * ldx + p]);                                   \
+            for (int j = j0; j < j1; j += V512) {                                                 \
+                __mmask16 m = j1 - j >= V512 ? (__mmask16)0xFFFF                                  \
+                                             : (__mmask16)((1u << (j1 - j)) - 1);                 \
+                __m512 wv = load16_512(w, dtype, (size_t)p * ldw + j, m);                         \
+                for (int r = 0; r < R; r++) {                                                     \
+                    float *yr = y + (size_t)r * ldy + j;                                          \
+                    _mm512_mask_storeu_ps(                                                        \
+                        yr, m, _mm512_fmadd_ps(xb[r], wv, _mm512_maskz_loadu_ps(m, yr)));         \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    }
+WGEMM_STREAM_512(1)
+WGEMM_STREAM_512(2)
+WGEMM_STREAM_512(3)
+WGEMM_STREAM_512(4)
+
+typedef void (*stream_fn)(int, const float *, int, const void *, int, int, float *, int, int, int);
+static const stream_fn streams512[5] = {0, stream512_1, stream512_2, stream512_3, stream512_4};
+
+/* Columns [j0, j1): up to 4 rows streamed; more in register tiles of 4 rows
+ * by 64 columns, then single vectors, the last one masked. */
 static void wgemm_avx512(int rows, int k, const float *x, int ldx, const void *w, int dtype,
                          int ldw, float *y, int ldy, int j0, int j1)
 {
+    if (rows <= WGEMM_STREAM_ROWS) {
+        streams512[rows](k, x, ldx, w, dtype, ldw, y, ldy, j0, j1);
+        return;
+    }
     int j = j0;
     for (; j + 4 * V512 <= j1; j += 4 * V512)
         for (int r = 0; r < rows; r += 4) {
@@ -174,11 +213,44 @@ load8_256(const void *w, int dtype, size_t i)
 WGEMM_TILE_256(2)
 WGEMM_TILE_256(1)
 
-/* Tiles of 32 columns, two rows at a time; the columns left over in plain
- * fmaf (the same arithmetic). */
+#define WGEMM_STREAM_256(R)                                                                       \
+    __attribute__((target("avx2,f16c,fma"))) static void stream256_##R(                          \
+        int k, const float *x, int ldx, const void *w, int dtype, int ldw, float *y, int ldy,    \
+        int j0, int j1)                                                                           \
+    {                                                                                             \
+        for (int p = 0; p < k; p++) {                                                             \
+            __m256 xb[R];                                                                         \
+            for (int r = 0; r < R; r++)                                                           \
+                xb[r] = _mm256_set1_ps(x[(size_t)r * ldx + p]);                                   \
+            for (int j = j0; j < j1; j += V256) {                                                 \
+                __m256 wv = load8_256(w, dtype, (size_t)p * ldw + j);                             \
+                for (int r = 0; r < R; r++) {                                                     \
+                    float *yr = y + (size_t)r * ldy + j;                                          \
+                    _mm256_storeu_ps(yr, _mm256_fmadd_ps(xb[r], wv, _mm256_loadu_ps(yr)));        \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    }
+WGEMM_STREAM_256(1)
+WGEMM_STREAM_256(2)
+WGEMM_STREAM_256(3)
+WGEMM_STREAM_256(4)
+
+static const stream_fn streams256[5] = {0, stream256_1, stream256_2, stream256_3, stream256_4};
+
+/* Up to 4 rows streamed, more in tiles of 32 columns two rows at a time; the
+ * columns left over (not a whole vector) in plain fmaf, the same arithmetic. */
 static void wgemm_avx2(int rows, int k, const float *x, int ldx, const void *w, int dtype,
                        int ldw, float *y, int ldy, int j0, int j1)
 {
+    if (rows <= WGEMM_STREAM_ROWS) {
+        int whole = j0 + (j1 - j0) / V256 * V256;
+        if (whole > j0)
+            streams256[rows](k, x, ldx, w, dtype, ldw, y, ldy, j0, whole);
+        if (whole < j1)
+            wgemm_scalar(rows, k, x, ldx, w, dtype, ldw, y, ldy, whole, j1);
+        return;
+    }
     int j = j0;
     for (; j + 4 * V256 <= j1; j += 4 * V256)
         for (int r = 0; r < rows; r += 2) {
@@ -196,20 +268,37 @@ static void wgemm_avx2(int rows, int k, const float *x, int ldx, const void *w, 
 typedef void (*wgemm_fn)(int, int, const float *, int, const void *, int, int, float *, int, int,
                          int);
 
+static wgemm_fn chosen;
+
+static int supports(const char *isa)
+{
+    __builtin_cpu_init();
+    if (!strcmp(isa, "avx512"))
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    if (!strcmp(isa, "avx2"))
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    return !strcmp(isa, "scalar");
+}
+
+int crnn_wgemm_use(const char *isa)
+{
+    if (!isa) {
+        chosen = NULL;
+        return 1;
+    }
+    if (!supports(isa))
+        return 0;
+    chosen = !strcmp(isa, "avx512") ? wgemm_avx512 : !strcmp(isa, "avx2") ? wgemm_avx2
+                                                                          : wgemm_scalar;
+    return 1;
+}
+
 static wgemm_fn pick(void)
 {
-    static wgemm_fn chosen;
-    if (!chosen) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-            chosen = wgemm_avx512;
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                 __builtin_cpu_supports("f16c"))
-            chosen = wgemm_avx2;
-        else
-            chosen = wgemm_scalar;
-    }
+    if (!chosen)
+        chosen = supports("avx512") ? wgemm_avx512 : supports("avx2") ? wgemm_avx2 : wgemm_scalar;
     return chosen;
 }
 
@@ -238,4 +327,13 @@ void crnn_wgemm(int rows, int n, int k, const float *x, int ldx, const void *w, 
         if (j0 < j1)
             fn(rows, k, x, ldx, w, dtype, ldw, y, ldy, j0, j1);
     }
+}
+
+void crnn_wgemm_cols(int rows, int k, const float *x, int ldx, const void *w, int dtype, int ldw,
+                     float *y, int ldy, int j0, int j1)
+{
+    if (crnn_kernels_reference())
+        wgemm_scalar(rows, k, x, ldx, w, dtype, ldw, y, ldy, j0, j1);
+    else if (j0 < j1)
+        pick()(rows, k, x, ldx, w, dtype, ldw, y, ldy, j0, j1);
 }

@@ -28,7 +28,7 @@ static float rnd(void)
     return (float)((lcg >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
 }
 
-static void test_wgemm(void)
+static void test_wgemm_isa(void)
 {
     const int shapes[][2] = {{1, 1}, {7, 5}, {16, 16}, {33, 17}, {64, 64}, {100, 70}, {257, 40}, {600, 520}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -90,6 +90,22 @@ static void test_wgemm(void)
         free(one);
     }
     crnn_set_threads(0);
+}
+
+static void test_wgemm(void)
+{
+    const char *isas[] = {"avx512", "avx2", "scalar"};
+    int ran = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!crnn_wgemm_use(isas[i])) {
+            fprintf(stderr, "test_generate: this CPU has no %s: not tested\n", isas[i]);
+            continue;
+        }
+        test_wgemm_isa();
+        ran++;
+    }
+    crnn_wgemm_use(NULL);
+    CHECK(ran >= 2, "at least two code paths (scalar and one SIMD) should run");
 }
 
 static const char *train(const char *name, int cell, int layers, int hidden)
@@ -364,6 +380,38 @@ static void test_requests(const char *model)
           "missing file: %s", err.message);
 }
 
+/* The same texts on one thread and on two (a model big enough for a step
+ * to be split between threads by hidden units and output columns). */
+static void test_threads(const char *model)
+{
+    char text[2][4][2048];
+    for (int threads = 1; threads <= 2; threads++) {
+        crnn_set_threads(threads);
+        crnn_error err = {0};
+        crnn_generator *g = crnn_generator_open(model, 4, &err);
+        CHECK(g, "%s", err.message);
+        if (!g)
+            return;
+        collected c[4];
+        memset(c, 0, sizeof c);
+        for (int i = 0; i < 4; i++) {
+            crnn_stream_request q;
+            crnn_stream_request_default(&q);
+            q.seed = 7 + (uint64_t)i;
+            q.max_chars = 200 + 50 * (uint64_t)i;
+            q.user = &c[i];
+            CHECK(crnn_generator_add(g, &q, &err) >= 0, "%s", err.message);
+        }
+        run_all(g);
+        for (int i = 0; i < 4; i++)
+            memcpy(text[threads - 1][i], c[i].text, c[i].len + 1);
+        crnn_generator_free(g);
+    }
+    crnn_set_threads(0);
+    for (int i = 0; i < 4; i++)
+        CHECK(!strcmp(text[0][i], text[1][i]), "stream %d differs between 1 and 2 threads", i);
+}
+
 int main(void)
 {
     test_wgemm();
@@ -386,6 +434,11 @@ int main(void)
           "16-bit weights are kept at 16 bits");
     crnn_generator_free(g);
     crnn_generator_free(g32);
+    const char *wide = train("gen-wide.crnn", CRNN_CELL_LSTM, 2, 88);
+    test_threads(wide);
+    test_matches_sampler(wide, "lstm 2x88");
+    const char *wide_gru = train("gen-wide-gru.crnn", CRNN_CELL_GRU, 2, 88);
+    test_threads(wide_gru);
     test_stops(lstm);
     test_requests(lstm);
     return check_result("test_generate");
