@@ -22,7 +22,7 @@
 
 /* Below this many multiply-adds a product runs on one thread. */
 #define WGEMM_PARALLEL_MIN (1 << 18)
-/* Up to this many rows, W is streamed in its own order (see stream512). */
+/* Up to this many rows, AVX2 streams W in its own order (see stream256). */
 #define WGEMM_STREAM_ROWS 4
 
 static inline float weight_at(const void *w, int dtype, size_t i)
@@ -107,54 +107,38 @@ WGEMM_TILE_512(4, 1)
 WGEMM_TILE_512(3, 1)
 WGEMM_TILE_512(2, 1)
 WGEMM_TILE_512(1, 1)
+WGEMM_TILE_512(1, 16)
+WGEMM_TILE_512(2, 8)
 
 typedef void (*tile512_fn)(int, const float *, int, const void *, int, int, float *, int, int,
                            __mmask16);
 static const tile512_fn tiles512_wide[5] = {0, tile512_1_4, tile512_2_4, tile512_3_4, tile512_4_4};
 static const tile512_fn tiles512_one[5] = {0, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1};
 
-/* Few rows (R <= 4): W streamed once in its own order, row after row, while
- * the outputs of the R rows stay in L1 (a register tile would walk W down
- * its columns, a page per k, which the prefetchers follow badly). */
-#define WGEMM_STREAM_512(R)                                                                       \
-    __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void stream512_##R(         \
-        int k, const float *x, int ldx, const void *w, int dtype, int ldw, float *y, int ldy,    \
-        int j0, int j1)                                                                           \
-    {                                                                                             \
-        for (int p = 0; p < k; p++) {                                                             \
-            __m512 xb[R];                                                                         \
-            for (int r = 0; r < R; r++)                                                           \
-                xb[r] = _mm512_set1_ps(x[(size_t)r * ldx + p]);                                   \
-            for (int j = j0; j < j1; j += V512) {                                                 \
-                __mmask16 m = j1 - j >= V512 ? (__mmask16)0xFFFF                                  \
-                                             : (__mmask16)((1u << (j1 - j)) - 1);                 \
-                __m512 wv = load16_512(w, dtype, (size_t)p * ldw + j, m);                         \
-                for (int r = 0; r < R; r++) {                                                     \
-                    float *yr = y + (size_t)r * ldy + j;                                          \
-                    _mm512_mask_storeu_ps(                                                        \
-                        yr, m, _mm512_fmadd_ps(xb[r], wv, _mm512_maskz_loadu_ps(m, yr)));         \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }
-WGEMM_STREAM_512(1)
-WGEMM_STREAM_512(2)
-WGEMM_STREAM_512(3)
-WGEMM_STREAM_512(4)
-
-typedef void (*stream_fn)(int, const float *, int, const void *, int, int, float *, int, int, int);
-static const stream_fn streams512[5] = {0, stream512_1, stream512_2, stream512_3, stream512_4};
-
-/* Columns [j0, j1): up to 4 rows streamed; more in register tiles of 4 rows
- * by 64 columns, then single vectors, the last one masked. */
+/* Columns [j0, j1) in register tiles: one row 256 columns wide, two rows
+ * 128 wide, more 4 rows by 64 columns; then single vectors, the last one
+ * masked. Wide tiles read W in runs of 1 KB or 512 bytes per k: a narrow
+ * tile walking down W's columns touches a new page at every k, which the
+ * prefetchers follow badly (one row ran at 61k chars/s with W streamed row
+ * by row through L1, 105k with the wide tile: bench/NOTES.md). */
 static void wgemm_avx512(int rows, int k, const float *x, int ldx, const void *w, int dtype,
                          int ldw, float *y, int ldy, int j0, int j1)
 {
-    if (rows <= WGEMM_STREAM_ROWS) {
-        streams512[rows](k, x, ldx, w, dtype, ldw, y, ldy, j0, j1);
+    int j = j0;
+    if (rows == 1) { /* one row: its 256 outputs in registers, W read 1 KB at a time */
+        for (; j + 16 * V512 <= j1; j += 16 * V512)
+            tile512_1_16(k, x, ldx, w, dtype, ldw, y, ldy, j, 0xFFFF);
+        for (; j + 4 * V512 <= j1; j += 4 * V512)
+            tile512_1_4(k, x, ldx, w, dtype, ldw, y, ldy, j, 0xFFFF);
+        for (; j < j1; j += V512) {
+            int width = j1 - j < V512 ? j1 - j : V512;
+            tile512_1_1(k, x, ldx, w, dtype, ldw, y, ldy, j, (__mmask16)((1u << width) - 1));
+        }
         return;
     }
-    int j = j0;
+    if (rows == 2)
+        for (; j + 8 * V512 <= j1; j += 8 * V512)
+            tile512_2_8(k, x, ldx, w, dtype, ldw, y, ldy, j, 0xFFFF);
     for (; j + 4 * V512 <= j1; j += 4 * V512)
         for (int r = 0; r < rows; r += 4) {
             int rr = rows - r < 4 ? rows - r : 4;
@@ -236,6 +220,7 @@ WGEMM_STREAM_256(2)
 WGEMM_STREAM_256(3)
 WGEMM_STREAM_256(4)
 
+typedef void (*stream_fn)(int, const float *, int, const void *, int, int, float *, int, int, int);
 static const stream_fn streams256[5] = {0, stream256_1, stream256_2, stream256_3, stream256_4};
 
 /* Up to 4 rows streamed, more in tiles of 32 columns two rows at a time; the
