@@ -293,16 +293,22 @@ double crnn_sumsq(const float *x, size_t n)
     return s;
 }
 
+/* The count last set, for threads other than the one that set it (OpenMP's
+ * own setting is per thread: a server's generator threads would not see it). */
+static int threads_set;
+
 void crnn_kernels_set_threads(int threads)
 {
     if (threads <= 0)
         threads = omp_get_num_procs();
     omp_set_num_threads(threads);
+    __atomic_store_n(&threads_set, threads, __ATOMIC_RELAXED);
 }
 
 int crnn_kernels_get_threads(void)
 {
-    return omp_get_max_threads();
+    int n = __atomic_load_n(&threads_set, __ATOMIC_RELAXED);
+    return n > 0 ? n : omp_get_max_threads();
 }
 
 void crnn_set_threads(int threads)
