@@ -373,6 +373,14 @@ crnn_evaluator *crnn_evaluator_open(const char *snapshot_path, crnn_error *err);
 int crnn_evaluator_file(crnn_evaluator *evaluator, const char *text_path, int strict,
                         crnn_eval_report *report, crnn_error *err);
 
+/* The same for text in memory: len bytes of UTF-8 at utf8 (NUL bytes are
+ * text), scored and counted exactly as a file holding them would be; name
+ * stands for the text in messages (NULL: "the text"). CRNN_ERR_ARG if
+ * evaluator is NULL, or utf8 is NULL with len > 0. */
+int crnn_evaluator_text(crnn_evaluator *evaluator, const char *utf8, size_t len,
+                        const char *name, int strict, crnn_eval_report *report,
+                        crnn_error *err);
+
 /* Called by crnn_evaluator_paths after each file it scored: the file's path
  * and report (valid during the call only) and the caller's pointer. */
 typedef void (*crnn_eval_each)(void *user, const char *path, const crnn_eval_report *report);
