@@ -208,6 +208,18 @@ crnn_trainer *crnn_trainer_create_from(const char *const *corpus_paths, size_t n
 int crnn_corpus_bytes(const char *const *corpus_paths, size_t n, uint64_t *bytes,
                       crnn_error *err);
 
+/* Sizes suited to a corpus of corpus_bytes bytes, for a run that names none
+ * (the CLI and the Python package call it when none of layers, hidden,
+ * embed, batch, seq and dropout is given): bigger text, bigger model. Sets
+ * config's layers, hidden, embed, batch, seq and dropout (under 0.2 MB
+ * 2 x 64, embedding 32, batch 16 x 50; under 3 MB 2 x 128, 64, 50 x 50;
+ * under 30 MB 2 x 256, 64, 64 x 100, dropout 0.1; else 3 x 512, 64,
+ * 64 x 100, dropout 0.2), then halves seq (not below 8) and lowers batch
+ * until the training split (what val_fraction and test_fraction, which it
+ * reads, leave) holds them. Returns the batch of the corpus's size class:
+ * more than config->batch when the corpus was too small for it. */
+int crnn_train_config_fit(crnn_train_config *config, uint64_t corpus_bytes);
+
 void crnn_trainer_free(crnn_trainer *trainer);
 
 /* One optimisation step over the next B x T chunk of every stream. On success
@@ -360,6 +372,14 @@ crnn_evaluator *crnn_evaluator_open(const char *snapshot_path, crnn_error *err);
  * totals. */
 int crnn_evaluator_file(crnn_evaluator *evaluator, const char *text_path, int strict,
                         crnn_eval_report *report, crnn_error *err);
+
+/* The same for text in memory: len bytes of UTF-8 at utf8 (NUL bytes are
+ * text), scored and counted exactly as a file holding them would be; name
+ * stands for the text in messages (NULL: "the text"). CRNN_ERR_ARG if
+ * evaluator is NULL, or utf8 is NULL with len > 0. */
+int crnn_evaluator_text(crnn_evaluator *evaluator, const char *utf8, size_t len,
+                        const char *name, int strict, crnn_eval_report *report,
+                        crnn_error *err);
 
 /* Called by crnn_evaluator_paths after each file it scored: the file's path
  * and report (valid during the call only) and the caller's pointer. */

@@ -280,21 +280,18 @@ static void end_file(crnn_evaluator *ev, const crnn_eval_report *r, int scored)
     t->unseen += r->unseen;
 }
 
-static int evaluate(crnn_evaluator *ev, const char *path, enum unseen_policy policy,
-                    crnn_eval_report *r, crnn_error *err)
+/* Scores len bytes of UTF-8 at bytes; path names them in messages. */
+static int evaluate_bytes(crnn_evaluator *ev, const unsigned char *bytes, size_t len,
+                          const char *path, enum unseen_policy policy, crnn_eval_report *r,
+                          crnn_error *err)
 {
     memset(r, 0, sizeof *r);
     r->nats_per_char = NAN;
     r->unseen_as_unknown = ev->unknown >= 0;
-    unsigned char *bytes = NULL;
     uint32_t *text = NULL;
-    size_t len = 0, n = 0;
-    int rc = crnn_read_file(path, (uint64_t)1 << 32, &bytes, &len, err);
-    if (rc != CRNN_OK)
-        return rc;
-    rc = crnn_utf8_decode(bytes, len, path, ev->config.lossy, ev->config.normalize, &text, &n,
-                          err);
-    free(bytes);
+    size_t n = 0;
+    int rc = crnn_utf8_decode(bytes, len, path, ev->config.lossy, ev->config.normalize, &text, &n,
+                              err);
     if (rc != CRNN_OK)
         return rc;
     r->text_characters = n;
@@ -337,6 +334,39 @@ done:
         r->unseen_as_unknown = keep;
     }
     return rc;
+}
+
+static int evaluate(crnn_evaluator *ev, const char *path, enum unseen_policy policy,
+                    crnn_eval_report *r, crnn_error *err)
+{
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int rc = crnn_read_file(path, (uint64_t)1 << 32, &bytes, &len, err);
+    if (rc != CRNN_OK) {
+        memset(r, 0, sizeof *r);
+        r->nats_per_char = NAN;
+        r->unseen_as_unknown = ev->unknown >= 0;
+        return rc;
+    }
+    rc = evaluate_bytes(ev, bytes, len, path, policy, r, err);
+    free(bytes);
+    return rc;
+}
+
+int crnn_evaluator_text(crnn_evaluator *ev, const char *utf8, size_t len, const char *name,
+                        int strict, crnn_eval_report *report, crnn_error *err)
+{
+    crnn_eval_report scratch;
+    if (!report)
+        report = &scratch;
+    if (!ev || (!utf8 && len)) {
+        memset(report, 0, sizeof *report);
+        report->nats_per_char = NAN;
+        return crnn_fail(err, CRNN_ERR_ARG, "no evaluator or no text given");
+    }
+    return evaluate_bytes(ev, (const unsigned char *)(utf8 ? utf8 : ""), len,
+                          name ? name : "the text", strict ? UNSEEN_REFUSE : UNSEEN_TOLERATE,
+                          report, err);
 }
 
 int crnn_evaluator_file(crnn_evaluator *ev, const char *text_path, int strict,

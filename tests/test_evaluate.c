@@ -241,6 +241,27 @@ int main(void)
         crnn_eval_report c2 = score(ev, clean_path, 0);
         CHECK(c2.nats_per_char == c.nats_per_char, "after a short file: %.17g, alone %.17g",
               c2.nats_per_char, c.nats_per_char);
+        /* Text in memory scores as the same bytes in a file (the Python
+         * package's evaluate), named as the caller says in messages. */
+        crnn_eval_report mc, md;
+        CHECK_OK(crnn_evaluator_text(ev, clean, clean_len, NULL, 0, &mc, &err), err);
+        CHECK_OK(crnn_evaluator_text(ev, dirty, dirty_len, "mine", 0, &md, &err), err);
+        CHECK(mc.nats_per_char == c.nats_per_char && mc.characters == c.characters &&
+                  md.nats_per_char == d.nats_per_char && md.unseen == d.unseen,
+              "in memory: %.17g and %.17g, from files %.17g and %.17g", mc.nats_per_char,
+              md.nats_per_char, c.nats_per_char, d.nats_per_char);
+        rc = crnn_evaluator_text(ev, dirty, dirty_len, NULL, 1, &r, &err);
+        CHECK(rc == CRNN_ERR_VOCAB && strstr(err.message, "the text: character 'α' (U+03B1)"),
+              "strict in memory: %d '%s'", rc, err.message);
+        rc = crnn_evaluator_text(ev, "ok\n\xc3\x28", 5, "mine", 0, &r, &err);
+        CHECK(rc == CRNN_ERR_UTF8 && strstr(err.message, "mine: invalid UTF-8"),
+              "invalid in memory: %d '%s'", rc, err.message);
+        CHECK(crnn_evaluator_text(ev, NULL, 3, NULL, 0, &r, &err) == CRNN_ERR_ARG &&
+                  crnn_evaluator_text(NULL, "ab", 2, NULL, 0, &r, &err) == CRNN_ERR_ARG,
+              "NULL text or evaluator accepted");
+        CHECK_OK(crnn_evaluator_text(ev, NULL, 0, NULL, 0, &r, &err), err);
+        CHECK(r.characters == 0 && isnan(r.nats_per_char), "empty text: %llu characters",
+              (unsigned long long)r.characters);
         crnn_evaluator_free(ev);
     }
 

@@ -416,45 +416,27 @@ void train_parse_over(cli_args *a, train_options *o, const crnn_train_config *st
                      "a run: give one of them");
 }
 
-/* With no size given, sizes suited to the corpus: bigger text, bigger model.
- * A corpus too small for the batch gets fewer streams, with a notice. */
+/* With no size given, sizes suited to the corpus (the library's rule), and
+ * what was picked. A corpus too small for the batch gets fewer streams, with
+ * a notice. */
 static void pick_sizes(const train_options *o, crnn_train_config *c, int quiet)
 {
     uint64_t bytes;
     if (crnn_corpus_bytes(o->corpora, (size_t)o->ncorpora, &bytes, NULL) != CRNN_OK)
         return; /* the trainer reports the problem */
-    double mb = (double)bytes / 1e6;
-    if (mb < 0.2) {
-        c->layers = 2, c->hidden = 64, c->embed = 32, c->batch = 16, c->seq = 50;
-    } else if (mb < 3) {
-        c->layers = 2, c->hidden = 128, c->embed = 64, c->batch = 50, c->seq = 50;
-    } else if (mb < 30) {
-        c->layers = 2, c->hidden = 256, c->embed = 64, c->batch = 64, c->seq = 100;
-        c->dropout = 0.1f;
-    } else {
-        c->layers = 3, c->hidden = 512, c->embed = 64, c->batch = 64, c->seq = 100;
-        c->dropout = 0.2f;
-    }
-    /* Characters are at most bytes: the training split needs B x (T+1) of them. */
-    double train = (double)bytes * (1.0 - c->val_fraction - c->test_fraction);
-    while (c->seq > 8 && train < 4.0 * (c->seq + 1))
-        c->seq /= 2;
-    int fit = (int)(train / (c->seq + 1));
-    if (fit < c->batch && fit >= 1) {
-        if (!quiet)
-            fprintf(stderr, "charrnn: notice: the corpus is small: %d streams instead of %d\n",
-                    fit, c->batch);
-        c->batch = fit;
-    }
-    if (!quiet)
-        fprintf(stderr,
-                "charrnn: picked %d x %d, embedding %d, batch %d x %d%s for a %.2f MB corpus "
-                "(--layers, --hidden, --embed, --batch, --seq and --dropout choose)\n",
-                c->layers, c->hidden, c->embed, c->batch, c->seq,
-                c->dropout > 0 ? (c->dropout < 0.15f ? ", dropout 0.1" : ", dropout 0.2") : "",
-                mb);
+    int wanted = crnn_train_config_fit(c, bytes);
+    if (quiet)
+        return;
+    if (c->batch < wanted)
+        fprintf(stderr, "charrnn: notice: the corpus is small: %d streams instead of %d\n",
+                c->batch, wanted);
+    fprintf(stderr,
+            "charrnn: picked %d x %d, embedding %d, batch %d x %d%s for a %.2f MB corpus "
+            "(--layers, --hidden, --embed, --batch, --seq and --dropout choose)\n",
+            c->layers, c->hidden, c->embed, c->batch, c->seq,
+            c->dropout > 0 ? (c->dropout < 0.15f ? ", dropout 0.1" : ", dropout 0.2") : "",
+            (double)bytes / 1e6);
 }
-
 
 /* One run of `charrnn train`: the trainer and what the command keeps around
  * it. Released by train_run_free, the one way out of cmd_train. */
