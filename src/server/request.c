@@ -188,7 +188,10 @@ int srv_parse_completion(const char *body, size_t len, const srv_limits *lim,
         return srv_fail(err, 400, NULL, "the body is not valid JSON: %s (line %d, column %d)",
                         jerr.text, jerr.line, jerr.column);
     int rc = -1;
-    long long n = 1, max_tokens = SRV_DEFAULT_MAX_TOKENS, top_k = 0, seed = 0;
+    long long n = 1, top_k = 0, seed = 0;
+    /* OpenAI's default, unless --max-length is shorter (found by fuzz_request) */
+    long long max_tokens = lim->max_length < SRV_DEFAULT_MAX_TOKENS ? lim->max_length
+                                                                    : SRV_DEFAULT_MAX_TOKENS;
     if (!json_is_object(root)) {
         srv_fail(err, 400, NULL, "the body must be a JSON object");
         goto out;
