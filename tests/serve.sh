@@ -25,7 +25,7 @@ command -v python3 >/dev/null || skip serve "no python3 to read the JSON"
 servers=()
 stop_servers() {
   local p
-  for p in "${servers[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${servers[@]}"; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   rm -rf "$work"
 }
 trap stop_servers EXIT
