@@ -59,7 +59,7 @@ int srv_parse_completion(const char *body, size_t len, const srv_limits *limits,
                          srv_completion *out, srv_error *err);
 void srv_completion_free(srv_completion *c);
 
-/* Fills err (the first argument names the field, NULL for none); returns -1. */
+/* Fills err (param names the field at fault, NULL for none); returns -1. */
 int srv_fail(srv_error *err, int status, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
