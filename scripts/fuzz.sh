@@ -4,13 +4,13 @@
 # corpus in fuzz/seeds/, and prints executions and crashes per target. A crash
 # input is saved under fuzz/crashes/; once fixed, copy it into
 # fuzz/regressions/TARGET/ so `meson test` replays it forever.
-# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: snapshot tokenizer options)
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: snapshot tokenizer options request)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(snapshot tokenizer options)
+[ ${#targets[@]} -gt 0 ] || targets=(snapshot tokenizer options request)
 if ! command -v clang >/dev/null; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -109,6 +109,15 @@ typedef struct eval_options {
     int strict, json, help;
 } eval_options;
 
+typedef struct serve_options {
+    const char **paths; /* (count) model files, pointers into argv; malloc'ed with names */
+    char **names;       /* (count) their API names: file names without the extension */
+    int count;
+    const char *host, *api_key_file;
+    long long port, threads, max_length, max_clients, max_queue, idle_timeout;
+    int help;
+} serve_options;
+
 /* One line of the training log. */
 typedef struct train_log_row {
     uint64_t step;
@@ -132,6 +141,8 @@ void info_parse(cli_args *a, file_options *o);
 void export_parse(cli_args *a, file_options *o);
 void eval_parse(cli_args *a, eval_options *o);
 void eval_options_free(eval_options *o);
+void serve_parse(cli_args *a, serve_options *o);
+void serve_options_free(serve_options *o);
 
 /* For --json: records a usage error if this build has no JSON library. */
 void cli_json_check(cli_args *a, const char *option);
@@ -158,5 +169,6 @@ int cmd_info(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const char MAIN_HELP[] =
     "  plot LOG.csv           draw the loss curves of a training log as SVG\n"
     "  eval SNAP FILE...      the model's loss (nats and bits per character) on files\n"
     "                         and directories\n"
+    "  serve MODEL...         an OpenAI-compatible HTTP server with a web page\n"
     "\n"
     "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
 
@@ -52,7 +53,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval"))
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval") ||
+        !strcmp(cmd, "serve"))
         use_fast_blas_kernels(argv);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(MAIN_HELP, stdout);
@@ -92,6 +94,8 @@ int main(int argc, char **argv)
         return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "charrnn: unknown command '%s' (see: charrnn --help)\n", cmd);
     return EXIT_USAGE;
 }
