@@ -441,5 +441,10 @@ int main(void)
     test_threads(wide_gru);
     test_stops(lstm);
     test_requests(lstm);
+    free((char *)lstm);
+    free((char *)gru);
+    free((char *)rnn);
+    free((char *)wide);
+    free((char *)wide_gru);
     return check_result("test_generate");
 }

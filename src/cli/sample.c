@@ -189,6 +189,8 @@ int cmd_sample(int argc, char **argv)
                 goto out;
             }
             if (crnn_generator_add(g, &q, &err) < 0) {
+                for (long long i = 0; i <= added; i++)
+                    free(texts[i].text);
                 free(texts);
                 free(updates);
                 crnn_generator_free(g);
