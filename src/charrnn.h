@@ -381,6 +381,52 @@ int crnn_evaluator_text(crnn_evaluator *evaluator, const char *utf8, size_t len,
                         const char *name, int strict, crnn_eval_report *report,
                         crnn_error *err);
 
+/* What a model makes of a text, position by position (crnn_evaluator_trace). */
+typedef struct crnn_trace {
+    size_t length;              /* characters traced: the text, cut after max_chars */
+    uint64_t text_characters;   /* characters in the whole text */
+    uint32_t *code_points;      /* (length) the text */
+    int32_t *token;             /* (length) the token read for each character (U+FFFD's for
+                                   one the model never saw), -1 where it was left out */
+    double *nats;               /* (length) -ln p of each character given those before it;
+                                   NAN where nothing was predicted (the first, left out) */
+    int top_k;                  /* candidates kept per position */
+    uint32_t *top_code_points;  /* (length, top_k) the most likely characters at each
+                                   position, most likely first (zeros where not predicted) */
+    float *top_probs;           /* (length, top_k) their probabilities */
+    int layers, hidden;
+    float *h;                   /* (length, layers, hidden) each layer's hidden state after
+                                   reading each character (CRNN_TRACE_STATES), else NULL */
+    float *c;                   /* (length, layers, hidden) the LSTM's cell state, the same
+                                   way (LSTM and CRNN_TRACE_STATES), else NULL */
+    float *gates;               /* (length, layers, 4, hidden) the LSTM's gate activations
+                                   (input, forget, candidate, output) at the step reading each
+                                   character (LSTM and CRNN_TRACE_GATES), else NULL */
+    crnn_eval_report report;    /* the text's figures: crnn_evaluator_text's on the cut text */
+} crnn_trace;
+
+enum {
+    CRNN_TRACE_STATES = 1, /* keep h (and c) per position */
+    CRNN_TRACE_GATES = 2,  /* keep the LSTM's gate activations per position */
+};
+#define CRNN_TRACE_MAX_TOP 64
+
+/* Reads len bytes of UTF-8 (cut after max_chars characters; 0: no cut) the
+ * way crnn_evaluator_text does, as one stream, and keeps per position the
+ * probability of the character that came, the top_k (0 .. CRNN_TRACE_MAX_TOP)
+ * most likely candidates and, with flags, each layer's states. Its nats summed
+ * over the predicted positions are report.nats, which is crnn_evaluator_text's
+ * figure for the cut text (for texts of up to 32767 characters, which the
+ * evaluator also reads as one stream). Characters the model never saw are
+ * handled as crnn_evaluator_text does without strict. Memory: length x layers
+ * x hidden floats per state kept. The trace does not count in the
+ * evaluator's totals. *trace is freed with crnn_trace_free. Errors as
+ * crnn_evaluator_text, and CRNN_ERR_ARG for top_k out of range. */
+int crnn_evaluator_trace(crnn_evaluator *evaluator, const char *utf8, size_t len,
+                         const char *name, size_t max_chars, int top_k, unsigned flags,
+                         crnn_trace **trace, crnn_error *err);
+void crnn_trace_free(crnn_trace *trace);
+
 /* Called by crnn_evaluator_paths after each file it scored: the file's path
  * and report (valid during the call only) and the caller's pointer. */
 typedef void (*crnn_eval_each)(void *user, const char *path, const crnn_eval_report *report);

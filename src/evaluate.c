@@ -104,31 +104,6 @@ int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn
     return 0;
 }
 
-enum {
-    EVAL_STREAMS = 32, /* at most this many parallel streams per text */
-    EVAL_STEPS = 128,  /* time steps per forward */
-};
-
-/* A set of code points: one bit each. */
-#define CP_WORDS ((CRNN_MAX_CODE_POINT + 1) / 64)
-
-struct crnn_evaluator {
-    crnn_model model;
-    crnn_vocab vocab;
-    crnn_train_config config; /* the tokenizer settings (lossy, normalize) */
-    int unknown;              /* id of U+FFFD, or -1: unseen characters are left out */
-    /* Buffers for `streams` streams, remade when a text needs another number. */
-    crnn_eval_buffers buf;    /* streams x EVAL_STEPS */
-    /* Unseen characters: those of the current file (bits, and the list in
-     * order of appearance, by which the bits are cleared again), and those
-     * of every file scored so far. */
-    uint64_t *file_seen;      /* (CP_WORDS) */
-    uint32_t *file_list;      /* (file_list_cap) */
-    size_t file_list_cap;
-    uint64_t *total_seen;     /* (CP_WORDS) */
-    crnn_eval_report total;   /* nats_per_char is filled when asked */
-};
-
 static int cp_test(const uint64_t *set, uint32_t cp)
 {
     return (int)(set[cp / 64] >> (cp % 64) & 1);
@@ -186,26 +161,28 @@ void crnn_evaluator_free(crnn_evaluator *ev)
 
 /* Buffers for `streams` streams (kept while the number stays the same: a text
  * is read with the same shapes whether it comes first or later). */
-static int size_buffers(crnn_evaluator *ev, int streams, crnn_error *err)
+int crnn_evaluator_streams(size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t pieces = n / TEXT_EVAL_PIECE_MIN;
+    return pieces < 1 ? 1 : pieces > TEXT_EVAL_STREAMS ? TEXT_EVAL_STREAMS : (int)pieces;
+}
+
+int crnn_evaluator_buffers(crnn_evaluator *ev, int streams, crnn_error *err)
 {
     if (ev->buf.streams == streams)
         return CRNN_OK;
     crnn_eval_buffers_free(&ev->buf);
-    return crnn_eval_buffers_init(&ev->buf, &ev->model, streams, EVAL_STEPS, err);
+    return crnn_eval_buffers_init(&ev->buf, &ev->model, streams, TEXT_EVAL_STEPS, err);
 }
-
-/* What to do with a character the vocabulary lacks. */
-enum unseen_policy {
-    UNSEEN_TOLERATE,  /* as U+FFFD if the vocabulary has it, else left out */
-    UNSEEN_AS_UNKNOWN, /* as U+FFFD if the vocabulary has it, else an error */
-    UNSEEN_REFUSE,    /* always an error */
-};
 
 /* Maps text[0, *n) to ids in place, dropping what is left out (*n shrinks),
  * and counts the unseen characters into r (their distinct code points into
  * ev->file_seen and ev->file_list). */
-static int encode_text(crnn_evaluator *ev, const char *path, uint32_t *text, size_t *n,
-                       enum unseen_policy policy, crnn_eval_report *r, crnn_error *err)
+int crnn_evaluator_encode(crnn_evaluator *ev, const char *path, uint32_t *text, size_t *n,
+                          enum unseen_policy policy, int32_t *token_of, crnn_eval_report *r,
+                          crnn_error *err)
 {
     size_t kept = 0, line = 1, column = 1, distinct = 0;
     uint32_t last_cp = UINT32_MAX;
@@ -247,6 +224,8 @@ static int encode_text(crnn_evaluator *ev, const char *path, uint32_t *text, siz
         } else {
             column++;
         }
+        if (token_of)
+            token_of[i] = id;
         if (id >= 0)
             text[kept++] = (uint32_t)id;
     }
@@ -259,7 +238,7 @@ static int encode_text(crnn_evaluator *ev, const char *path, uint32_t *text, siz
 
 /* Adds a scored file to the totals, and clears the file's set of unseen
  * characters either way. */
-static void end_file(crnn_evaluator *ev, const crnn_eval_report *r, int scored)
+void crnn_evaluator_end_text(crnn_evaluator *ev, const crnn_eval_report *r, int scored)
 {
     crnn_eval_report *t = &ev->total;
     for (int k = 0; k < r->unseen_distinct; k++) {
@@ -295,15 +274,15 @@ static int evaluate_bytes(crnn_evaluator *ev, const unsigned char *bytes, size_t
     if (rc != CRNN_OK)
         return rc;
     r->text_characters = n;
-    rc = encode_text(ev, path, text, &n, policy, r, err);
+    rc = crnn_evaluator_encode(ev, path, text, &n, policy, NULL, r, err);
     crnn_split split = {(const unsigned char *)text, 4, n, (uint32_t)ev->vocab.size};
-    int streams = crnn_eval_streams(&split, EVAL_STREAMS);
+    int streams = crnn_evaluator_streams(n);
     if (rc != CRNN_OK || streams < 1) /* streams < 1: nothing to predict; not an error */
         goto done;
-    if ((rc = size_buffers(ev, streams, err)) != CRNN_OK)
+    if ((rc = crnn_evaluator_buffers(ev, streams, err)) != CRNN_OK)
         goto done;
     double sums[2] = {0, 0};
-    int bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, streams, 0, streams, EVAL_STEPS,
+    int bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, streams, 0, streams, TEXT_EVAL_STEPS,
                               ev->buf.state, ev->buf.inputs, ev->buf.targets, sums);
     if (bad == CRNN_ERR_FORMAT) { /* the ids were encoded against this vocabulary just above */
         rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
@@ -326,7 +305,7 @@ static int evaluate_bytes(crnn_evaluator *ev, const unsigned char *bytes, size_t
     r->nats_per_char = sums[0] / sums[1];
 done:
     free(text);
-    end_file(ev, r, rc == CRNN_OK);
+    crnn_evaluator_end_text(ev, r, rc == CRNN_OK);
     if (rc != CRNN_OK) {
         int keep = r->unseen_as_unknown;
         memset(r, 0, sizeof *r);
