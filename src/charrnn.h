@@ -427,6 +427,23 @@ int crnn_evaluator_trace(crnn_evaluator *evaluator, const char *utf8, size_t len
                          crnn_trace **trace, crnn_error *err);
 void crnn_trace_free(crnn_trace *trace);
 
+/* A weight matrix of the evaluator's model, for reports. values point into
+ * the evaluator (valid until it is freed); a bias is one row. */
+typedef struct crnn_weight_matrix {
+    char name[48];       /* "embedding", "layer 1 input", "layer 1 recurrent", "layer 1 bias",
+                            "output", "output bias" */
+    int rows, cols;
+    const float *values; /* (rows, cols) */
+} crnn_weight_matrix;
+
+/* Fills up to max matrices, in the order of the weights; returns how many
+ * the model has (1 + 3 x layers + 2). */
+int crnn_evaluator_matrices(const crnn_evaluator *evaluator, crnn_weight_matrix *out, int max);
+
+/* The model's vocabulary: *size code points in token order (valid until the
+ * evaluator is freed). */
+const uint32_t *crnn_evaluator_vocabulary(const crnn_evaluator *evaluator, int *size);
+
 /* Called by crnn_evaluator_paths after each file it scored: the file's path
  * and report (valid during the call only) and the caller's pointer. */
 typedef void (*crnn_eval_each)(void *user, const char *path, const crnn_eval_report *report);

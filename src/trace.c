@@ -9,6 +9,7 @@
  * layer's weights. Knows nothing of reports or HTML (the CLI's inspect).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,4 +272,35 @@ fail:
     crnn_free_floats(pre);
     crnn_trace_free(t);
     return rc;
+}
+
+int crnn_evaluator_matrices(const crnn_evaluator *ev, crnn_weight_matrix *out, int max)
+{
+    const crnn_model *m = &ev->model;
+    const crnn_model_config *c = &m->config;
+    int GH = m->cell->gates * c->hidden, count = 0;
+    crnn_weight_matrix all[2 + 3 * CRNN_MAX_LAYERS + 2];
+    all[count++] = (crnn_weight_matrix){"embedding", c->vocab, c->embed, m->params + m->layout.emb};
+    for (int l = 0; l < c->layers; l++) {
+        crnn_weight_matrix *w = &all[count++];
+        *w = (crnn_weight_matrix){"", l ? c->hidden : c->embed, GH, m->params + m->layout.wx[l]};
+        snprintf(w->name, sizeof w->name, "layer %d input", l + 1);
+        w = &all[count++];
+        *w = (crnn_weight_matrix){"", c->hidden, GH, m->params + m->layout.wh[l]};
+        snprintf(w->name, sizeof w->name, "layer %d recurrent", l + 1);
+        w = &all[count++];
+        *w = (crnn_weight_matrix){"", 1, m->cell->bias_gates * c->hidden, m->params + m->layout.b[l]};
+        snprintf(w->name, sizeof w->name, "layer %d bias", l + 1);
+    }
+    all[count++] = (crnn_weight_matrix){"output", c->hidden, c->vocab, m->params + m->layout.wy};
+    all[count++] = (crnn_weight_matrix){"output bias", 1, c->vocab, m->params + m->layout.by};
+    for (int i = 0; i < count && i < max; i++)
+        out[i] = all[i];
+    return count;
+}
+
+const uint32_t *crnn_evaluator_vocabulary(const crnn_evaluator *ev, int *size)
+{
+    *size = ev->vocab.size;
+    return ev->vocab.symbols;
 }

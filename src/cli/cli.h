@@ -142,6 +142,13 @@ void export_parse(cli_args *a, file_options *o);
 void eval_parse(cli_args *a, eval_options *o);
 void eval_options_free(eval_options *o);
 void serve_parse(cli_args *a, serve_options *o);
+
+typedef struct inspect_options {
+    const char *model, *text, *output;
+    size_t chars;
+    int threads, help;
+} inspect_options;
+void inspect_parse(cli_args *a, inspect_options *o);
 void serve_options_free(serve_options *o);
 
 /* For --json: records a usage error if this build has no JSON library. */
@@ -158,6 +165,8 @@ json_t *cli_json_number(double value);
 void cli_json_set(json_t *object, const char *key, json_t *value);
 /* The same for appending to an array (array may be NULL as well). */
 void cli_json_append(json_t *array, json_t *value);
+/* 1 if a value could not be made since the start (out of memory). */
+int cli_json_failed(void);
 /* Writes root as one JSON object and a newline on stdout, then releases it.
  * Returns 0, or 1 after saying why on stderr. */
 int cli_json_print(json_t *root);
@@ -170,5 +179,6 @@ int cmd_export(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

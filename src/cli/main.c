@@ -22,6 +22,9 @@ static const char MAIN_HELP[] =
     "  eval SNAP FILE...      the model's loss (nats and bits per character) on files\n"
     "                         and directories\n"
     "  serve MODEL...         an OpenAI-compatible HTTP server with a web page\n"
+    "  inspect MODEL FILE -o REPORT.html\n"
+    "                         a page of what the model predicts on a text and what its\n"
+    "                         cells track\n"
     "\n"
     "charrnn COMMAND --help describes each command. charrnn --version prints the version.\n";
 
@@ -54,7 +57,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval") ||
-        !strcmp(cmd, "serve"))
+        !strcmp(cmd, "serve") || !strcmp(cmd, "inspect"))
         use_fast_blas_kernels(argv);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(MAIN_HELP, stdout);
@@ -96,6 +99,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 1, argv + 1);
     fprintf(stderr, "charrnn: unknown command '%s' (see: charrnn --help)\n", cmd);
     return EXIT_USAGE;
 }

@@ -233,6 +233,11 @@ void cli_json_append(json_t *array, json_t *value)
     }
 }
 
+int cli_json_failed(void)
+{
+    return json_failed;
+}
+
 int cli_json_print(json_t *root)
 {
     int rc = 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""embed.py: writes a C file holding a file's bytes, for charrnn serve's page.
+"""embed.py: writes a C file holding a file's bytes (the pages charrnn serves and writes).
 
 usage: embed.py INPUT OUTPUT NAME
 defines `const char NAME[]` (the bytes and a NUL) and `const unsigned long
