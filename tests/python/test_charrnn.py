@@ -153,6 +153,34 @@ def test_evaluate_bad_input(model):
         model.evaluate("text", strict="yes")
 
 
+def test_trace_agrees_with_evaluate(model):
+    text = "Hello Жизнь, \"hello\" (world).\n" * 8
+    t = model.trace(text)
+    e = model.evaluate(text)
+    scored = [x for x in t.nats if not math.isnan(x)]
+    assert len(t.text) == len(text) and t.characters == e.characters == len(scored)
+    assert abs(sum(scored) / len(scored) - e.nats_per_char) <= 1e-9 * e.nats_per_char
+    assert t.unseen == e.unseen == 40
+    assert math.isnan(t.nats[0]) and math.isnan(t.nats[text.index("Ж")])
+    layers, hidden = t.h.shape[1], t.h.shape[2]
+    assert t.h.shape == (len(text), layers, hidden) and t.c.shape == t.h.shape
+    assert t.gates.shape == (len(text), layers, 4, hidden)
+    i = 2  # "l", predicted
+    o, c, h = t.gates[i, 0, 3, 7], t.c[i, 0, 7], t.h[i, 0, 7]
+    assert abs(h - o * math.tanh(c)) < 1e-5  # the LSTM's h = o tanh(c)
+    probs = [p for _, p in t.top[i]]
+    assert len(probs) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+    cut = model.trace(text, max_chars=20, states=False, top_k=2)
+    assert cut.text == text[:20] and cut.h is None and cut.gates is None
+    assert all(len(c) == 2 for c, x in zip(cut.top, cut.nats) if not math.isnan(x))
+    with pytest.raises(TypeError):
+        model.trace(b"bytes")
+    with pytest.raises(charrnn.ArgumentError):
+        model.trace(text, top_k=65)
+    with pytest.raises(charrnn.ArgumentError):
+        model.trace(text, max_chars=0)
+
+
 # ------------------------------------------------------------------ bad input
 
 def test_load_missing_file(tmp_path):

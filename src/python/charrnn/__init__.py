@@ -43,7 +43,7 @@ import math
 import os
 import threading
 import time as _time
-from typing import Callable, Iterator, NamedTuple, Optional, Sequence, Union
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _charrnn
 from ._charrnn import (
@@ -59,7 +59,7 @@ from ._charrnn import (
 )
 
 __all__ = [
-    "load", "train", "Model", "Evaluation", "Progress", "TrainResult", "set_threads",
+    "load", "train", "Model", "Evaluation", "Trace", "Progress", "TrainResult", "set_threads",
     "get_threads", "Error", "FileError", "ArgumentError", "EncodingError", "VocabularyError",
     "DataError", "SnapshotError", "NumericError", "OutOfMemory", "__version__",
 ]
@@ -127,6 +127,36 @@ def get_threads() -> int:
 
 
 # ------------------------------------------------------------------ models
+
+class Trace(NamedTuple):
+    """What a model makes of a text, position by position (:meth:`Model.trace`);
+    the arrays of ``charrnn inspect``'s report."""
+
+    text: str
+    """The characters traced (the text, cut after max_chars)."""
+    nats: List[float]
+    """-ln p of each character given those before it; NaN where nothing was
+    predicted (the first character, and characters left out)."""
+    top: List[List[Tuple[str, float]]]
+    """The most likely characters at each position with their probabilities,
+    most likely first (empty where nothing was predicted)."""
+    h: Optional[memoryview]
+    """Each layer's hidden state after each character: floats shaped
+    (len(text), layers, hidden), or None without states. Index it as
+    ``h[i, layer, cell]``; ``numpy.asarray(h)`` makes it an array."""
+    c: Optional[memoryview]
+    """The LSTM's cell state, shaped like h (None for other cells)."""
+    gates: Optional[memoryview]
+    """The LSTM's gate activations (input, forget, candidate, output) at each
+    character: shaped (len(text), layers, 4, hidden), or None."""
+    nats_per_char: float
+    """The mean of nats over the predicted characters: :meth:`Model.evaluate`'s
+    figure on the same (cut) text."""
+    characters: int
+    """Characters predicted."""
+    unseen: int
+    """Characters the model never saw (as U+FFFD where it has it, else left out)."""
+
 
 class Evaluation(NamedTuple):
     """The score of a text (:meth:`Model.evaluate`), as ``charrnn eval`` reports it."""
@@ -298,6 +328,39 @@ class Model:
         nats = r["nats_per_char"]
         return Evaluation(nats, nats / math.log(2), r["nats"], r["characters"], r["unseen"],
                           r["unseen_examples"])
+
+
+    def trace(self, text: str, max_chars: Optional[int] = None, top_k: int = 5,
+              states: bool = True) -> Trace:
+        """Reads ``text`` (its first ``max_chars`` characters, if given) as
+        :meth:`evaluate` does and returns, per character, how surprised the
+        model was, the candidates it expected and (``states``) each layer's
+        states (:class:`Trace`). Its nats summed give :meth:`evaluate`'s figure
+        for texts of up to 32,767 characters."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        if max_chars is not None and (not isinstance(max_chars, int) or isinstance(max_chars, bool)):
+            raise TypeError(f"max_chars must be an int or None, not {type(max_chars).__name__}")
+        if max_chars is not None and max_chars < 1:
+            raise ArgumentError(f"max_chars must be at least 1 (got {max_chars})")
+        if not isinstance(top_k, int) or isinstance(top_k, bool):
+            raise TypeError(f"top_k must be an int, not {type(top_k).__name__}")
+        if not isinstance(states, bool):
+            raise TypeError(f"states must be True or False, not {type(states).__name__}")
+        with self._evaluator_lock:
+            if self._evaluator is None:
+                self._evaluator = _charrnn.Evaluator(self.path)
+            r = self._evaluator.trace(text.encode("utf-8"), max_chars or 0, top_k, states)
+        n, layers, hidden = len(r["text"]), r["layers"], r["hidden"]
+
+        def shaped(raw: Optional[bytes], *shape: int) -> Optional[memoryview]:
+            if raw is None or n == 0:
+                return None
+            return memoryview(raw).cast("B").cast("f", shape)
+
+        return Trace(r["text"], r["nats"], r["top"], shaped(r["h"], n, layers, hidden),
+                     shaped(r["c"], n, layers, hidden), shaped(r["gates"], n, layers, 4, hidden),
+                     r["nats_per_char"], r["characters"], r["unseen"])
 
 
 def load(path: PathLike, threads: Optional[int] = None) -> Model:

@@ -595,9 +595,96 @@ static PyObject *Evaluator_text(EvaluatorObject *self, PyObject *args, PyObject 
                          r.unseen_distinct, "unseen_examples", examples);
 }
 
+/* Floats as bytes (NULL gives None): the wrapper views them as shaped arrays. */
+static PyObject *float_bytes(const float *v, size_t n)
+{
+    if (!v)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)v, (Py_ssize_t)(n * sizeof *v));
+}
+
+/* trace(data: bytes, max_chars: int, top_k: int, states: bool) -> dict of
+ * crnn_evaluator_trace's arrays */
+static PyObject *Evaluator_trace(EvaluatorObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"data", "max_chars", "top_k", "states", NULL};
+    Py_buffer data;
+    Py_ssize_t max_chars = 0;
+    int top_k = 5, states = 1;
+    if (!self->ev) {
+        PyErr_SetString(PyExc_RuntimeError, "Evaluator is not initialised");
+        return NULL;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|nip", kwlist, &data, &max_chars, &top_k,
+                                     &states))
+        return NULL;
+    if (max_chars < 0) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "max_chars must be 0 (no limit) or more");
+        return NULL;
+    }
+    crnn_error err = {0};
+    crnn_trace *t = NULL;
+    int rc;
+    unsigned flags = states ? CRNN_TRACE_STATES | CRNN_TRACE_GATES : 0;
+    LIBRARY_CALL(rc = crnn_evaluator_trace(self->ev, data.buf, (size_t)data.len, NULL,
+                                           (size_t)max_chars, top_k, flags, &t, &err));
+    PyBuffer_Release(&data);
+    if (rc != CRNN_OK)
+        return raise_error(rc, &err);
+    size_t n = t->length, per = (size_t)t->layers * (size_t)t->hidden;
+    PyObject *text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, t->code_points,
+                                               (Py_ssize_t)n);
+    PyObject *tokens = PyList_New((Py_ssize_t)n), *nats = PyList_New((Py_ssize_t)n);
+    PyObject *top = PyList_New((Py_ssize_t)n);
+    if (!text || !tokens || !nats || !top)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        PyList_SET_ITEM(tokens, (Py_ssize_t)i, PyLong_FromLong(t->token[i]));
+        PyList_SET_ITEM(nats, (Py_ssize_t)i, PyFloat_FromDouble(t->nats[i]));
+        PyObject *cands = PyList_New(0);
+        if (!cands)
+            goto fail;
+        for (int k = 0; k < t->top_k && !isnan(t->nats[i]); k++) {
+            size_t o = i * (size_t)t->top_k + (size_t)k;
+            if (t->top_probs[o] <= 0)
+                break;
+            Py_UCS4 cp = t->top_code_points[o];
+            PyObject *pair = Py_BuildValue("(Nd)", PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND,
+                                                                             &cp, 1),
+                                           (double)t->top_probs[o]);
+            if (!pair || PyList_Append(cands, pair) != 0) {
+                Py_XDECREF(pair);
+                Py_DECREF(cands);
+                goto fail;
+            }
+            Py_DECREF(pair);
+        }
+        PyList_SET_ITEM(top, (Py_ssize_t)i, cands);
+    }
+    PyObject *result = Py_BuildValue(
+        "{s:N,s:N,s:N,s:N,s:i,s:i,s:N,s:N,s:N,s:d,s:K,s:K}", "text", text, "tokens", tokens,
+        "nats", nats, "top", top, "layers", t->layers, "hidden", t->hidden, "h",
+        float_bytes(t->h, n * per), "c", float_bytes(t->c, n * per), "gates",
+        float_bytes(t->gates, 4 * n * per), "nats_per_char", t->report.nats_per_char,
+        "characters", (unsigned long long)t->report.characters, "unseen",
+        (unsigned long long)t->report.unseen);
+    crnn_trace_free(t);
+    return result;
+fail:
+    Py_XDECREF(text);
+    Py_XDECREF(tokens);
+    Py_XDECREF(nats);
+    Py_XDECREF(top);
+    crnn_trace_free(t);
+    return NULL;
+}
+
 static PyMethodDef Evaluator_methods[] = {
     {"text", (PyCFunction)(void (*)(void))Evaluator_text, METH_VARARGS | METH_KEYWORDS,
      "text(data: bytes, strict=False) -> dict: crnn_evaluator_text's report"},
+    {"trace", (PyCFunction)(void (*)(void))Evaluator_trace, METH_VARARGS | METH_KEYWORDS,
+     "trace(data: bytes, max_chars=0, top_k=5, states=True) -> dict: crnn_evaluator_trace"},
     {NULL, NULL, 0, NULL},
 };
 
