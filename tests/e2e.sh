@@ -141,6 +141,14 @@ part=$(sed -n 's/^step: *//p' out.txt)
 expect 0 "" -- "$bin" train --resume rpart.crnn -q
 cmp -s rfull.crnn rpart.crnn && ok || bad "resume with dropout and a cosine schedule differs"
 expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn "${small[@]}" --schedule cosine --time 1
+# --time with units: a run of at most 0.05 minutes (3 s), and bad durations.
+expect 0 "" -- "$bin" train corpus.txt -o tu.crnn "${small[@]}" --max-iters 100000 -q --time 0.05m
+step=$(sed -n 's/.*done at step \([0-9]*\).*/\1/p' err.txt)
+[ "${step:-100000}" -lt 100000 ] && ok || bad "--time 0.05m did not stop the run (step ${step:-?})"
+expect 2 "--time takes a duration" -- "$bin" train corpus.txt -o x.crnn --time 30x
+expect 2 "--time takes a duration" -- "$bin" train corpus.txt -o x.crnn --time m
+expect 2 "--time takes a duration" -- "$bin" train corpus.txt -o x.crnn --time -5s
+expect 2 "--time must be at most" -- "$bin" train corpus.txt -o x.crnn --time 100000d
 expect 2 "--optimizer takes" -- "$bin" train corpus.txt --optimizer lbfgs
 expect 2 "--dropout must be between" -- "$bin" train corpus.txt --dropout 1.5
 # Early stopping: a learning rate far too large makes validation worse at once.

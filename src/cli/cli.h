@@ -56,6 +56,9 @@ int cli_pick(cli_args *a, const char *name, const char *text, const cli_choice *
 long long cli_int(cli_args *a, const char *text, const char *name, long long min, long long max);
 uint64_t cli_u64(cli_args *a, const char *text, const char *name);
 double cli_double(cli_args *a, const char *text, const char *name, double min, double max);
+/* A duration in seconds: a bare number is seconds; 90s, 30m, 2h and 1d carry
+ * their unit. At most max seconds. */
+double cli_duration(cli_args *a, const char *text, const char *name, double max);
 
 /* After parsing: prints the help text (returns 0) or the usage error (returns
  * EXIT_USAGE) if there is one, else returns -1: go on. */

@@ -67,7 +67,7 @@ static const char TRAIN_HELP[] =
     "Stopping and saving (a resumed run keeps these unless given again):\n"
     "  --max-iters N      stop at step N, counted from the start of training\n"
     "  --epochs N         stop after N passes over the training split (default 10)\n"
-    "  --time SECONDS     stop after this many seconds of this run\n"
+    "  --time T           stop after T of this run: seconds, or 90s, 30m, 2h\n"
     "  --eval-every N     validation loss and snapshot every N steps (default 200)\n"
     "  --eval-chars N     validation reads at most N characters, the same part every\n"
     "                     time (default: a quarter of the characters trained between\n"
@@ -344,7 +344,7 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
     } else if (cli_is(a, arg, "--epochs")) {
         o->max_epochs = cli_double(a, cli_value(a, arg), "--epochs", 0, 1e9);
     } else if (cli_is(a, arg, "--time")) {
-        o->max_seconds = cli_double(a, cli_value(a, arg), "--time", 0, 1e9);
+        o->max_seconds = cli_duration(a, cli_value(a, arg), "--time", 1e9);
     } else if (cli_is(a, arg, "--eval-every")) {
         o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
     } else if (cli_is(a, arg, "--eval-chars")) {

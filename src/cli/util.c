@@ -136,6 +136,28 @@ double cli_double(cli_args *a, const char *text, const char *name, double min, d
     return v;
 }
 
+double cli_duration(cli_args *a, const char *text, const char *name, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    double unit = !strcmp(end, "") || !strcmp(end, "s") ? 1
+                  : !strcmp(end, "m")                   ? 60
+                  : !strcmp(end, "h")                   ? 3600
+                  : !strcmp(end, "d")                   ? 86400
+                                                        : 0;
+    if (errno || end == text || !unit || !isfinite(v) || v < 0) {
+        cli_error(a, "%s takes a duration: seconds, or a number with s, m, h or d "
+                     "(90, 90s, 30m, 1.5h), not '%.100s'", name, text);
+        return 0;
+    }
+    if (v * unit > max) {
+        cli_error(a, "%s must be at most %g seconds (got %.100s)", name, max, text);
+        return 0;
+    }
+    return v * unit;
+}
+
 int cli_parsed(const cli_args *a, int help, const char *help_text)
 {
     if (help) {
