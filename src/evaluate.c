@@ -159,8 +159,6 @@ void crnn_evaluator_free(crnn_evaluator *ev)
     free(ev);
 }
 
-/* Buffers for `streams` streams (kept while the number stays the same: a text
- * is read with the same shapes whether it comes first or later). */
 int crnn_evaluator_streams(size_t n)
 {
     if (n < 2)
@@ -169,6 +167,8 @@ int crnn_evaluator_streams(size_t n)
     return pieces < 1 ? 1 : pieces > TEXT_EVAL_STREAMS ? TEXT_EVAL_STREAMS : (int)pieces;
 }
 
+/* Buffers for `streams` streams (kept while the number stays the same: a text
+ * is read with the same shapes whether it comes first or later). */
 int crnn_evaluator_buffers(crnn_evaluator *ev, int streams, crnn_error *err)
 {
     if (ev->buf.streams == streams)

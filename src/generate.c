@@ -13,6 +13,7 @@
 #include "infer.h"
 #include "load.h"
 #include "sample.h"
+#include "utf8.h"
 
 enum { SLOT_FREE, SLOT_RUNNING, SLOT_ENDED /* its last update may still be read */ };
 
@@ -188,9 +189,18 @@ int64_t crnn_generator_add(crnn_generator *g, const crnn_stream_request *q, crnn
         return rc;
     if (q->n_stop < 0 || (q->n_stop > 0 && !q->stop))
         return crnn_fail(err, CRNN_ERR_ARG, "the stop texts are missing");
-    for (int i = 0; i < q->n_stop; i++)
+    for (int i = 0; i < q->n_stop; i++) {
         if (!q->stop[i] || !q->stop[i][0])
             return crnn_fail(err, CRNN_ERR_ARG, "stop text %d is empty", i + 1);
+        /* A stop text that is not whole characters could match inside one
+         * and cut the text mid-character. */
+        uint32_t *cps;
+        size_t ncp;
+        if (crnn_utf8_decode((const unsigned char *)q->stop[i], strlen(q->stop[i]), "a stop text",
+                             0, CRNN_NORMALIZE_NONE, &cps, &ncp, err) != CRNN_OK)
+            return CRNN_ERR_UTF8;
+        free(cps);
+    }
     int free_slot = 0;
     while (g->slots[free_slot].state != SLOT_FREE)
         free_slot++;
@@ -204,12 +214,12 @@ int64_t crnn_generator_add(crnn_generator *g, const crnn_stream_request *q, crnn
         s->prime[0] = crnn_start_token(&g->stored.vocab);
         s->prime_n = 1;
     }
-    s->n_stop = q->n_stop;
     if (q->n_stop) {
         s->stop = calloc((size_t)q->n_stop, sizeof *s->stop);
         s->stop_len = calloc((size_t)q->n_stop, sizeof *s->stop_len);
         if (!s->stop || !s->stop_len)
             goto nomem;
+        s->n_stop = q->n_stop; /* slot_clear frees this many, once the arrays exist */
         for (int i = 0; i < q->n_stop; i++) {
             s->stop_len[i] = strlen(q->stop[i]);
             if (!(s->stop[i] = strdup(q->stop[i])))

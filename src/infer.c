@@ -46,9 +46,8 @@ int crnn_infer_init(crnn_infer *inf, const crnn_model_config *config, const void
     int L = config->layers, H = config->hidden, E = config->embed, V = config->vocab;
     int G = inf->cell->gates, GB = inf->cell->bias_gates;
     size_t nbias = (size_t)L * GB * H + (size_t)V, R = (size_t)max_rows;
-    int width = E > H ? E : H;
     inf->bias = crnn_alloc_floats(nbias);
-    inf->x = crnn_alloc_floats(R * width);
+    inf->x = crnn_alloc_floats(R * E);
     inf->gx = crnn_alloc_floats(R * GB * H);
     inf->gh = crnn_alloc_floats(R * G * H);
     inf->h_new = crnn_alloc_floats((size_t)L * R * H);
@@ -148,7 +147,7 @@ static void layer_units(const crnn_infer *inf, int l, int rows, const float *x, 
     } else if (cell == CRNN_CELL_GRU) {
         const float *bhn = bias + 3 * H;
         for (int r = 0; r < rows; r++) {
-            const float *xr = gx + (size_t)r * 4 * H, *hr = gh + (size_t)r * 3 * H;
+            const float *xr = gx + (size_t)r * GB * H, *hr = gh + (size_t)r * G * H;
             for (int j = u0; j < u1; j++) {
                 float rg = sigmoidf(xr[j] + hr[j]);
                 float zg = sigmoidf(xr[H + j] + hr[H + j]);
@@ -168,7 +167,8 @@ static void layer_units(const crnn_infer *inf, int l, int rows, const float *x, 
 }
 
 /* The whole step on thread t of nt; the threads meet once per layer (the
- * next layer reads every unit of this one). */
+ * next layer reads every unit of this one). On one thread (nt 1, outside any
+ * parallel region) the barriers bind to a team of one and cost nothing. */
 static void step_on(crnn_infer *inf, const uint32_t *tokens, int rows, float *state, int t, int nt)
 {
     const crnn_model_config *c = &inf->config;

@@ -25,7 +25,7 @@ typedef struct crnn_infer {
     float *bias;           /* fp32 copies: each layer's b (bias_gates*H), then by (V) */
     size_t bias_at[CRNN_MAX_LAYERS], by_at;
     int max_rows;
-    float *x;              /* (R, max(E,H)) embedded input of layer 0 */
+    float *x;              /* (R, E) embedded input of layer 0 */
     float *gx;             /* (R, G'*H) x Wx + b */
     float *gh;             /* (R, G*H) h Wh */
     float *h_new, *c_new;  /* (L, R, H) each layer's output, then copied into the state */

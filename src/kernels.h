@@ -34,7 +34,8 @@ void crnn_lstm_forward_pointwise_ref(int rows, int hidden, float *gates, const f
                                      float *c, float *h);
 
 /* The same for hidden units j0 .. j1-1 of every row only, on the calling
- * thread (for work split by units); the same arithmetic, element by element. */
+ * thread (for work split by units); the same arithmetic, element by element.
+ * Always the fast loop: generation has no reference mode for it. */
 void crnn_lstm_forward_units(int rows, int hidden, int j0, int j1, float *gates,
                              const float *c_prev, float *c, float *h);
 

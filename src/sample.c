@@ -37,9 +37,11 @@ void crnn_sample_options_default(crnn_sample_options *o)
 static int by_probability(const void *a, const void *b)
 {
     const crnn_ranked *x = a, *y = b;
-    if (x->p != y->p)
+    if (isnan(x->p) != isnan(y->p)) /* NaN (logits gone bad) last: a total order still */
+        return isnan(x->p) ? 1 : -1;
+    if (x->p != y->p && !isnan(x->p))
         return x->p < y->p ? 1 : -1;
-    return x->token < y->token ? -1 : 1;
+    return x->token < y->token ? -1 : x->token > y->token;
 }
 
 uint32_t crnn_sample_draw(const float *z, int V, const crnn_sample_options *o, crnn_rng *rng,
@@ -49,7 +51,9 @@ uint32_t crnn_sample_draw(const float *z, int V, const crnn_sample_options *o, c
     for (int j = 1; j < V; j++)
         if (z[j] > z[best])
             best = j;
-    if (o->temperature <= 0 || o->top_k == 1)
+    /* A temperature so small that 1/T overflows is the argmax too (else
+     * 0 * inf would make the probabilities NaN). */
+    if (o->temperature <= 0 || o->top_k == 1 || !isfinite(1.0f / o->temperature))
         return (uint32_t)best;
     float inv_t = 1.0f / o->temperature, max = z[best];
     double total = 0;

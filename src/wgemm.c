@@ -270,21 +270,29 @@ static int supports(const char *isa)
 int crnn_wgemm_use(const char *isa)
 {
     if (!isa) {
-        chosen = NULL;
+        __atomic_store_n(&chosen, NULL, __ATOMIC_RELEASE);
         return 1;
     }
     if (!supports(isa))
         return 0;
-    chosen = !strcmp(isa, "avx512") ? wgemm_avx512 : !strcmp(isa, "avx2") ? wgemm_avx2
-                                                                          : wgemm_scalar;
+    __atomic_store_n(&chosen,
+                     !strcmp(isa, "avx512") ? wgemm_avx512
+                     : !strcmp(isa, "avx2") ? wgemm_avx2
+                                            : wgemm_scalar,
+                     __ATOMIC_RELEASE);
     return 1;
 }
 
+/* Called from every thread of a step: an atomic load and store, so threads
+ * racing to the first choice each store the same value without a data race. */
 static wgemm_fn pick(void)
 {
-    if (!chosen)
-        chosen = supports("avx512") ? wgemm_avx512 : supports("avx2") ? wgemm_avx2 : wgemm_scalar;
-    return chosen;
+    wgemm_fn fn = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        fn = supports("avx512") ? wgemm_avx512 : supports("avx2") ? wgemm_avx2 : wgemm_scalar;
+        __atomic_store_n(&chosen, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
 }
 
 void crnn_wgemm(int rows, int n, int k, const float *x, int ldx, const void *w, int dtype, int ldw,
@@ -295,8 +303,8 @@ void crnn_wgemm(int rows, int n, int k, const float *x, int ldx, const void *w, 
         return;
     }
     wgemm_fn fn = pick();
-    /* Columns are split between threads in blocks of 64 (the widest tile), so
-     * every thread runs whole tiles. */
+    /* Columns are split between threads in blocks of 64 (a 4-vector tile);
+     * how a block is tiled does not change its results. */
     int blocks = (n + 63) / 64, threads = crnn_kernels_get_threads();
     if ((double)rows * n * k < WGEMM_PARALLEL_MIN || threads < 2 || blocks < 2) {
         fn(rows, k, x, ldx, w, dtype, ldw, y, ldy, 0, n);

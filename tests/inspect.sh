@@ -89,6 +89,22 @@ expect 0 "" -- "$bin" eval m.crnn first.txt
 first_figure=$(sed -n 's/.*: \([0-9.]*\) nats\/char.*over \([0-9]*\) characters.*/\1 \2/p' out.txt)
 check_report cut.html "$first_figure" 200 1 && ok || bad "cut report data (see above)"
 
+# A model with U+FFFD reads unseen characters as it: all of them marked, not
+# only the first few distinct ones the summary names.
+expect 0 "" -- "$bin" train corpus.txt -o mv.crnn --layers 1 --hidden 16 --embed 8 --batch 4 \
+  --seq 16 --max-iters 5 --max-vocab 20 -q
+{ head -c 300 corpus.txt; printf 'αβγδεζηθικλ αβγδεζηθικλ\n'; } >greek.txt
+expect 0 "" -- "$bin" inspect mv.crnn greek.txt -o g.html
+python3 - g.html <<'PY' && ok || bad "not every unseen character is marked"
+import json, re, sys
+d = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>',
+                         open(sys.argv[1], encoding="utf-8").read(), re.S).group(1))
+t = d["text"]
+marked = set(t["unseen_positions"])
+greek = {i for i, c in enumerate(t["chars"]) if "α" <= c <= "λ"}
+sys.exit(0 if greek <= marked and t["unseen"] >= len(greek) else f"{len(greek - marked)} unmarked")
+PY
+
 # Errors: each named, exit 1 (2 for usage), and r.html left as it was.
 cp r.html before.html
 mkdir adir

@@ -351,6 +351,10 @@ static void test_requests(const char *model)
     q.stop = empty;
     q.n_stop = 1;
     CHECK(crnn_generator_add(g, &q, &err) == CRNN_ERR_ARG, "empty stop: %s", err.message);
+    const char *half[1] = {"\xA9"}; /* a continuation byte alone: not whole characters */
+    q.stop = half;
+    CHECK(crnn_generator_add(g, &q, &err) == CRNN_ERR_UTF8, "stop text not UTF-8: %s",
+          err.message);
     q.stop = NULL;
     q.n_stop = 0;
     CHECK(crnn_generator_running(g) == 0, "a bad request left a stream behind");
@@ -375,6 +379,13 @@ static void test_requests(const char *model)
           (unsigned long long)b.chars);
     CHECK(z.end == CRNN_STREAM_LENGTH && z.len == 0 && z.chars == 0, "max_chars 0");
     crnn_generator_free(g);
+    /* A temperature so small that 1/T overflows draws the argmax, with top-k too. */
+    crnn_sample_options argmax = {0.0f, 0, 1.0f}, tiny = {1e-39f, 5, 0.9f};
+    char a0[512], a1[512];
+    size_t l0 = sampler_text(model, 3, "li", &argmax, 80, a0);
+    size_t l1 = sampler_text(model, 4, "li", &tiny, 80, a1);
+    CHECK(l0 == l1 && !memcmp(a0, a1, l0), "temperature 1e-39 is not the argmax:\n  %s\n  %s", a0,
+          a1);
     CHECK(!crnn_generator_open(model, 0, &err) && err.status == CRNN_ERR_ARG, "0 streams");
     CHECK(!crnn_generator_open(temp_path("no-such.crnn"), 1, &err) && err.status == CRNN_ERR_IO,
           "missing file: %s", err.message);

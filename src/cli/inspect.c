@@ -36,6 +36,9 @@ static const char INSPECT_HELP[] =
 
 enum { INSPECT_DEFAULT_CHARS = 3000, INSPECT_MAX_CHARS = 20000, TOP = 5, BEST_CELLS = 5,
        SPANS = 12, HIST_BINS = 40 };
+/* At most this many cell activations (layers x hidden x characters) in a
+ * report: 8M values, about 11 MB of page and under 300 MB while it is made. */
+#define INSPECT_MAX_VALUES ((size_t)8 << 20)
 
 void inspect_parse(cli_args *a, inspect_options *o)
 {
@@ -277,12 +280,12 @@ static json_t *cells_json(const crnn_trace *t, FILE *say)
         cli_json_set(prop, "name", json_string(cli_properties[p].name));
         cli_json_set(prop, "description", json_string(cli_properties[p].description));
         for (size_t i = 0; i < n; i++)
-            cli_json_append(vals, json_real(x[i]));
+            cli_json_append(vals, cli_json_number(x[i]));
         for (size_t b = 0; b < k && b < BEST_CELLS; b++) {
             json_t *c = json_object();
             cli_json_set(c, "layer", json_integer(rank[b].layer));
             cli_json_set(c, "cell", json_integer(rank[b].cell));
-            cli_json_set(c, "r", json_real(rank[b].r));
+            cli_json_set(c, "r", cli_json_number(rank[b].r));
             cli_json_append(best, c);
         }
         cli_json_set(prop, "values", vals);
@@ -358,7 +361,7 @@ static json_t *spans_json(const crnn_trace *t, const double *bits)
         json_t *s = json_object();
         cli_json_set(s, "start", json_integer((json_int_t)found[a].start));
         cli_json_set(s, "end", json_integer((json_int_t)found[a].end));
-        cli_json_set(s, "bits", json_real(found[a].bits));
+        cli_json_set(s, "bits", cli_json_number(found[a].bits));
         cli_json_append(spans, s);
     }
     free(order);
@@ -388,7 +391,7 @@ static json_t *surprise_json(const crnn_trace *t)
                 break;
             json_t *pair = json_array();
             cli_json_append(pair, char_string(t->top_code_points[i * (size_t)t->top_k + (size_t)k]));
-            cli_json_append(pair, json_real(p));
+            cli_json_append(pair, cli_json_number(p));
             cli_json_append(cands, pair);
         }
         cli_json_append(top, cands);
@@ -404,7 +407,7 @@ static json_t *surprise_json(const crnn_trace *t)
     return s;
 }
 
-static json_t *text_json(const crnn_trace *t, const char *name)
+static json_t *text_json(const crnn_trace *t, const char *name, int unknown)
 {
     json_t *x = json_object(), *chars = json_array(), *unseen = json_array();
     char seen[200] = "";
@@ -412,14 +415,10 @@ static json_t *text_json(const crnn_trace *t, const char *name)
     for (size_t i = 0; i < t->length; i++)
         cli_json_append(chars, char_string(t->code_points[i]));
     /* A character the model never saw is left out (token -1) or read as
-     * U+FFFD: both are marked. The report lists them. */
-    for (size_t i = 0; i < t->length; i++) {
-        int marked = t->token[i] < 0;
-        for (int k = 0; !marked && k < t->report.unseen_distinct && k < CRNN_EVAL_EXAMPLES; k++)
-            marked = t->code_points[i] == t->report.unseen_examples[k];
-        if (marked)
+     * U+FFFD (the token of U+FFFD for another code point): both are marked. */
+    for (size_t i = 0; i < t->length; i++)
+        if (t->token[i] < 0 || (t->token[i] == unknown && t->code_points[i] != 0xFFFD))
             cli_json_append(unseen, json_integer((json_int_t)i));
-    }
     for (int k = 0; k < t->report.unseen_distinct && k < CRNN_EVAL_EXAMPLES; k++) {
         char what[48];
         crnn_describe_code_point(t->report.unseen_examples[k], what, sizeof what);
@@ -464,17 +463,17 @@ static json_t *weights_json(const crnn_evaluator *ev)
         for (int b = 0; b < HIST_BINS; b++)
             cli_json_append(counts, json_integer(bins[b]));
         json_t *w = json_object(), *hist = json_object();
-        cli_json_set(hist, "lo", json_real(lo));
-        cli_json_set(hist, "hi", json_real(hi));
+        cli_json_set(hist, "lo", cli_json_number(lo));
+        cli_json_set(hist, "hi", cli_json_number(hi));
         cli_json_set(hist, "counts", counts);
         cli_json_set(w, "name", json_string(m[k].name));
         cli_json_set(w, "rows", json_integer(m[k].rows));
         cli_json_set(w, "cols", json_integer(m[k].cols));
-        cli_json_set(w, "norm", json_real(sqrt(sq)));
-        cli_json_set(w, "mean", json_real(mean));
-        cli_json_set(w, "std", json_real(var > 0 ? sqrt(var) : 0));
-        cli_json_set(w, "min", json_real(lo));
-        cli_json_set(w, "max", json_real(hi));
+        cli_json_set(w, "norm", cli_json_number(sqrt(sq)));
+        cli_json_set(w, "mean", cli_json_number(mean));
+        cli_json_set(w, "std", cli_json_number(var > 0 ? sqrt(var) : 0));
+        cli_json_set(w, "min", cli_json_number(lo));
+        cli_json_set(w, "max", cli_json_number(hi));
         cli_json_set(w, "hist", hist);
         cli_json_append(all, w);
     }
@@ -502,7 +501,7 @@ static json_t *saturation_json(const crnn_trace *t)
             json_t *s = json_object();
             cli_json_set(s, "layer", json_integer((json_int_t)l));
             cli_json_set(s, "gate", json_string(names[g]));
-            cli_json_set(s, "share", json_real((double)sat / (double)(t->length * H)));
+            cli_json_set(s, "share", cli_json_number((double)sat / (double)(t->length * H)));
             cli_json_append(all, s);
         }
     return all;
@@ -659,6 +658,15 @@ int cmd_inspect(int argc, char **argv)
     char *text = read_text(o.text, &len);
     if (!text)
         return 1;
+    /* The report holds every cell's activation at every position, and the
+     * trace h, c and the gates: keep layers x hidden x characters bounded. */
+    size_t cells = (size_t)info.config.layers * (size_t)info.config.hidden;
+    if (cells * o.chars > INSPECT_MAX_VALUES) {
+        size_t fit = INSPECT_MAX_VALUES / cells;
+        fprintf(stderr, "charrnn: notice: reading %zu characters rather than %zu: the page holds "
+                        "all %zu cells at each one\n", fit < 2 ? 2 : fit, o.chars, cells);
+        o.chars = fit < 2 ? 2 : fit;
+    }
     crnn_evaluator *ev = crnn_evaluator_open(o.model, &err);
     if (!ev) {
         free(text);
@@ -690,7 +698,12 @@ int cmd_inspect(int argc, char **argv)
             t->layers, t->hidden);
     json_t *root = json_object();
     cli_json_set(root, "model", model_json(o.model, &info));
-    cli_json_set(root, "text", text_json(t, o.text));
+    int V, unknown = -1;
+    const uint32_t *symbols = crnn_evaluator_vocabulary(ev, &V);
+    for (int v = 0; v < V; v++)
+        if (symbols[v] == 0xFFFD)
+            unknown = v;
+    cli_json_set(root, "text", text_json(t, o.text, unknown));
     cli_json_set(root, "surprise", surprise_json(t));
     cli_json_set(root, "cells", cells_json(t, stderr));
     cli_json_set(root, "weights", weights_json(ev));
@@ -704,7 +717,7 @@ int cmd_inspect(int argc, char **argv)
     char *json = dumped ? script_safe(dumped) : NULL;
     free(dumped);
     if (!json) {
-        fprintf(stderr, "charrnn: error: out of memory writing the report\n");
+        fprintf(stderr, "charrnn: error: could not make the report's data (out of memory)\n");
         return 1;
     }
     int rc = write_report(o.output, json);

@@ -211,8 +211,12 @@ int cmd_sample(int argc, char **argv)
                 rc = 1;
                 goto out;
             }
-            if (updates[i].end == CRNN_STREAM_STOP) /* the CLI writes the stop text too */
-                append(p, so.stop, strlen(so.stop));
+            if (updates[i].end == CRNN_STREAM_STOP && /* the CLI writes the stop text too */
+                append(p, so.stop, strlen(so.stop)) < 0) {
+                fprintf(stderr, "charrnn: error: out of memory\n");
+                rc = 1;
+                goto out;
+            }
             p->ended = updates[i].end != CRNN_STREAM_RUNNING;
         }
         /* Print what is ready, in order: the current sample as it grows, and
