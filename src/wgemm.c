@@ -72,48 +72,64 @@ load16_512(const void *w, int dtype, size_t i, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* R rows x C vectors of columns from column j (masks for the last vector). */
-#define WGEMM_TILE_512(R, C)                                                                      \
-    __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void tile512_##R##_##C(     \
-        int k, const float *x, int ldx, const void *w, int dtype, int ldw, float *y, int ldy,    \
-        int j, __mmask16 last)                                                                    \
+/* R rows x C vectors of columns from column j (masks for the last vector),
+ * for weights of type DT: one function per type, so that the loop has one
+ * path and the accumulators stay in registers (with the type a run-time
+ * value, GCC kept them on the stack, storing all 16 at every k). */
+#define WGEMM_TILE_512(R, C, DT)                                                                  \
+    __attribute__((target("avx512f,avx512bw,avx512vl,fma"))) static void                        \
+        tile512_##R##_##C##_##DT(int k, const float *x, int ldx, const void *w, int ldw,         \
+                                 float *y, int ldy, int j, __mmask16 last)                        \
     {                                                                                             \
         __m512 acc[R][C];                                                                         \
         __mmask16 m[C];                                                                           \
-        for (int c = 0; c < C; c++)                                                               \
+        _Pragma("GCC unroll 16") for (int c = 0; c < C; c++)                                      \
             m[c] = c == C - 1 ? last : (__mmask16)0xFFFF;                                         \
-        for (int r = 0; r < R; r++)                                                               \
-            for (int c = 0; c < C; c++)                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                      \
+            _Pragma("GCC unroll 16") for (int c = 0; c < C; c++)                                  \
                 acc[r][c] = _mm512_maskz_loadu_ps(m[c], y + (size_t)r * ldy + j + c * V512);     \
         for (int p = 0; p < k; p++) {                                                             \
             __m512 wv[C];                                                                         \
-            for (int c = 0; c < C; c++)                                                           \
-                wv[c] = load16_512(w, dtype, (size_t)p * ldw + j + c * V512, m[c]);              \
-            for (int r = 0; r < R; r++) {                                                         \
+            _Pragma("GCC unroll 16") for (int c = 0; c < C; c++)                                  \
+                wv[c] = load16_512(w, DT, (size_t)p * ldw + j + c * V512, m[c]);                 \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                \
                 __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + p]);                               \
-                for (int c = 0; c < C; c++)                                                       \
+                _Pragma("GCC unroll 16") for (int c = 0; c < C; c++)                              \
                     acc[r][c] = _mm512_fmadd_ps(xb, wv[c], acc[r][c]);                            \
             }                                                                                     \
         }                                                                                         \
-        for (int r = 0; r < R; r++)                                                               \
-            for (int c = 0; c < C; c++)                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                      \
+            _Pragma("GCC unroll 16") for (int c = 0; c < C; c++)                                  \
                 _mm512_mask_storeu_ps(y + (size_t)r * ldy + j + c * V512, m[c], acc[r][c]);      \
     }
-WGEMM_TILE_512(4, 4)
-WGEMM_TILE_512(3, 4)
-WGEMM_TILE_512(2, 4)
-WGEMM_TILE_512(1, 4)
-WGEMM_TILE_512(4, 1)
-WGEMM_TILE_512(3, 1)
-WGEMM_TILE_512(2, 1)
-WGEMM_TILE_512(1, 1)
-WGEMM_TILE_512(1, 16)
-WGEMM_TILE_512(2, 8)
+#define WGEMM_TILES_512(DT)                                                                       \
+    WGEMM_TILE_512(4, 4, DT)                                                                      \
+    WGEMM_TILE_512(3, 4, DT)                                                                      \
+    WGEMM_TILE_512(2, 4, DT)                                                                      \
+    WGEMM_TILE_512(1, 4, DT)                                                                      \
+    WGEMM_TILE_512(4, 1, DT)                                                                      \
+    WGEMM_TILE_512(3, 1, DT)                                                                      \
+    WGEMM_TILE_512(2, 1, DT)                                                                      \
+    WGEMM_TILE_512(1, 1, DT)                                                                      \
+    WGEMM_TILE_512(1, 16, DT)                                                                     \
+    WGEMM_TILE_512(2, 8, DT)
+WGEMM_TILES_512(0)
+WGEMM_TILES_512(1)
+WGEMM_TILES_512(2)
 
-typedef void (*tile512_fn)(int, const float *, int, const void *, int, int, float *, int, int,
+typedef void (*tile512_fn)(int, const float *, int, const void *, int, float *, int, int,
                            __mmask16);
-static const tile512_fn tiles512_wide[5] = {0, tile512_1_4, tile512_2_4, tile512_3_4, tile512_4_4};
-static const tile512_fn tiles512_one[5] = {0, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1};
+/* Per weight type: [rows] tiles 4 vectors wide, 1 vector wide, and the wide ones. */
+static const struct tiles512 {
+    tile512_fn wide[5], one[5], row1_16, row2_8;
+} tiles512[3] = {
+#define TILES_OF(DT)                                                                              \
+    {{0, tile512_1_4_##DT, tile512_2_4_##DT, tile512_3_4_##DT, tile512_4_4_##DT},                 \
+     {0, tile512_1_1_##DT, tile512_2_1_##DT, tile512_3_1_##DT, tile512_4_1_##DT},                 \
+     tile512_1_16_##DT, tile512_2_8_##DT}
+    TILES_OF(0), TILES_OF(1), TILES_OF(2)
+#undef TILES_OF
+};
 
 /* Columns [j0, j1) in register tiles: one row 256 columns wide, two rows
  * 128 wide, more 4 rows by 64 columns; then single vectors, the last one
@@ -124,34 +140,26 @@ static const tile512_fn tiles512_one[5] = {0, tile512_1_1, tile512_2_1, tile512_
 static void wgemm_avx512(int rows, int k, const float *x, int ldx, const void *w, int dtype,
                          int ldw, float *y, int ldy, int j0, int j1)
 {
+    const struct tiles512 *t = &tiles512[dtype];
     int j = j0;
     if (rows == 1) { /* one row: its 256 outputs in registers, W read 1 KB at a time */
         for (; j + 16 * V512 <= j1; j += 16 * V512)
-            tile512_1_16(k, x, ldx, w, dtype, ldw, y, ldy, j, 0xFFFF);
-        for (; j + 4 * V512 <= j1; j += 4 * V512)
-            tile512_1_4(k, x, ldx, w, dtype, ldw, y, ldy, j, 0xFFFF);
-        for (; j < j1; j += V512) {
-            int width = j1 - j < V512 ? j1 - j : V512;
-            tile512_1_1(k, x, ldx, w, dtype, ldw, y, ldy, j, (__mmask16)((1u << width) - 1));
-        }
-        return;
-    }
-    if (rows == 2)
+            t->row1_16(k, x, ldx, w, ldw, y, ldy, j, 0xFFFF);
+    } else if (rows == 2) {
         for (; j + 8 * V512 <= j1; j += 8 * V512)
-            tile512_2_8(k, x, ldx, w, dtype, ldw, y, ldy, j, 0xFFFF);
+            t->row2_8(k, x, ldx, w, ldw, y, ldy, j, 0xFFFF);
+    }
     for (; j + 4 * V512 <= j1; j += 4 * V512)
         for (int r = 0; r < rows; r += 4) {
             int rr = rows - r < 4 ? rows - r : 4;
-            tiles512_wide[rr](k, x + (size_t)r * ldx, ldx, w, dtype, ldw, y + (size_t)r * ldy,
-                              ldy, j, 0xFFFF);
+            t->wide[rr](k, x + (size_t)r * ldx, ldx, w, ldw, y + (size_t)r * ldy, ldy, j, 0xFFFF);
         }
     for (; j < j1; j += V512) {
         int width = j1 - j < V512 ? j1 - j : V512;
         __mmask16 m = (__mmask16)((1u << width) - 1);
         for (int r = 0; r < rows; r += 4) {
             int rr = rows - r < 4 ? rows - r : 4;
-            tiles512_one[rr](k, x + (size_t)r * ldx, ldx, w, dtype, ldw, y + (size_t)r * ldy,
-                             ldy, j, m);
+            t->one[rr](k, x + (size_t)r * ldx, ldx, w, ldw, y + (size_t)r * ldy, ldy, j, m);
         }
     }
 }
@@ -177,21 +185,21 @@ load8_256(const void *w, int dtype, size_t i)
         int j)                                                                                    \
     {                                                                                             \
         __m256 acc[R][4];                                                                         \
-        for (int r = 0; r < R; r++)                                                               \
-            for (int c = 0; c < 4; c++)                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                                               \
+            _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++)                                                           \
                 acc[r][c] = _mm256_loadu_ps(y + (size_t)r * ldy + j + c * V256);                 \
         for (int p = 0; p < k; p++) {                                                             \
             __m256 wv[4];                                                                         \
-            for (int c = 0; c < 4; c++)                                                           \
+            _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++)                                                           \
                 wv[c] = load8_256(w, dtype, (size_t)p * ldw + j + c * V256);                     \
-            for (int r = 0; r < R; r++) {                                                         \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                                         \
                 __m256 xb = _mm256_set1_ps(x[(size_t)r * ldx + p]);                               \
-                for (int c = 0; c < 4; c++)                                                       \
+                _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++)                                                       \
                     acc[r][c] = _mm256_fmadd_ps(xb, wv[c], acc[r][c]);                            \
             }                                                                                     \
         }                                                                                         \
-        for (int r = 0; r < R; r++)                                                               \
-            for (int c = 0; c < 4; c++)                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                                               \
+            _Pragma("GCC unroll 16") for (int c = 0; c < 4; c++)                                                           \
                 _mm256_storeu_ps(y + (size_t)r * ldy + j + c * V256, acc[r][c]);                 \
     }
 WGEMM_TILE_256(2)
@@ -204,11 +212,11 @@ WGEMM_TILE_256(1)
     {                                                                                             \
         for (int p = 0; p < k; p++) {                                                             \
             __m256 xb[R];                                                                         \
-            for (int r = 0; r < R; r++)                                                           \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                                           \
                 xb[r] = _mm256_set1_ps(x[(size_t)r * ldx + p]);                                   \
             for (int j = j0; j < j1; j += V256) {                                                 \
                 __m256 wv = load8_256(w, dtype, (size_t)p * ldw + j);                             \
-                for (int r = 0; r < R; r++) {                                                     \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                                     \
                     float *yr = y + (size_t)r * ldy + j;                                          \
                     _mm256_storeu_ps(yr, _mm256_fmadd_ps(xb[r], wv, _mm256_loadu_ps(yr)));        \
                 }                                                                                 \
