@@ -22,6 +22,8 @@
 
 /* Below this many multiply-adds a product runs on one thread. */
 #define WGEMM_PARALLEL_MIN (1 << 18)
+/* 16-bit weights of one row are prefetched this many rows of W ahead. */
+#define WGEMM_AHEAD 4
 /* Up to this many rows, AVX2 streams W in its own order (see stream256). */
 #define WGEMM_STREAM_ROWS 4
 
@@ -90,6 +92,11 @@ load16_512(const void *w, int dtype, size_t i, __mmask16 m)
                 acc[r][c] = _mm512_maskz_loadu_ps(m[c], y + (size_t)r * ldy + j + c * V512);     \
         for (int p = 0; p < k; p++) {                                                             \
             __m512 wv[C];                                                                         \
+            if (R == 1 && p + WGEMM_AHEAD < k) /* a line is 1 vector of fp32, 2 of 16-bit */   \
+                _Pragma("GCC unroll 16") for (int c = 0; c < C; c += DT ? 2 : 1)                  \
+                    _mm_prefetch((const char *)w + (DT ? 2 : 4) * ((size_t)(p + WGEMM_AHEAD) * ldw \
+                                                                   + j + (size_t)c * V512),        \
+                                 _MM_HINT_T0);                                                    \
             _Pragma("GCC unroll 16") for (int c = 0; c < C; c++)                                  \
                 wv[c] = load16_512(w, DT, (size_t)p * ldw + j + c * V512, m[c]);                 \
             _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) {                                \
