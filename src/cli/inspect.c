@@ -69,15 +69,22 @@ void inspect_parse(cli_args *a, inspect_options *o)
         cli_error(a, "give the report to write: -o REPORT.html");
 }
 
+/* Parses the arguments: an exit status when that is all there is to do (help,
+ * a usage error, said), else -1. Both builds' cmd_inspect start here. */
+static int inspect_arguments(int argc, char **argv, inspect_options *o)
+{
+    cli_args a;
+    cli_args_init(&a, argc, argv, "inspect");
+    inspect_parse(&a, o);
+    return cli_parsed(&a, o->help, INSPECT_HELP);
+}
+
 #ifndef CRNN_HAVE_JANSSON
 
 int cmd_inspect(int argc, char **argv)
 {
-    cli_args a;
-    cli_args_init(&a, argc, argv, "inspect");
     inspect_options o;
-    inspect_parse(&a, &o);
-    int done = cli_parsed(&a, o.help, INSPECT_HELP);
+    int done = inspect_arguments(argc, argv, &o);
     if (done >= 0)
         return done;
     fprintf(stderr, "charrnn: error: this charrnn was built without jansson, which inspect "
@@ -642,11 +649,8 @@ static int write_report(const char *path, const char *json)
 
 int cmd_inspect(int argc, char **argv)
 {
-    cli_args a;
-    cli_args_init(&a, argc, argv, "inspect");
     inspect_options o;
-    inspect_parse(&a, &o);
-    int done = cli_parsed(&a, o.help, INSPECT_HELP);
+    int done = inspect_arguments(argc, argv, &o);
     if (done >= 0)
         return done;
     crnn_set_threads(o.threads);
