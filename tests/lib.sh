@@ -46,6 +46,22 @@ skip() {
   exit 77
 }
 
+# find_browser NAME: sets chromium, driver (chromedriver) and python (one that
+# imports selenium), or skips test NAME saying what is missing.
+find_browser() {
+  chromium=$(command -v chromium || command -v chromium-browser) ||
+    skip "$1" "no chromium (apt-get install chromium chromium-driver python3-selenium)"
+  driver=$(command -v chromedriver) || skip "$1" "no chromedriver (apt-get install chromium-driver)"
+  # Debian's python3-selenium is in the system's python, which another python3
+  # on PATH (a virtual environment, pyenv) may hide.
+  python=""
+  local p
+  for p in python3 /usr/bin/python3; do
+    command -v "$p" >/dev/null && "$p" -c 'import selenium' 2>/dev/null && python=$p && break
+  done
+  [ -n "$python" ] || skip "$1" "no python3-selenium"
+}
+
 # finish NAME: the summary line, then exit: 0 if every check passed, else 1.
 finish() {
   echo "$1: $pass passed, $fail failed" >&2

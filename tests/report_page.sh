@@ -25,16 +25,7 @@ else
   [ -f "$report" ] || { echo "FAIL: no report at $1" >&2; exit 1; }
 fi
 
-chromium=$(command -v chromium || command -v chromium-browser) ||
-  skip report_page "no chromium (apt-get install chromium chromium-driver python3-selenium)"
-driver=$(command -v chromedriver) || skip report_page "no chromedriver (apt-get install chromium-driver)"
-# Debian's python3-selenium is in the system's python, which another python3
-# on PATH (a virtual environment, pyenv) may hide.
-python=""
-for p in python3 /usr/bin/python3; do
-  command -v "$p" >/dev/null && "$p" -c 'import selenium' 2>/dev/null && python=$p && break
-done
-[ -n "$python" ] || skip report_page "no python3-selenium"
+find_browser report_page
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/crnn-report_page-XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -14,16 +14,7 @@ have=${2:?with or without the server}
 enter_work serve_page
 
 [ "$have" = with ] || skip serve_page "built without the server (-Dserver=disabled, or no libmicrohttpd-dev)"
-chromium=$(command -v chromium || command -v chromium-browser) ||
-  skip serve_page "no chromium (apt-get install chromium chromium-driver python3-selenium)"
-driver=$(command -v chromedriver) || skip serve_page "no chromedriver (apt-get install chromium-driver)"
-# Debian's python3-selenium is in the system's python, which another python3
-# on PATH (a virtual environment, pyenv) may hide.
-python=""
-for p in python3 /usr/bin/python3; do
-  command -v "$p" >/dev/null && "$p" -c 'import selenium' 2>/dev/null && python=$p && break
-done
-[ -n "$python" ] || skip serve_page "no python3-selenium"
+find_browser serve_page
 
 servers=()
 trap 'for p in "${servers[@]}"; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
