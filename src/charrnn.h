@@ -322,6 +322,67 @@ void crnn_trainer_set_run_settings(crnn_trainer *trainer, const crnn_run_setting
 uint64_t crnn_train_memory_estimate(const crnn_train_config *config,
                                     const crnn_compute_options *compute, int vocab_size);
 
+/* ------------------------------------------------------------------ planning */
+
+/* What a caller of crnn_trainer_plan gave explicitly (a plan keeps it) and,
+ * in crnn_plan.chosen, what the plan chose. */
+enum {
+    CRNN_GIVEN_CELL = 1u << 0,
+    CRNN_GIVEN_LAYERS = 1u << 1,
+    CRNN_GIVEN_HIDDEN = 1u << 2,
+    CRNN_GIVEN_EMBED = 1u << 3,
+    CRNN_GIVEN_BATCH = 1u << 4,
+    CRNN_GIVEN_SEQ = 1u << 5,
+    CRNN_GIVEN_LR = 1u << 6,
+    CRNN_GIVEN_SCHEDULE = 1u << 7,
+    CRNN_GIVEN_WARMUP = 1u << 8,
+    CRNN_GIVEN_DROPOUT = 1u << 9,
+    CRNN_GIVEN_FORGET_BIAS = 1u << 10,
+    CRNN_GIVEN_EVAL_EVERY = 1u << 11, /* crnn_run_settings.eval_every */
+};
+
+/* How a run was planned for its time (crnn_trainer_plan), as its snapshots
+ * record it; seconds 0: the run was not planned. */
+typedef struct crnn_plan {
+    double seconds;                /* the budget: the whole run, reading the corpus, measuring,
+                                      evaluations and the final figures included */
+    double setup_seconds;          /* spent before the first step: reading, measuring */
+    double train_chars_per_second; /* measured on the planned model's first steps */
+    double eval_chars_per_second;  /* measured reading the validation split */
+    double save_seconds;           /* measured writing one snapshot */
+    uint64_t steps;                /* the planned length: the schedule ends there */
+    uint64_t final_chars;          /* the final figures read at most this many characters of
+                                      each held-out split */
+    double epochs;                 /* passes over the training split that makes */
+    unsigned chosen;               /* CRNN_GIVEN_* bits of the settings the plan chose */
+    char command[1024];            /* the equivalent explicit command line, if the caller
+                                      set one (crnn_trainer_set_plan) */
+} crnn_plan;
+
+/* A new run (as crnn_trainer_create_from) planned to end within seconds of
+ * wall time, of which spent are gone already (reading options, say). The
+ * settings in given are kept from config and run; the plan chooses the others
+ * (with init_path, the shape is the init's): the model among sizes that
+ * suit the corpus and the time, batch, sequence length, learning rate,
+ * warm-up, a cosine schedule, dropout for the passes planned, the forget-gate
+ * bias, and run->eval_every. It measures the candidates' speed on throwaway
+ * trainers (a few steps each, an evaluation and a snapshot written to
+ * scratch_path and removed), then fixes the schedule's length once:
+ * run->max_iters, bounded by a max_iters or max_epochs run already holds.
+ * Returns the trainer at step 0 with config, run settings and plan set (the
+ * plan travels in its snapshots), *plan filled. Under MPI every process calls
+ * it; process 0's measurements decide for all. */
+crnn_trainer *crnn_trainer_plan(const char *const *corpus_paths, size_t n, const char *init_path,
+                                const crnn_train_config *config, unsigned given,
+                                crnn_run_settings *run, const crnn_compute_options *compute,
+                                double seconds, double spent, const char *scratch_path,
+                                crnn_plan *plan, crnn_error *err);
+
+/* The plan a trainer's snapshots record (crnn_trainer_plan's, or the
+ * snapshot's when resumed), and setting it (to add the command line). */
+void crnn_trainer_get_plan(const crnn_trainer *trainer, crnn_plan *plan);
+void crnn_trainer_set_plan(crnn_trainer *trainer, const crnn_plan *plan);
+
 /* ------------------------------------------------------------------ evaluation */
 
 /* A model loaded once to score any number of UTF-8 texts: the mean
@@ -506,6 +567,7 @@ typedef struct crnn_snapshot_info {
     char origin_path[512];        /* fine-tuned from this snapshot; "" if trained from scratch */
     uint64_t origin_step;         /* ... at its step */
     int origin_vocab_size;        /* ... whose vocabulary is this one's first tokens */
+    crnn_plan plan;               /* how the run was planned for its time (seconds 0: not) */
 } crnn_snapshot_info;
 
 /* Writes a sample-only model from a snapshot: configuration, vocabulary and

@@ -33,6 +33,7 @@ int crnn_snapshot_read_info(const char *path, crnn_snapshot_info *info, crnn_err
     info->corpus_crc = s.corpus_crc;
     info->resumable = s.adam_m && s.adam_v && s.cursors && s.state && s.has_progress;
     info->weights_dtype = (crnn_weights_dtype)s.weights_dtype;
+    info->plan = s.plan;
     if (s.origin_path) {
         snprintf(info->origin_path, sizeof info->origin_path, "%s", s.origin_path);
         info->origin_step = s.origin_step;

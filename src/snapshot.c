@@ -403,6 +403,23 @@ static void write_payload(writer *w, const crnn_snapshot *s)
         w_small(w, "ORIG", 0, &b);
     }
 
+    if (s->plan.seconds > 0) {
+        const crnn_plan *pl = &s->plan;
+        put_f64(&b, pl->seconds);
+        put_f64(&b, pl->setup_seconds);
+        put_f64(&b, pl->train_chars_per_second);
+        put_f64(&b, pl->eval_chars_per_second);
+        put_f64(&b, pl->save_seconds);
+        put_u64(&b, pl->steps);
+        put_u64(&b, pl->final_chars);
+        put_f64(&b, pl->epochs);
+        put_u32(&b, pl->chosen);
+        size_t clen = strnlen(pl->command, sizeof pl->command - 1);
+        put_u32(&b, (uint32_t)clen);
+        put_bytes(&b, pl->command, clen);
+        w_small(w, "PLAN", 0, &b);
+    }
+
     put_u64(&b, s->corpus_bytes);
     put_u32(&b, s->corpus_crc);
     size_t plen = s->corpus_path ? strlen(s->corpus_path) : 0;
@@ -693,6 +710,28 @@ static int read_cursors(reader *sr, crnn_snapshot *s, const char *name, crnn_err
 
 /* Walks the payload's sections: tag, flags, u64 length, content. Each known
  * section may appear once; an unknown one is skipped unless it is required. */
+/* PLAN (format 1.3): how a run was planned for its time. */
+static int read_plan(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+{
+    crnn_plan *pl = &s->plan;
+    pl->seconds = get_f64(sr);
+    pl->setup_seconds = get_f64(sr);
+    pl->train_chars_per_second = get_f64(sr);
+    pl->eval_chars_per_second = get_f64(sr);
+    pl->save_seconds = get_f64(sr);
+    pl->steps = get_u64(sr);
+    pl->final_chars = get_u64(sr);
+    pl->epochs = get_f64(sr);
+    pl->chosen = get_u32(sr);
+    uint32_t clen = get_u32(sr);
+    if (sr->bad || !(pl->seconds > 0) || clen >= sizeof pl->command || !need(sr, clen))
+        return corrupt(err, name, "the plan section does not fit");
+    memcpy(pl->command, sr->p + sr->pos, clen);
+    pl->command[clen] = 0;
+    sr->pos += clen;
+    return CRNN_OK;
+}
+
 static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections, unsigned minor,
                           unsigned load_flags, const char *name, crnn_snapshot *s,
                           crnn_error *err)
@@ -724,6 +763,9 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
         } else if (!strcmp(tag, "ORIG")) {
             if (!(twice = s->origin_path != NULL))
                 rc = read_origin(&sr, s, name, err);
+        } else if (!strcmp(tag, "PLAN")) {
+            if (!(twice = s->plan.seconds > 0))
+                rc = read_plan(&sr, s, name, err);
         } else if (!strcmp(tag, "CRPS")) {
             if (!(twice = s->corpus_path != NULL))
                 rc = read_corpus(&sr, s, name, err);

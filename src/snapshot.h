@@ -13,8 +13,9 @@
 #include "charrnn.h"
 
 #define CRNN_FORMAT_MAJOR 1
-#define CRNN_FORMAT_MINOR 2 /* 1.1: CONF ends with the forget-gate bias; 1.2: PROG with
-                               eval_chars, VOCX and ORIG for fine-tuned models */
+#define CRNN_FORMAT_MINOR 3 /* 1.1: CONF ends with the forget-gate bias; 1.2: PROG with
+                               eval_chars, VOCX and ORIG for fine-tuned models; 1.3: PLAN
+                               for runs planned for their time */
 #define CRNN_HEADER_BYTES 48
 
 /* Everything a snapshot holds, in memory. Arrays are owned by the struct after
@@ -45,6 +46,8 @@ typedef struct crnn_snapshot {
         uint32_t crc;
     } *corpus_files;             /* (n_corpus_files) the files read, in order */
     uint32_t n_corpus_files;
+
+    crnn_plan plan;              /* PLAN: how the run was planned (seconds 0: not planned) */
 
     int has_progress;            /* the PROG section was present */
     uint64_t step, adam_step, best_step;

@@ -34,6 +34,7 @@ struct crnn_trainer {
     crnn_vocab base;    /* fine-tuning: the vocabulary the corpus's extends; else empty */
     char *origin_path;  /* fine-tuning: the snapshot started from; else NULL */
     uint64_t origin_step;
+    crnn_plan plan;     /* how the run was planned for its time (seconds 0: not) */
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
@@ -730,6 +731,7 @@ static void fill_snapshot(const crnn_trainer *t, crnn_snapshot *s)
     s->origin_path = t->origin_path;
     s->origin_step = t->origin_step;
     s->origin_vocab = t->base.size;
+    s->plan = t->plan;
     s->step = t->step;
     s->adam_step = t->opt.step;
     s->best_step = t->best_step;
@@ -897,6 +899,7 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
         }
         t->origin_step = s.origin_step;
     }
+    t->plan = s.plan;
     if (set_corpus_args(t, args, nargs, err) != CRNN_OK || read_corpus(t, err) != CRNN_OK ||
         same_sources(&s, t, snapshot_path, err) != CRNN_OK)
         goto fail;
@@ -1043,4 +1046,15 @@ void crnn_trainer_set_run_settings(crnn_trainer *t, const crnn_run_settings *set
 {
     t->run = *settings;
     periodic_eval_chars(t); /* chosen now, from this cadence, if not given */
+}
+
+void crnn_trainer_get_plan(const crnn_trainer *t, crnn_plan *plan)
+{
+    *plan = t->plan;
+}
+
+void crnn_trainer_set_plan(crnn_trainer *t, const crnn_plan *plan)
+{
+    t->plan = *plan;
+    t->plan.command[sizeof t->plan.command - 1] = 0;
 }

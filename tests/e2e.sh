@@ -105,7 +105,7 @@ grep -q "whole split" err.txt && bad "--eval-chars 0 read the validation split t
 expect 2 "--eval-chars" -- "$bin" train corpus.txt -o ev.crnn --eval-chars -5
 expect 0 "" -- "$bin" info m.crnn
 grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
-grep -q "format:      1.2" out.txt && ok || bad "info lacks the format"
+grep -q "format:      1.3" out.txt && ok || bad "info lacks the format"
 grep -q "forget-gate bias 1$" out.txt && ok || bad "info lacks the forget-gate bias: $(cat out.txt)"
 
 # --- other cells ------------------------------------------------------------------------
@@ -133,14 +133,14 @@ done
 # uninterrupted runs).
 reg=(--layers 1 --hidden 64 --embed 8 --batch 8 --seq 32 --dropout 0.25 --schedule cosine --warmup 10 --optimizer rmsprop)
 expect 0 "" -- "$bin" train corpus.txt -o rfull.crnn "${reg[@]}" --max-iters 1000 --eval-every 500 -q
-expect 0 "" -- "$bin" train corpus.txt -o rpart.crnn "${reg[@]}" --max-iters 1000 --eval-every 500 -q --time 0.1
+expect 0 "" -- "$bin" train corpus.txt -o rpart.crnn "${reg[@]}" --max-iters 1000 --eval-every 500 -q --time 0.1 --no-plan
 expect 0 "" -- "$bin" info rpart.crnn
 part=$(sed -n 's/^step: *//p' out.txt)
 [ -n "$part" ] && [ "$part" -ge 1 ] && [ "$part" -le 500 ] && ok ||
   bad "--time 0.1 did not stop training early: step ${part:-?} of 1000 (on a much faster machine, raise --max-iters)"
 expect 0 "" -- "$bin" train --resume rpart.crnn -q
 cmp -s rfull.crnn rpart.crnn && ok || bad "resume with dropout and a cosine schedule differs"
-expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn "${small[@]}" --schedule cosine --time 1
+expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn "${small[@]}" --schedule cosine --time 1 --no-plan
 # --time with units: a run of at most 0.05 minutes (3 s), and bad durations.
 expect 0 "" -- "$bin" train corpus.txt -o tu.crnn "${small[@]}" --max-iters 100000 -q --time 0.05m
 step=$(sed -n 's/.*done at step \([0-9]*\).*/\1/p' err.txt)

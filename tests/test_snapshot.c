@@ -358,6 +358,46 @@ static void test_forward_compatibility(const char *path)
     free(bytes);
 }
 
+/* A run's plan (PLAN, format 1.3) survives saving, describing and resuming;
+ * a damaged one is refused; a snapshot without one reads as unplanned. */
+static void test_plan_section(const char *path)
+{
+    crnn_snapshot s, r;
+    crnn_error err = {0};
+    CHECK_OK(crnn_snapshot_load(path, &s, &err), err);
+    CHECK(s.plan.seconds == 0, "a snapshot without a plan reads as planned");
+    crnn_plan plan = {1800, 6.5, 12345.5, 40000, 0.75, 4123, 65536, 20.6, CRNN_GIVEN_LAYERS | CRNN_GIVEN_LR,
+                      "charrnn train 'a b.txt' -o m.crnn --max-iters 4123"};
+    s.plan = plan;
+    const char *copy = temp_path("planned.crnn");
+    CHECK_OK(crnn_snapshot_save(copy, &s, &err), err);
+    CHECK_OK(crnn_snapshot_load(copy, &r, &err), err);
+    CHECK(!memcmp(&r.plan, &plan, sizeof plan), "the plan changed in a round trip");
+    crnn_snapshot_info info;
+    CHECK_OK(crnn_snapshot_read_info(copy, &info, &err), err);
+    CHECK(!memcmp(&info.plan, &plan, sizeof plan), "crnn_snapshot_read_info's plan differs");
+    crnn_trainer *t = crnn_trainer_resume(copy, corpus_path, NULL, &err);
+    CHECK(t, "resume: %s", err.message);
+    if (t) {
+        crnn_plan got;
+        crnn_trainer_get_plan(t, &got);
+        CHECK(!memcmp(&got, &plan, sizeof plan), "a resumed trainer's plan differs");
+        crnn_trainer_free(t);
+    }
+    crnn_snapshot_free(&r);
+    /* A plan section too short for its fields, or with a command longer than
+     * it holds, is damage. */
+    size_t len, n;
+    unsigned char *bytes = read_all(path, &len);
+    unsigned char *bad = with_extra_section(bytes, len, "PLAN", 0, &n);
+    int rc = crnn_snapshot_parse(bad, n, "bad-plan.crnn", &r, &err);
+    CHECK(rc == CRNN_ERR_FORMAT && strstr(err.message, "plan"), "a short plan section: %d %s", rc,
+          err.message);
+    free(bad);
+    free(bytes);
+    crnn_snapshot_free(&s);
+}
+
 /* The seeds of fuzz/fuzz_snapshot.c must be valid snapshots of this format
  * (byte 0 even: a whole file; odd: 4 bytes of section count and a payload
  * that the target frames with the current version), or fuzzing starts from
@@ -448,7 +488,8 @@ static void test_export(const char *path)
 
 int main(void)
 {
-    const char *path = temp_path("snap.crnn");
+    static char path[512]; /* temp_path's buffers are reused */
+    snprintf(path, sizeof path, "%s", temp_path("snap.crnn"));
     test_config_list();
     make_snapshot(path);
     test_round_trip(path);
@@ -456,6 +497,7 @@ int main(void)
     test_fuzz_seeds();
     test_corruption(path);
     test_forward_compatibility(path);
+    test_plan_section(path);
     test_export(path);
     return check_result("test_snapshot");
 }

@@ -85,6 +85,8 @@ typedef struct train_options {
     double max_epochs; /* < 0: not given */
     double max_seconds;
     int threads, quiet, model_option_given, size_option_given, help;
+    unsigned given;        /* CRNN_GIVEN_* bits of the options given (a plan keeps them) */
+    int no_plan;           /* --no-plan: --time only stops the run */
     const char *cache_dir; /* --cache-dir, or "" for --no-cache; NULL: default */
     int engine;            /* --engine: crnn_engine */
 } train_options;

@@ -49,6 +49,26 @@ static int forget_bias_assumed(const crnn_snapshot_info *in)
     return in->version_major == 1 && in->version_minor == 0;
 }
 
+/* The names of what a plan chose (crnn_plan.chosen), comma-separated. */
+static void chosen_names(unsigned chosen, char *out, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{CRNN_GIVEN_CELL, "cell"},          {CRNN_GIVEN_LAYERS, "layers"},
+                 {CRNN_GIVEN_HIDDEN, "hidden"},      {CRNN_GIVEN_EMBED, "embed"},
+                 {CRNN_GIVEN_BATCH, "batch"},        {CRNN_GIVEN_SEQ, "seq"},
+                 {CRNN_GIVEN_LR, "lr"},              {CRNN_GIVEN_SCHEDULE, "schedule"},
+                 {CRNN_GIVEN_WARMUP, "warmup"},      {CRNN_GIVEN_DROPOUT, "dropout"},
+                 {CRNN_GIVEN_FORGET_BIAS, "forget-bias"}, {CRNN_GIVEN_EVAL_EVERY, "eval-every"}};
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (chosen & names[i].bit && len + strlen(names[i].name) + 3 < size)
+            len += (size_t)snprintf(out + len, size - len, "%s%s", len ? ", " : "",
+                                    names[i].name);
+}
+
 #ifdef CRNN_HAVE_JANSSON
 /* A float setting as the shortest decimal that reads back as it (0.002, not
  * 0.0020000000949949026): the way it was most likely given. */
@@ -109,6 +129,27 @@ static int print_json(const char *path, const crnn_snapshot_info *in)
     } else {
         cli_json_set(o, "fine_tuned_from", json_null());
     }
+    const crnn_plan *p = &in->plan;
+    if (p->seconds > 0) {
+        json_t *plan = json_object(), *chose = json_array();
+        char names[300];
+        chosen_names(p->chosen, names, sizeof names);
+        for (char *w = strtok(names, ", "); w; w = strtok(NULL, ", "))
+            json_array_append_new(chose, json_string(w));
+        cli_json_set(plan, "seconds", cli_json_number(p->seconds));
+        cli_json_set(plan, "steps", json_integer((json_int_t)p->steps));
+        cli_json_set(plan, "epochs", cli_json_number(p->epochs));
+        cli_json_set(plan, "train_chars_per_second", cli_json_number(p->train_chars_per_second));
+        cli_json_set(plan, "eval_chars_per_second", cli_json_number(p->eval_chars_per_second));
+        cli_json_set(plan, "save_seconds", cli_json_number(p->save_seconds));
+        cli_json_set(plan, "setup_seconds", cli_json_number(p->setup_seconds));
+        cli_json_set(plan, "final_chars", json_integer((json_int_t)p->final_chars));
+        cli_json_set(plan, "chosen", chose);
+        cli_json_set(plan, "command", cli_json_text(p->command));
+        cli_json_set(o, "plan", plan);
+    } else {
+        cli_json_set(o, "plan", json_null());
+    }
     return cli_json_print(o);
 }
 #endif
@@ -161,5 +202,23 @@ int cmd_info(int argc, char **argv)
         printf("fine-tuned:  from %s at step %llu; its vocabulary of %d, %d characters added\n",
                in.origin_path, (unsigned long long)in.origin_step, in.origin_vocab_size,
                in.vocab_size - in.origin_vocab_size);
+    static const char *const schedules[] = {"constant", "step", "cosine"};
+    printf("schedule:    %s", schedules[c->schedule % 3]);
+    if (c->schedule == CRNN_SCHEDULE_COSINE && c->schedule_steps)
+        printf(" over %llu steps", (unsigned long long)c->schedule_steps);
+    if (c->warmup_steps)
+        printf(", warm-up %llu", (unsigned long long)c->warmup_steps);
+    printf(", dropout %g\n", (double)c->dropout);
+    const crnn_plan *p = &in.plan;
+    if (p->seconds > 0) {
+        char names[300];
+        chosen_names(p->chosen, names, sizeof names);
+        printf("planned:     for %.0f s: %llu steps (%.1f epochs) at %.1fk chars/s measured; "
+               "chose %s\n",
+               p->seconds, (unsigned long long)p->steps, p->epochs,
+               p->train_chars_per_second / 1000, names[0] ? names : "nothing");
+        if (p->command[0])
+            printf("same run:    %s\n", p->command);
+    }
     return 0;
 }

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,12 @@ static const char TRAIN_HELP[] =
     "Stopping and saving (a resumed run keeps these unless given again):\n"
     "  --max-iters N      stop at step N, counted from the start of training\n"
     "  --epochs N         stop after N passes over the training split (default 10)\n"
-    "  --time T           stop after T of this run: seconds, or 90s, 30m, 2h\n"
+    "  --time T           plan the run for T (seconds, or 90s, 30m, 2h): the whole command,\n"
+    "                     evaluations included, ends within it. The options not given\n"
+    "                     are chosen (model, batch, seq, lr, cosine schedule, dropout)\n"
+    "                     after measuring this machine's speed; the plan is printed as\n"
+    "                     the equivalent command line. On resume, T bounds that run.\n"
+    "  --no-plan          with --time: choose nothing; the time only stops the run\n"
     "  --eval-every N     validation loss and snapshot every N steps (default 200)\n"
     "  --eval-chars N     validation reads at most N characters, the same part every\n"
     "                     time (default: a quarter of the characters trained between\n"
@@ -239,27 +245,34 @@ static int model_option(cli_args *a, const char *arg, train_options *o, const cl
     if (cli_is(a, arg, "--cell")) {
         /* rnn with --activation relu becomes the cell rnn-relu after parsing */
         cfg->cell = (crnn_cell_type)cli_pick(a, "--cell", cli_value(a, arg), cells, cfg->cell);
+        o->given |= CRNN_GIVEN_CELL;
     } else if (cli_is(a, arg, "--activation")) {
         static const cli_choice activations[] = {{"tanh", 0}, {"relu", 1}, {NULL, 0}};
         int relu = cli_pick(a, "--activation", cli_value(a, arg), activations, 0);
         *activation = activations[relu].word;
     } else if (cli_is(a, arg, "--layers")) {
         cfg->layers = (int)cli_int(a, cli_value(a, arg), "--layers", 1, CRNN_MAX_LAYERS);
+        o->given |= CRNN_GIVEN_LAYERS;
         o->size_option_given = 1;
     } else if (cli_is(a, arg, "--hidden")) {
         cfg->hidden = (int)cli_int(a, cli_value(a, arg), "--hidden", 1, 65536);
+        o->given |= CRNN_GIVEN_HIDDEN;
         o->size_option_given = 1;
     } else if (cli_is(a, arg, "--embed")) {
         cfg->embed = (int)cli_int(a, cli_value(a, arg), "--embed", 1, 65536);
+        o->given |= CRNN_GIVEN_EMBED;
         o->size_option_given = 1;
     } else if (cli_is(a, arg, "--batch")) {
         cfg->batch = (int)cli_int(a, cli_value(a, arg), "--batch", 1, CRNN_MAX_BATCH);
+        o->given |= CRNN_GIVEN_BATCH;
         o->size_option_given = 1;
     } else if (cli_is(a, arg, "--seq")) {
         cfg->seq = (int)cli_int(a, cli_value(a, arg), "--seq", 1, CRNN_MAX_SEQ);
+        o->given |= CRNN_GIVEN_SEQ;
         o->size_option_given = 1;
     } else if (cli_is(a, arg, "--lr")) {
         cfg->learning_rate = (float)cli_double(a, cli_value(a, arg), "--lr", 1e-12, 3e38);
+        o->given |= CRNN_GIVEN_LR;
     } else if (cli_is(a, arg, "--clip")) {
         cfg->clip = (float)cli_double(a, cli_value(a, arg), "--clip", 0, 1e30);
     } else if (cli_is(a, arg, "--seed")) {
@@ -289,19 +302,23 @@ static int model_option(cli_args *a, const char *arg, train_options *o, const cl
                                                {NULL, 0}};
         cfg->schedule = (crnn_schedule)cli_pick(a, "--schedule", cli_value(a, arg), schedules,
                                                 cfg->schedule);
+        o->given |= CRNN_GIVEN_SCHEDULE;
     } else if (cli_is(a, arg, "--lr-decay")) {
         cfg->lr_decay = (float)cli_double(a, cli_value(a, arg), "--lr-decay", 1e-6, 1);
     } else if (cli_is(a, arg, "--decay-every")) {
         cfg->decay_every = (float)cli_double(a, cli_value(a, arg), "--decay-every", 1e-6, 1e9);
     } else if (cli_is(a, arg, "--warmup")) {
         cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
+        o->given |= CRNN_GIVEN_WARMUP;
     } else if (cli_is(a, arg, "--weight-decay")) {
         cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
     } else if (cli_is(a, arg, "--dropout")) {
         cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
+        o->given |= CRNN_GIVEN_DROPOUT;
         o->size_option_given = 1;
     } else if (cli_is(a, arg, "--forget-bias")) {
         cfg->forget_bias = (float)cli_double(a, cli_value(a, arg), "--forget-bias", -10, 10);
+        o->given |= CRNN_GIVEN_FORGET_BIAS;
     } else if (cli_is(a, arg, "--reset-state")) {
         cfg->reset_state = 1;
     } else if (cli_is(a, arg, "--max-vocab")) {
@@ -347,6 +364,9 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
         o->max_seconds = cli_duration(a, cli_value(a, arg), "--time", 1e9);
     } else if (cli_is(a, arg, "--eval-every")) {
         o->eval_every = (uint64_t)cli_int(a, cli_value(a, arg), "--eval-every", 1, 1000000000);
+        o->given |= CRNN_GIVEN_EVAL_EVERY;
+    } else if (cli_is(a, arg, "--no-plan")) {
+        o->no_plan = 1;
     } else if (cli_is(a, arg, "--eval-chars")) {
         o->eval_chars = cli_u64(a, cli_value(a, arg), "--eval-chars");
         if (o->eval_chars == 0)
@@ -452,7 +472,11 @@ typedef struct train_run {
     int leader;           /* rank 0: the only process that talks */
     int quiet, tty;
     uint64_t start_step;
+    double command_start; /* now_seconds() as the command began: --time counts from here */
     double start;         /* now_seconds() as the loop began */
+    crnn_plan plan;       /* the run's plan (seconds 0: none) */
+    double eval_seconds;  /* validation in this run: time spent ... */
+    uint64_t eval_read;   /* ... and characters read */
     double rate;          /* characters per second in this run */
     double smooth;        /* training loss, exponentially smoothed */
     int saved_at_step;    /* the last step ended with a snapshot */
@@ -538,21 +562,192 @@ static int finetune_options(int argc, char **argv, train_options *o)
     return 0;
 }
 
+/* Appends word to out (at *len of size), quoted for a POSIX shell if it
+ * needs to be. */
+static void append_word(char *out, size_t size, size_t *len, const char *word)
+{
+    int plain = word[0] != 0;
+    for (const char *c = word; *c; c++)
+        plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                 strchr("._/-+,:@=%", *c) != NULL;
+    char buf[1200];
+    size_t n = 0;
+    if (plain) {
+        n = (size_t)snprintf(buf, sizeof buf, " %s", word);
+    } else {
+        buf[n++] = ' ';
+        buf[n++] = '\'';
+        for (const char *c = word; *c && n + 6 < sizeof buf; c++) {
+            if (*c == '\'') {
+                memcpy(buf + n, "'\\''", 4);
+                n += 4;
+            } else {
+                buf[n++] = *c;
+            }
+        }
+        buf[n++] = '\'';
+        buf[n] = 0;
+    }
+    if (*len + n < size) {
+        memcpy(out + *len, buf, n + 1);
+        *len += n;
+    }
+}
+
+static void append_option(char *out, size_t size, size_t *len, const char *option,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void append_option(char *out, size_t size, size_t *len, const char *option,
+                          const char *fmt, ...)
+{
+    append_word(out, size, len, option);
+    if (!fmt)
+        return;
+    char value[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    append_word(out, size, len, value);
+}
+
+/* The explicit command line that trains the same run as a planned one, step
+ * for step: every option the plan chose or was given, and the planned step
+ * count in place of --time. */
+static void equivalent_command(const train_options *o, const crnn_trainer_status *st,
+                               const crnn_run_settings *rs, const char *output, char *out,
+                               size_t size)
+{
+    const crnn_train_config *c = &st->config;
+    crnn_train_config d;
+    crnn_train_config_default(&d);
+    size_t len = 0;
+    out[0] = 0;
+    append_word(out, size, &len, "charrnn");
+    append_word(out, size, &len, "train");
+    for (int i = 0; i < o->ncorpora; i++)
+        append_word(out, size, &len, o->corpora[i]);
+    append_option(out, size, &len, "-o", "%s", output);
+    if (o->init_from)
+        append_option(out, size, &len, "--init-from", "%s", o->init_from);
+    char cell[40];
+    snprintf(cell, sizeof cell, "%s", crnn_cell_name(c->cell));
+    char *dash = strchr(cell, '-');
+    if (dash)
+        *dash = 0;
+    if (c->cell != d.cell)
+        append_option(out, size, &len, "--cell", "%s", cell);
+    if (c->cell == CRNN_CELL_RNN_RELU)
+        append_option(out, size, &len, "--activation", "relu");
+    append_option(out, size, &len, "--layers", "%d", c->layers);
+    append_option(out, size, &len, "--hidden", "%d", c->hidden);
+    append_option(out, size, &len, "--embed", "%d", c->embed);
+    append_option(out, size, &len, "--batch", "%d", c->batch);
+    append_option(out, size, &len, "--seq", "%d", c->seq);
+    append_option(out, size, &len, "--lr", "%g", (double)c->learning_rate);
+    static const char *const optimizers[] = {"adam", "rmsprop", "sgd"};
+    static const char *const schedules[] = {"constant", "step", "cosine"};
+    if (c->optimizer != d.optimizer)
+        append_option(out, size, &len, "--optimizer", "%s", optimizers[c->optimizer % 3]);
+    append_option(out, size, &len, "--schedule", "%s", schedules[c->schedule % 3]);
+    if (c->schedule == CRNN_SCHEDULE_STEP && c->lr_decay != d.lr_decay)
+        append_option(out, size, &len, "--lr-decay", "%g", (double)c->lr_decay);
+    if (c->schedule == CRNN_SCHEDULE_STEP && c->decay_every != d.decay_every)
+        append_option(out, size, &len, "--decay-every", "%g", (double)c->decay_every);
+    if (c->warmup_steps)
+        append_option(out, size, &len, "--warmup", "%llu", (unsigned long long)c->warmup_steps);
+    if (c->weight_decay != d.weight_decay)
+        append_option(out, size, &len, "--weight-decay", "%g", (double)c->weight_decay);
+    append_option(out, size, &len, "--dropout", "%g", (double)c->dropout);
+    if (c->reset_state)
+        append_option(out, size, &len, "--reset-state", NULL);
+    if (c->cell == CRNN_CELL_LSTM)
+        append_option(out, size, &len, "--forget-bias", "%g", (double)c->forget_bias);
+    if (c->clip != d.clip)
+        append_option(out, size, &len, "--clip", "%g", (double)c->clip);
+    if (c->seed != d.seed)
+        append_option(out, size, &len, "--seed", "%llu", (unsigned long long)c->seed);
+    if (c->val_fraction != d.val_fraction)
+        append_option(out, size, &len, "--val-fraction", "%g", (double)c->val_fraction);
+    if (c->test_fraction != d.test_fraction)
+        append_option(out, size, &len, "--test-fraction", "%g", (double)c->test_fraction);
+    if (c->lossy)
+        append_option(out, size, &len, "--lossy", NULL);
+    if (c->normalize)
+        append_option(out, size, &len, "--normalize", "%s",
+                      c->normalize == CRNN_NORMALIZE_NFC ? "nfc" : "nfkc");
+    if (c->max_vocab)
+        append_option(out, size, &len, "--max-vocab", "%d", c->max_vocab);
+    append_option(out, size, &len, "--max-iters", "%llu", (unsigned long long)rs->max_iters);
+    append_option(out, size, &len, "--eval-every", "%llu", (unsigned long long)rs->eval_every);
+    if (rs->eval_chars && rs->eval_chars != UINT64_MAX && rs->eval_chars < st->val_chars)
+        append_option(out, size, &len, "--eval-chars", "%llu", (unsigned long long)rs->eval_chars);
+    else if (rs->eval_chars == UINT64_MAX)
+        append_option(out, size, &len, "--eval-chars", "0");
+    if (rs->save_every)
+        append_option(out, size, &len, "--save-every", "%llu", (unsigned long long)rs->save_every);
+    if (rs->patience)
+        append_option(out, size, &len, "--patience", "%llu", (unsigned long long)rs->patience);
+    static const char *const engines[] = {"auto", "own", "onednn", "onednn-bf16"};
+    if (o->engine)
+        append_option(out, size, &len, "--engine", "%s", engines[o->engine % 4]);
+    if (o->threads)
+        append_option(out, size, &len, "--threads", "%d", o->threads);
+    if (o->cache_dir)
+        append_option(out, size, &len, o->cache_dir[0] ? "--cache-dir" : "--no-cache",
+                      o->cache_dir[0] ? "%s" : NULL, o->cache_dir);
+    memmove(out, out + 1, strlen(out)); /* the first word's space */
+}
+
+/* A new run planned for --time (crnn_trainer_plan): the options given are
+ * kept, the rest chosen after measuring. Returns 0, or the exit status after
+ * saying why. */
+static int plan_setup(train_run *r, const train_options *o, const crnn_compute_options *compute)
+{
+    crnn_run_settings *rs = &r->rs;
+    memset(rs, 0, sizeof *rs);
+    rs->max_iters = o->max_iters;
+    rs->max_epochs = o->max_epochs > 0 ? o->max_epochs : 0;
+    rs->eval_every = o->eval_every;
+    rs->save_every = o->save_every;
+    rs->patience = o->patience;
+    rs->eval_chars = o->eval_chars;
+    unsigned given = o->given;
+    if (o->init_from) /* the shape is the model's */
+        given |= CRNN_GIVEN_CELL | CRNN_GIVEN_LAYERS | CRNN_GIVEN_HIDDEN | CRNN_GIVEN_EMBED;
+    char dur[32];
+    format_duration(o->max_seconds, dur, sizeof dur);
+    if (!r->quiet)
+        fprintf(stderr, "charrnn: planning a run of %s: measuring this machine on the candidate "
+                        "models' first steps (--no-plan: none)\n",
+                dur);
+    size_t n = strlen(r->output);
+    char *scratch = malloc(n + 16);
+    if (!scratch) {
+        fprintf(stderr, "charrnn: error: out of memory\n");
+        return 1;
+    }
+    snprintf(scratch, n + 16, "%s.plan-probe", r->output);
+    crnn_error err = {0};
+    r->t = crnn_trainer_plan(o->corpora, (size_t)o->ncorpora, o->init_from, &o->config, given, rs,
+                             compute, o->max_seconds, now_seconds() - r->command_start, scratch,
+                             &r->plan, &err);
+    free(scratch);
+    if (!r->t)
+        return cli_report(&err);
+    crnn_trainer_status st;
+    crnn_trainer_get_status(r->t, &st);
+    equivalent_command(o, &st, rs, r->output, r->plan.command, sizeof r->plan.command);
+    crnn_trainer_set_plan(r->t, &r->plan);
+    return 0;
+}
+
 /* Creates or resumes the trainer, names the files the run writes and settles
  * its stopping rule: settings given now win, otherwise a resumed run keeps its
- * own. Returns 0, or the exit status after saying why. */
+ * own. A new run with --time is planned (plan_setup). Returns 0, or the exit
+ * status after saying why. */
 static int train_setup(train_run *r, const train_options *o,
                        const crnn_compute_options *compute)
 {
-    crnn_train_config cfg = o->config;
-    if (!o->resume && !o->size_option_given)
-        pick_sizes(o, &cfg, r->quiet);
-    crnn_error err = {0};
-    r->t = o->resume ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
-                     : crnn_trainer_create_from(o->corpora, (size_t)o->ncorpora, o->init_from,
-                                                &cfg, compute, &err);
-    if (!r->t)
-        return cli_report(&err);
     r->output = o->output ? o->output : o->resume ? o->resume : "model.crnn";
     r->best_path = best_path_for(r->output);
     r->log_path = replace_extension(r->output, ".crnn", ".csv");
@@ -562,6 +757,24 @@ static int train_setup(train_run *r, const train_options *o,
         return 1;
     }
     crnn_run_settings *rs = &r->rs;
+    if (!o->resume && o->max_seconds > 0 && !o->no_plan) {
+        int rc = plan_setup(r, o, compute);
+        if (rc != 0)
+            return rc;
+        r->lim = (run_limits){rs->max_iters, rs->max_epochs, o->max_seconds};
+        r->check_every = o->check_every;
+        return 0;
+    }
+    crnn_train_config cfg = o->config;
+    if (!o->resume && !o->size_option_given)
+        pick_sizes(o, &cfg, r->quiet);
+    crnn_error err = {0};
+    r->t = o->resume ? crnn_trainer_resume(o->resume, o->corpus, compute, &err)
+                     : crnn_trainer_create_from(o->corpora, (size_t)o->ncorpora, o->init_from,
+                                                &cfg, compute, &err);
+    if (!r->t)
+        return cli_report(&err);
+    crnn_trainer_get_plan(r->t, &r->plan);
     crnn_trainer_get_run_settings(r->t, rs);
     if (!o->resume) {
         rs->eval_every = 200;
@@ -604,6 +817,32 @@ static void print_origin(const crnn_trainer_status *st)
         fprintf(stderr, "%s %s", i ? "," : "", what);
     }
     fprintf(stderr, "%s\n", added > 8 ? ", ..." : "");
+}
+
+/* What the plan chose and measured, and the command line that trains the
+ * same run without planning; on resume, where the plan ends. */
+static void print_plan(const train_run *r, const crnn_trainer_status *st, int resumed)
+{
+    const crnn_plan *p = &r->plan;
+    const crnn_train_config *c = &st->config;
+    char budget[32], setup[32];
+    format_duration(p->seconds, budget, sizeof budget);
+    format_duration(p->setup_seconds, setup, sizeof setup);
+    if (resumed) {
+        fprintf(stderr, "charrnn: a run planned for %s: its schedule ends at step %llu\n", budget,
+                (unsigned long long)p->steps);
+        return;
+    }
+    fprintf(stderr,
+            "charrnn: plan for %s: %d x %d %s, batch %d x %d, dropout %g, lr %g, %s over %llu "
+            "steps (%.1f epochs); measured %.1fk chars/s training, %.1fk evaluating, %.2f s a "
+            "snapshot; set up in %s\n",
+            budget, c->layers, c->hidden, crnn_cell_title(c->cell), c->batch, c->seq,
+            (double)c->dropout, (double)c->learning_rate,
+            c->schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given",
+            (unsigned long long)p->steps, p->epochs, p->train_chars_per_second / 1000,
+            p->eval_chars_per_second / 1000, p->save_seconds, setup);
+    fprintf(stderr, "charrnn: the same run without planning: %s\n", p->command);
 }
 
 /* Warnings about the corpus (rank 0), then, unless quiet, what is trained on
@@ -663,6 +902,8 @@ static void print_header(const train_run *r, const train_options *o)
             crnn_get_threads(), crnn_backend_description(), st.engine);
     if (st.engine_note[0])
         fprintf(stderr, "charrnn: notice: %s\n", st.engine_note);
+    if (r->plan.seconds > 0)
+        print_plan(r, &st, o->resume != NULL);
     if (crnn_dist_size() > 1)
         fprintf(stderr, "charrnn: %d processes, %d streams each\n", crnn_dist_size(),
                 c->batch / crnn_dist_size());
@@ -689,7 +930,12 @@ static int validate(train_run *r, crnn_error *err)
 {
     r->eval_what = "validation";
     r->eval_start = now_seconds();
-    return crnn_trainer_evaluate(r->t, NULL, err);
+    int rc = crnn_trainer_evaluate(r->t, NULL, err);
+    crnn_trainer_status st;
+    crnn_trainer_get_status(r->t, &st);
+    r->eval_seconds += now_seconds() - r->eval_start;
+    r->eval_read += st.last_val_chars;
+    return rc;
 }
 
 /* A whole held-out split, up to max_chars (0: all of it). */
@@ -711,14 +957,37 @@ static void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* 1 if this process would stop now: a step, epoch or time limit, or early
- * stopping (too many evaluations since the best one), which it announces. */
-static int reached_limit(const train_run *r, const crnn_trainer_status *st, double elapsed)
+static uint64_t final_eval_chars(const train_run *r, const crnn_trainer_status *st);
+
+/* Seconds the end of the run will take (the final figures, a snapshot), by
+ * the speeds this run or its plan measured; 0 before any was. */
+static double final_seconds(const train_run *r, const crnn_trainer_status *st)
+{
+    double cps = r->eval_seconds > 0 && r->eval_read > 0 ? (double)r->eval_read / r->eval_seconds
+                                                          : r->plan.eval_chars_per_second;
+    if (!(cps > 0))
+        return 0;
+    uint64_t bound = final_eval_chars(r, st);
+    double val = (double)(bound && bound < st->val_chars ? bound : st->val_chars);
+    double test = (double)(bound && bound < st->test_chars ? bound : st->test_chars);
+    double periodic = 0; /* unless this step evaluated: a validation, the latest and best */
+    if (!(r->rs.eval_every && st->step % r->rs.eval_every == 0))
+        periodic = (double)(r->rs.eval_chars < st->val_chars ? r->rs.eval_chars : st->val_chars);
+    return (val + test + periodic) / cps + 3 * r->plan.save_seconds;
+}
+
+/* 1 if this process would stop now: a step or epoch limit, the time (the
+ * whole command's, with what the end will take; after a first step), or
+ * early stopping (too many evaluations since the best one), which it
+ * announces. */
+static int reached_limit(const train_run *r, const crnn_trainer_status *st)
 {
     const run_limits *lim = &r->lim;
+    double used = now_seconds() - r->command_start;
     int limit = (lim->max_iters && st->step >= lim->max_iters) ||
                 (lim->max_epochs > 0 && st->epoch >= lim->max_epochs - 1e-9) ||
-                (lim->max_seconds > 0 && elapsed >= lim->max_seconds);
+                (lim->max_seconds > 0 && st->step > r->start_step &&
+                 used + final_seconds(r, st) >= lim->max_seconds);
     const crnn_run_settings *rs = &r->rs;
     if (rs->patience && rs->eval_every && !isnan(st->best_val_loss) &&
         (st->step - st->best_val_step) / rs->eval_every >= rs->patience) {
@@ -793,8 +1062,7 @@ static int train_loop(train_run *r)
     double chars_per_step = (double)st.config.batch * st.config.seq;
     for (;;) {
         crnn_trainer_get_status(r->t, &st);
-        double elapsed = now_seconds() - r->start;
-        if (crnn_dist_any(reached_limit(r, &st, elapsed)))
+        if (crnn_dist_any(reached_limit(r, &st)))
             return -1;
         if (crnn_dist_any(interrupted))
             return stop_interrupted(r, st.step);
@@ -810,7 +1078,7 @@ static int train_loop(train_run *r)
         }
         r->smooth = isnan(r->smooth) ? loss : 0.95 * r->smooth + 0.05 * loss;
         crnn_trainer_get_status(r->t, &st);
-        elapsed = now_seconds() - r->start;
+        double elapsed = now_seconds() - r->start, used = now_seconds() - r->command_start;
         r->rate = elapsed > 0 ? (double)(st.step - r->start_step) * chars_per_step / elapsed : 0;
         if (r->check_every && st.step % r->check_every == 0 &&
             crnn_trainer_check_replicas(r->t, &err) != CRNN_OK) {
@@ -827,8 +1095,8 @@ static int train_loop(train_run *r)
         } else {
             r->saved_at_step = 0;
         }
-        double f = progress_fraction(&st, &r->lim, r->start_step, elapsed);
-        double left = f > 0 ? elapsed * (1 - f) / f : NAN;
+        double f = progress_fraction(&st, &r->lim, r->start_step, used);
+        double left = f > 0 ? used * (1 - f) / f : NAN;
         if (!r->quiet && (eval_now || (r->tty && now_seconds() - last_draw > 0.25))) {
             print_progress(&st, r->smooth, r->rate, elapsed, left, f, eval_now, r->tty);
             last_draw = now_seconds();
@@ -849,6 +1117,8 @@ typedef struct final_figures {
  * fraction of training on it); 0 (whole splits) with --eval-chars 0. */
 static uint64_t final_eval_chars(const train_run *r, const crnn_trainer_status *st)
 {
+    if (r->plan.seconds > 0 && r->plan.final_chars) /* the plan's, within its time */
+        return r->plan.final_chars;
     uint64_t periodic = r->rs.eval_chars;
     if (periodic == UINT64_MAX)
         return 0;
@@ -928,6 +1198,10 @@ static int train_finish(train_run *r)
         if (!save_snapshot(r->t, r->output, "final", 1))
             return 1;
     }
+    if (getenv("CHARRNN_PLAN_DEBUG"))
+        fprintf(stderr, "plan: loop ended at %.2f s, final estimate %.2f s, eval %.0f c/s\n",
+                now_seconds() - r->command_start, final_seconds(r, &st),
+                r->eval_seconds > 0 ? r->eval_read / r->eval_seconds : 0);
     final_figures f = {NAN, NAN, 0, 0, final_eval_chars(r, &st)};
     if (st.val_chars >= 2 && r->rs.eval_chars >= st.val_chars) { /* read whole just now */
         f.val = st.last_val_loss;
@@ -941,6 +1215,8 @@ static int train_finish(train_run *r)
         return cli_report(&err);
     if (r->tty && !r->quiet)
         fputs("\r\033[K", stderr);
+    if (getenv("CHARRNN_PLAN_DEBUG"))
+        fprintf(stderr, "plan: final figures done at %.2f s\n", now_seconds() - r->command_start);
     if (r->leader)
         print_summary(r, &st, &f);
     return 0;
@@ -948,6 +1224,7 @@ static int train_finish(train_run *r)
 
 int cmd_train(int argc, char **argv)
 {
+    double command_start = now_seconds();
     cli_args a;
     cli_args_init(&a, argc, argv, "train");
     train_options o;
@@ -961,6 +1238,7 @@ int cmd_train(int argc, char **argv)
     if ((rc = compute_settings(&o, &compute)) != 0)
         return rc;
     train_run r = {0};
+    r.command_start = command_start;
     r.leader = crnn_dist_rank() == 0;
     r.quiet = o.quiet || !r.leader;
     r.tty = isatty(STDERR_FILENO);

@@ -1,0 +1,68 @@
+/*
+ * plan.h: the rules crnn_trainer_plan (plan.c) follows, apart from the
+ * measuring, so that tests can check them with made-up speeds.
+ */
+#ifndef CRNN_PLAN_H
+#define CRNN_PLAN_H
+
+#include <stdint.h>
+
+#include "charrnn.h"
+
+/* A planned run needs at least this many characters trained per weight of
+ * its model, and a model has at most this many weights per character of the
+ * training split (bench/RESULTS.md, "Issue 14", has the runs behind them). */
+#define PLAN_CHARS_PER_WEIGHT 2.0
+#define PLAN_WEIGHTS_PER_CHAR 8.0
+
+/* The sizes the planner chooses among, smallest first. */
+typedef struct plan_shape {
+    int layers, hidden, embed, batch, seq;
+} plan_shape;
+
+extern const plan_shape plan_ladder[];
+extern const int plan_ladder_size;
+
+/* Weights of a model of config's cell and shape with vocab characters
+ * (biases left out: a measure of size, not a layout). */
+double plan_weights(const crnn_train_config *config, int vocab);
+
+/* Floating-point work per character trained, relative: what speeds scale by. */
+double plan_work(const crnn_train_config *config, int vocab);
+
+/* Dropout for a run of this many passes over its training split. */
+double plan_dropout(double epochs);
+
+/* 1 if a model of weights can be trained on chars characters (the budget)
+ * of a training split of train_chars. */
+int plan_fits(double weights, double chars, double train_chars);
+
+/* What one run costs besides its steps, as measured. */
+typedef struct plan_costs {
+    double step_seconds;     /* one training step */
+    double eval_chars_per_second;
+    double save_seconds;     /* one snapshot */
+    uint64_t chars_per_step; /* B x T */
+    uint64_t val_chars, test_chars;
+    uint64_t eval_every;     /* 0: the plan's (20 evaluations) */
+    uint64_t eval_chars;     /* 0: the default rule (crnn_run_settings) */
+    double seconds;          /* the whole budget */
+} plan_costs;
+
+/* The most steps that fit in seconds with the evaluations, snapshots and
+ * final figures the run makes; *eval_every and *eval_chars receive the
+ * cadence and validation part they assume. */
+uint64_t plan_steps(const plan_costs *costs, double seconds, uint64_t *eval_every,
+                    uint64_t *eval_chars);
+
+/* The whole-run seconds plan_steps counts for steps steps. */
+double plan_seconds(const plan_costs *costs, uint64_t steps, uint64_t eval_every,
+                    uint64_t eval_chars);
+
+/* What the final figures read of each held-out split in a planned run:
+ * the unplanned run's bound (twice the periodic part, or a tenth of the
+ * characters trained), within a share of the time, at least the periodic
+ * part. */
+uint64_t plan_final_chars(const plan_costs *costs, uint64_t steps, uint64_t eval_chars);
+
+#endif
