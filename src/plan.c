@@ -326,8 +326,16 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
 
     /* The candidates: the ladder with what was given kept, duplicates out. */
     crnn_train_config cand[16];
-    int nc = 0, first = 0;
+    int nc = 0, first = 0, only = -1;
+    if (given & CRNN_GIVEN_HIDDEN) { /* the ladder step of the nearest width, alone */
+        for (int i = 0; i < plan_ladder_size; i++)
+            if (only < 0 || abs(plan_ladder[i].hidden - config->hidden) <
+                                abs(plan_ladder[only].hidden - config->hidden))
+                only = i;
+    }
     for (int i = 0; i < plan_ladder_size; i++) {
+        if (only >= 0 && i != only)
+            continue;
         crnn_train_config c = candidate(config, given, i, train_chars);
         if (nc > 0 && same_sizes(&c, &cand[nc - 1]))
             continue;

@@ -7,7 +7,8 @@
 # usage: tests/plan.sh path/to/charrnn
 set -u
 bin=$(realpath "${1:?usage: plan.sh path/to/charrnn}")
-. "$(dirname "$(realpath "$0")")/lib.sh"
+here=$(dirname "$(realpath "$0")")
+. "$here/lib.sh"
 enter_work plan
 
 now() { date +%s.%N; }
@@ -95,8 +96,7 @@ expect 0 "" -- "$bin" info n.crnn
 grep -q "^planned:" out.txt && bad "--no-plan planned" || ok
 
 # 7. A resumed snapshot written before plans existed reads as unplanned.
-data=$(dirname "$(realpath "$0")")/data
-expect 0 "" -- "$bin" info "$data/snapshot-1.0.crnn"
+expect 0 "" -- "$bin" info "$here/data/snapshot-1.0.crnn"
 grep -q "^planned:" out.txt && bad "an old snapshot shows a plan" || ok
 
 echo "plan: $pass passed, $fail failed"

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -343,12 +344,32 @@ def test_sigint_during_steps_saves(corpus, tmp_path):
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            charrnn.train(corpus, out, time=60, cache_dir="",
+            charrnn.train(corpus, out, time=60, cache_dir="", plan=False,
                           on_progress=lambda p: steps.append(p.step))
     finally:
         timer.cancel()
     info = charrnn.load(out).info
     assert info["step"] >= 1 and info["step"] in (steps[-1], steps[-1] + 1)
+
+
+def test_train_time_plans_as_the_cli(corpus, tmp_path):
+    # time plans a new run: the call ends within it, the schedule ends at the
+    # planned step, options given are kept; plan=False only stops
+    out = str(tmp_path / "planned.crnn")
+    t0 = time.monotonic()
+    r = charrnn.train(corpus, out, time=4, threads=1, cache_dir="")
+    elapsed = time.monotonic() - t0
+    assert elapsed <= 4 * 1.05 + 0.3 and elapsed >= 4 * 0.7, elapsed
+    assert r.plan and r.plan["seconds"] == 4 and r.plan["steps"] >= r.steps >= 1
+    assert r.config["schedule"] == "cosine" and r.config["schedule_steps"] == r.plan["steps"]
+    assert r.plan["command"].startswith("charrnn.train(")
+    r = charrnn.train(corpus, str(tmp_path / "given.crnn"), time=3, hidden=24, dropout=0.05,
+                      threads=1, cache_dir="")
+    assert r.config["hidden"] == 24 and r.config["dropout"] == pytest.approx(0.05)
+    assert not r.plan["chosen"] & (1 << 2)  # hidden was given, not chosen
+    r = charrnn.train(corpus, str(tmp_path / "stop.crnn"), time=1, plan=False,
+                      max_iters=10**6, hidden=16, threads=1, cache_dir="")
+    assert r.plan is None and 1 <= r.steps < 10**6
 
 
 def test_train_missing_corpus(tmp_path):

@@ -423,6 +423,9 @@ class TrainResult(NamedTuple):
     seconds: float
     config: dict
     """The configuration trained (sizes picked for the corpus included)."""
+    plan: Optional[dict] = None
+    """How a run with ``time`` was planned (seconds, steps, epochs, the speeds
+    measured, ``command``: the equivalent call), or None."""
 
 
 _SIZE_OPTIONS = ("layers", "hidden", "embed", "batch", "seq", "dropout")
@@ -451,7 +454,8 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
           patience: Optional[int] = None, threads: Optional[int] = None,
           engine: str = "auto", cache_dir: Optional[PathLike] = None,
           init_from: Optional[PathLike] = None, resume: Optional[PathLike] = None,
-          on_progress: Optional[Callable[[Progress], object]] = None) -> TrainResult:
+          on_progress: Optional[Callable[[Progress], object]] = None,
+          plan: bool = True) -> TrainResult:
     """Trains a model on ``corpus`` and writes it to ``output``, as
     ``charrnn train CORPUS... -o OUTPUT`` does with the same options.
 
@@ -477,6 +481,12 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
     continue that snapshot's run exactly (only the stopping and saving
     options may be given).
 
+    ``time`` on a new run plans it, as ``charrnn train --time`` does (unless
+    ``plan`` is False, when the time only stops the run): the whole call ends
+    within it, and the options not given are chosen (model, batch, seq, lr,
+    a cosine schedule, dropout, eval_every) after measuring this machine's
+    speed; ``TrainResult.plan`` says what was chosen and measured.
+
     ``on_progress(progress)`` is called after every step with a
     :class:`Progress`; returning False stops the run as a limit would. A
     snapshot is written at every evaluation and at the end, and the best by
@@ -485,6 +495,7 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
     KeyboardInterrupt propagates; ``train(..., resume=output)`` continues.
     Returns a :class:`TrainResult`.
     """
+    started = _time.monotonic()
     output = _path("output", output)
     if corpus is None:
         paths: list = []
@@ -550,7 +561,8 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
         else:
             config = _charrnn.default_config()
         config.update(given)
-        if init_from is None and not any(k in given for k in _SIZE_OPTIONS):
+        planned = bool(time) and plan
+        if init_from is None and not planned and not any(k in given for k in _SIZE_OPTIONS):
             try:
                 size = _charrnn.corpus_bytes(paths)
             except Error:
@@ -558,6 +570,13 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
             if size is not None:
                 config, _ = _charrnn.fit_config(config, size)
 
+    if resume is None and time and plan:
+        return _planned(paths, output, config, given, init_from, engine, cache_dir, time,
+                        started, {"max_iters": max_iters, "max_epochs": epochs,
+                                  "eval_every": eval_every, "save_every": save_every,
+                                  "patience": patience,
+                                  "eval_chars": None if eval_chars is None else
+                                  eval_chars or _U64}, on_progress)
     trainer = _charrnn.Trainer(paths, config, init_from=init_from, resume=resume,
                                engine=engine, cache_dir=cache_dir)
     rs = trainer.run_settings()
@@ -576,12 +595,54 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
     return _Run(trainer, output, rs, time or 0.0, on_progress).run()
 
 
+# The library's CRNN_GIVEN_* bits of the settings a plan keeps, by config key.
+_GIVEN_BITS = {"cell": 1 << 0, "layers": 1 << 1, "hidden": 1 << 2, "embed": 1 << 3,
+               "batch": 1 << 4, "seq": 1 << 5, "learning_rate": 1 << 6, "schedule": 1 << 7,
+               "warmup_steps": 1 << 8, "dropout": 1 << 9, "forget_bias": 1 << 10}
+_GIVEN_EVAL_EVERY = 1 << 11
+_SHAPE_BITS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3)
+
+
+def _planned(paths: list, output: str, config: dict, given: dict, init_from: Optional[str],
+             engine: str, cache_dir: Optional[str], seconds: float, started: float,
+             limits: dict, on_progress: Optional[Callable[[Progress], object]]) -> TrainResult:
+    """A new run planned for ``seconds`` (crnn_trainer_plan), then run."""
+    bits = 0
+    for key in given:
+        bits |= _GIVEN_BITS.get(key, 0)
+    if limits["eval_every"]:
+        bits |= _GIVEN_EVAL_EVERY
+    if init_from is not None:
+        bits |= _SHAPE_BITS
+    rs = {k: v for k, v in limits.items() if v}
+    trainer = _charrnn.Trainer(paths, config, init_from=init_from, engine=engine,
+                               cache_dir=cache_dir, plan_seconds=seconds,
+                               plan_spent=_time.monotonic() - started, given=bits,
+                               run_settings=rs, scratch=output + ".plan-probe")
+    st = trainer.status()
+    c = st["config"]
+    args = [f"{k}={v!r}" for k, v in (
+        ("cell", c["cell"]), ("layers", c["layers"]), ("hidden", c["hidden"]),
+        ("embed", c["embed"]), ("batch", c["batch"]), ("seq", c["seq"]),
+        ("lr", c["learning_rate"]), ("schedule", c["schedule"]), ("warmup", c["warmup_steps"]),
+        ("dropout", c["dropout"]), ("forget_bias", c["forget_bias"]))]
+    rs = trainer.run_settings()
+    args += [f"max_iters={rs['max_iters']}", f"eval_every={rs['eval_every']}"]
+    trainer.set_plan_command(f"charrnn.train({paths!r}, {output!r}, {', '.join(args)})")
+    return _Run(trainer, output, rs, seconds, on_progress, started).run()
+
+
 class _Run:
     """One training run: the loop of ``charrnn train`` (src/cli/train.c)."""
 
     def __init__(self, trainer: "_charrnn.Trainer", output: str, rs: dict, seconds: float,
-                 on_progress: Optional[Callable[[Progress], object]]) -> None:
+                 on_progress: Optional[Callable[[Progress], object]],
+                 started: Optional[float] = None) -> None:
         self.t = trainer
+        self.plan = trainer.plan()
+        self.started = started  # the time counts from here (else from the loop's start)
+        self.eval_seconds = 0.0
+        self.eval_read = 0
         self.output = output
         self.best = _best_path(output)
         self.best_written = False
@@ -594,13 +655,43 @@ class _Run:
             self.t.save(self.best)
             self.best_written = True
 
+    def final_bound(self, st: dict) -> int:
+        """What the final figures read of each held-out split (0: all), as the CLI."""
+        if self.plan and self.plan["final_chars"]:
+            return self.plan["final_chars"]
+        periodic = self.rs["eval_chars"]
+        trained = st["step"] * st["config"]["batch"] * st["config"]["seq"] // 10
+        return 0 if periodic == _U64 else max(trained, min(2 * periodic, _U64))
+
+    def final_seconds(self, st: dict) -> float:
+        """What the end of the run will take, by the speeds measured so far."""
+        if self.eval_seconds > 0 and self.eval_read > 0:
+            cps = self.eval_read / self.eval_seconds
+        elif self.plan:
+            cps = self.plan["eval_chars_per_second"]
+        else:
+            return 0.0
+        bound = self.final_bound(st)
+        chars = sum(min(bound, st[k]) if bound else st[k] for k in ("val_chars", "test_chars"))
+        every = self.rs["eval_every"]
+        if not (every and st["step"] % every == 0):
+            chars += min(self.rs["eval_chars"], st["val_chars"])
+        return chars / cps + 3 * (self.plan["save_seconds"] if self.plan else 0.0)
+
+    def evaluate(self) -> None:
+        t0 = _time.monotonic()
+        self.t.evaluate()
+        self.eval_seconds += _time.monotonic() - t0
+        self.eval_read += self.t.status()["last_val_chars"]
+
     def limit_reached(self, st: dict, elapsed: float) -> bool:
         rs = self.rs
         if rs["max_iters"] and st["step"] >= rs["max_iters"]:
             return True
         if rs["max_epochs"] > 0 and st["epoch"] >= rs["max_epochs"] - 1e-9:
             return True
-        if self.seconds > 0 and elapsed >= self.seconds:
+        if self.seconds > 0 and st["step"] > self.start_step and \
+                elapsed + self.final_seconds(st) >= self.seconds:
             return True
         return bool(rs["patience"] and rs["eval_every"] and not math.isnan(st["best_val_loss"])
                     and (st["step"] - st["best_val_step"]) // rs["eval_every"] >= rs["patience"])
@@ -619,22 +710,23 @@ class _Run:
     def run(self) -> TrainResult:
         t, rs = self.t, self.rs
         st = t.status()
-        start_step = st["step"]
+        start_step = self.start_step = st["step"]
         chars_per_step = st["config"]["batch"] * st["config"]["seq"]
         start = _time.monotonic()
+        clock = self.started if self.started is not None else start
         smooth = math.nan
         saved_at_step = False
         try:
             while True:
                 st = t.status()
-                if self.limit_reached(st, _time.monotonic() - start):
+                if self.limit_reached(st, _time.monotonic() - clock):
                     break
                 loss = t.step()  # a Ctrl-C during the step raises here, after it
                 smooth = loss if math.isnan(smooth) else 0.95 * smooth + 0.05 * loss
                 st = t.status()
                 if rs["eval_every"] and st["step"] % rs["eval_every"] == 0:
                     if st["val_chars"] >= 2:  # val_fraction 0: nothing to evaluate
-                        t.evaluate()
+                        self.evaluate()
                         st = t.status()
                     t.save(self.output)
                     if st["val_chars"] >= 2:
@@ -664,15 +756,15 @@ class _Run:
         st = t.status()
         if not saved_at_step or (math.isnan(st["last_val_loss"]) and st["val_chars"] >= 2):
             if st["val_chars"] >= 2:
-                t.evaluate()
+                self.evaluate()
                 st = t.status()
                 self.save_best(st)
             t.save(self.output)
         # The final figures, bounded as the CLI bounds them: twice what
-        # periodic validation reads or a tenth of the characters trained.
+        # periodic validation reads or a tenth of the characters trained
+        # (a planned run: the plan's bound).
         periodic = rs["eval_chars"]
-        trained = st["step"] * st["config"]["batch"] * st["config"]["seq"] // 10
-        bound = 0 if periodic == _U64 else max(trained, min(2 * periodic, _U64))
+        bound = self.final_bound(st)
         val = test = math.nan
         if st["val_chars"] >= 2:
             if periodic >= st["val_chars"]:
@@ -683,4 +775,4 @@ class _Run:
             test, _ = t.measure("test", bound)
         best = self.best if self.best_written or os.path.exists(self.best) else None
         return TrainResult(self.output, best, st["step"], st["epoch"], smooth, val,
-                           st["best_val_loss"], test, seconds, st["config"])
+                           st["best_val_loss"], test, seconds, st["config"], self.plan)

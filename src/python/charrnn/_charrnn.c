@@ -743,20 +743,32 @@ static int paths_from(PyObject *seq, PyObject **owned, const char ***paths, Py_s
     return 0;
 }
 
+static int run_settings_from_dict(PyObject *dict, crnn_run_settings *rs);
+
 /* Trainer(corpora, config=None, init_from=None, resume=None, engine="auto",
- *         cache_dir=None, row_groups=0, memory_bytes=0) */
+ *         cache_dir=None, row_groups=0, memory_bytes=0, plan_seconds=0,
+ *         plan_spent=0, given=0, run_settings=None, scratch=None): with
+ * plan_seconds, a new run planned for that time (crnn_trainer_plan), keeping
+ * the settings whose CRNN_GIVEN_* bits are in given. */
 static int Trainer_init(TrainerObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"corpora", "config", "init_from", "resume", "engine",
-                             "cache_dir", "row_groups", "memory_bytes", NULL};
+                             "cache_dir", "row_groups", "memory_bytes", "plan_seconds",
+                             "plan_spent", "given", "run_settings", "scratch", NULL};
     PyObject *corpora, *config = Py_None, *init_obj = Py_None, *resume_obj = Py_None,
-                       *cache_obj = Py_None;
+                       *cache_obj = Py_None, *rs_obj = Py_None, *scratch_obj = Py_None;
     const char *engine = "auto";
     int row_groups = 0;
     unsigned long long memory_bytes = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOsOiK", kwlist, &corpora, &config,
+    double plan_seconds = 0, plan_spent = 0;
+    unsigned int given = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOsOiKddIOO", kwlist, &corpora, &config,
                                      &init_obj, &resume_obj, &engine, &cache_obj, &row_groups,
-                                     &memory_bytes))
+                                     &memory_bytes, &plan_seconds, &plan_spent, &given, &rs_obj,
+                                     &scratch_obj))
+        return -1;
+    crnn_run_settings plan_rs = {0};
+    if (rs_obj != Py_None && run_settings_from_dict(rs_obj, &plan_rs) < 0)
         return -1;
     if (self->t) {
         PyErr_SetString(PyExc_RuntimeError, "Trainer is initialised already");
@@ -796,15 +808,26 @@ static int Trainer_init(TrainerObject *self, PyObject *args, PyObject *kwds)
     if (paths_from(corpora, &owned, &paths, &n) < 0)
         goto out_cache;
     crnn_trainer *t = NULL;
-    if (resume.s)
+    path_arg scratch = {0};
+    if (plan_seconds > 0 && path_from(scratch_obj, &scratch) < 0)
+        goto out_paths;
+    if (resume.s) {
         LIBRARY_CALL(t = crnn_trainer_resume(resume.s, n ? paths[0] : NULL, &compute, &err));
-    else
+    } else if (plan_seconds > 0) {
+        crnn_plan plan;
+        LIBRARY_CALL(t = crnn_trainer_plan(paths, (size_t)n, init.s, &cfg, given, &plan_rs,
+                                           &compute, plan_seconds, plan_spent, scratch.s, &plan,
+                                           &err));
+    } else {
         LIBRARY_CALL(t = crnn_trainer_create_from(paths, (size_t)n, init.s, &cfg, &compute,
                                                   &err));
+    }
+    Py_XDECREF(scratch.bytes);
     if (!t)
         raise_error(err.status, &err);
     else
         self->t = t, rc = 0;
+out_paths:
     Py_XDECREF(owned);
     PyMem_Free(paths);
 out_cache:
@@ -913,7 +936,7 @@ static PyObject *Trainer_status(TrainerObject *self, PyObject *unused)
     crnn_trainer_status st;
     crnn_trainer_get_status(self->t, &st);
     return Py_BuildValue(
-        "{s:K,s:d,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:z,s:s,s:d,s:N}", "step",
+        "{s:K,s:d,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:z,s:s,s:d,s:N,s:K}", "step",
         (unsigned long long)st.step, "epoch", st.epoch, "steps_per_epoch",
         (unsigned long long)st.steps_per_epoch, "last_val_loss", PyFloat_FromDouble(st.last_val_loss),
         "best_val_loss", PyFloat_FromDouble(st.best_val_loss), "best_val_step",
@@ -922,7 +945,8 @@ static PyObject *Trainer_status(TrainerObject *self, PyObject *unused)
         (unsigned long long)st.test_chars, "vocab_size", st.vocab_size, "corpus_bytes",
         (unsigned long long)st.corpus_bytes, "parameters", (unsigned long long)st.parameters,
         "origin_path", st.origin_path, "engine", st.engine ? st.engine : "", "learning_rate",
-        st.learning_rate, "config", config_to_dict(&st.config));
+        st.learning_rate, "config", config_to_dict(&st.config), "last_val_chars",
+        (unsigned long long)st.last_val_chars);
 }
 
 static PyObject *Trainer_run_settings(TrainerObject *self, PyObject *unused)
@@ -940,29 +964,71 @@ static PyObject *Trainer_run_settings(TrainerObject *self, PyObject *unused)
                          (unsigned long long)rs.eval_chars);
 }
 
+/* The keys of dict over *rs (the others kept); -1 with an exception. */
+static int run_settings_from_dict(PyObject *dict, crnn_run_settings *rs)
+{
+    if (!PyDict_Check(dict)) {
+        PyErr_SetString(PyExc_TypeError, "the run settings must be a dict");
+        return -1;
+    }
+    int used = 0;
+    if (get_u64(dict, "max_iters", &rs->max_iters, &used) < 0 ||
+        get_u64(dict, "eval_every", &rs->eval_every, &used) < 0 ||
+        get_u64(dict, "save_every", &rs->save_every, &used) < 0 ||
+        get_double(dict, "max_epochs", &rs->max_epochs, &used) < 0 ||
+        get_u64(dict, "patience", &rs->patience, &used) < 0 ||
+        get_u64(dict, "eval_chars", &rs->eval_chars, &used) < 0)
+        return -1;
+    if (used != (int)PyDict_Size(dict)) {
+        PyErr_SetString(PyExc_TypeError, "unknown key in the run settings");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *Trainer_set_run_settings(TrainerObject *self, PyObject *dict)
 {
     if (trainer_ready(self) < 0)
         return NULL;
-    if (!PyDict_Check(dict)) {
-        PyErr_SetString(PyExc_TypeError, "the run settings must be a dict");
-        return NULL;
-    }
     crnn_run_settings rs;
     crnn_trainer_get_run_settings(self->t, &rs);
-    int used = 0;
-    if (get_u64(dict, "max_iters", &rs.max_iters, &used) < 0 ||
-        get_u64(dict, "eval_every", &rs.eval_every, &used) < 0 ||
-        get_u64(dict, "save_every", &rs.save_every, &used) < 0 ||
-        get_double(dict, "max_epochs", &rs.max_epochs, &used) < 0 ||
-        get_u64(dict, "patience", &rs.patience, &used) < 0 ||
-        get_u64(dict, "eval_chars", &rs.eval_chars, &used) < 0)
+    if (run_settings_from_dict(dict, &rs) < 0)
         return NULL;
-    if (used != (int)PyDict_Size(dict)) {
-        PyErr_SetString(PyExc_TypeError, "unknown key in the run settings");
-        return NULL;
-    }
     crnn_trainer_set_run_settings(self->t, &rs);
+    Py_RETURN_NONE;
+}
+
+/* The run's plan as a dict, or None if it was not planned. */
+static PyObject *Trainer_plan(TrainerObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (trainer_ready(self) < 0)
+        return NULL;
+    crnn_plan p;
+    crnn_trainer_get_plan(self->t, &p);
+    if (!(p.seconds > 0))
+        Py_RETURN_NONE;
+    return Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:K,s:K,s:d,s:I,s:s}", "seconds", p.seconds,
+                         "setup_seconds", p.setup_seconds, "train_chars_per_second",
+                         p.train_chars_per_second, "eval_chars_per_second",
+                         p.eval_chars_per_second, "save_seconds", p.save_seconds, "steps",
+                         (unsigned long long)p.steps, "final_chars",
+                         (unsigned long long)p.final_chars, "epochs", p.epochs, "chosen",
+                         p.chosen, "command", p.command);
+}
+
+/* set_plan_command(text): the equivalent command line the plan records. */
+static PyObject *Trainer_set_plan_command(TrainerObject *self, PyObject *arg)
+{
+    if (trainer_ready(self) < 0)
+        return NULL;
+    const char *text = PyUnicode_AsUTF8(arg);
+    if (!text)
+        return NULL;
+    crnn_plan p;
+    crnn_trainer_get_plan(self->t, &p);
+    snprintf(p.command, sizeof p.command, "%s", text);
+    crnn_trainer_set_plan(self->t, &p);
     Py_RETURN_NONE;
 }
 
@@ -971,6 +1037,10 @@ static PyMethodDef Trainer_methods[] = {
      "step() -> loss: one optimisation step (the GIL released)"},
     {"evaluate", (PyCFunction)Trainer_evaluate, METH_NOARGS,
      "evaluate() -> validation loss (recorded as the last and maybe best)"},
+    {"plan", (PyCFunction)Trainer_plan, METH_NOARGS,
+     "plan() -> dict of how the run was planned for its time, or None"},
+    {"set_plan_command", (PyCFunction)Trainer_set_plan_command, METH_O,
+     "set_plan_command(text): the equivalent call the snapshots record"},
     {"measure", (PyCFunction)Trainer_measure, METH_VARARGS,
      "measure(split, max_chars) -> (loss, characters read)"},
     {"save", (PyCFunction)Trainer_save, METH_O, "save(path): a snapshot, written atomically"},
