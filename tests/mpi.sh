@@ -46,6 +46,17 @@ else
   echo "FAIL: indivisible batch message: $(tail -3 log.txt)" >&2; fail=$((fail + 1))
 fi
 
+# A run planned for its time: process 0 measures and plans, the others follow
+# (one plan line, every rank at the same step, the whole job within the time).
+start=$SECONDS
+if timeout 60 "${mpirun[@]}" -np 2 "$bin" train corpus.txt -o plan.crnn --time 5 --threads 1 \
+     >log.txt 2>&1 && [ "$(grep -c "^charrnn: plan for 5s" log.txt)" = 1 ] &&
+   [ $((SECONDS - start)) -le 8 ] && "$bin" info plan.crnn | grep -q "^planned: *for 5 s"; then
+  echo "ok: 2 ranks train a planned run" >&2
+else
+  echo "FAIL: 2 ranks and a plan ($((SECONDS - start)) s): $(tail -3 log.txt)" >&2; fail=$((fail + 1))
+fi
+
 # One rank dies (kill -9): the job ends within seconds, the last snapshot resumes.
 opts=(--layers 1 --hidden 32 --embed 8 --batch 4 --seq 16 --save-every 5 --eval-every 100000 -q)
 "${mpirun[@]}" -np 2 "$bin" train corpus.txt -o dead.crnn "${opts[@]}" --max-iters 100000000 >dead.log 2>&1 &
