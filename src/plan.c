@@ -351,8 +351,13 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
      * measured speed says it does not fit. */
     for (;;) {
         if (!probes[pick].done) {
-            if (measure(paths, n, init_path, &cand[pick], compute, probe_seconds, 1, scratch,
-                        &probes[pick], &st, err) != CRNN_OK)
+            int rc = measure(paths, n, init_path, &cand[pick], compute, probe_seconds, 1, scratch,
+                             &probes[pick], &st, err);
+            if (rc == CRNN_ERR_NOMEM && pick > 0 && !(given & CRNN_GIVEN_HIDDEN)) {
+                nc = pick--; /* too large for this machine: so are those above it */
+                continue;
+            }
+            if (rc != CRNN_OK)
                 return NULL;
             probes_made++;
             vocab = st.vocab_size;
