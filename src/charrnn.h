@@ -367,10 +367,14 @@ typedef struct crnn_plan {
  * warm-up, a cosine schedule, dropout for the passes planned, the forget-gate
  * bias, and run->eval_every. It measures the candidates' speed on throwaway
  * trainers (a few steps each, an evaluation and a snapshot written to
- * scratch_path and removed), then fixes the schedule's length once:
- * run->max_iters, bounded by a max_iters or max_epochs run already holds.
- * Returns the trainer at step 0 with config, run settings and plan set (the
- * plan travels in its snapshots), *plan filled. Under MPI every process calls
+ * scratch_path and removed), then sets the schedule's length: run->max_iters,
+ * bounded by a max_iters or max_epochs run already holds. When the warm-up
+ * (of at least 3 steps) ends, crnn_trainer_step fixes the length once more,
+ * for good, from the speed of the run's own steps (the warm-up's learning
+ * rate does not depend on it): the run settings' max_iters, the config's
+ * schedule_steps and the plan change then (crnn_trainer_get_plan). Returns
+ * the trainer at step 0 with config, run settings and plan set (the plan
+ * travels in its snapshots), *plan filled. Under MPI every process calls
  * it; process 0's measurements decide for all. */
 crnn_trainer *crnn_trainer_plan(const char *const *corpus_paths, size_t n, const char *init_path,
                                 const crnn_train_config *config, unsigned given,

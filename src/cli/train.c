@@ -475,6 +475,8 @@ typedef struct train_run {
     double command_start; /* now_seconds() as the command began: --time counts from here */
     double start;         /* now_seconds() as the loop began */
     crnn_plan plan;       /* the run's plan (seconds 0: none) */
+    int plan_open;        /* a new plan whose length is fixed when the warm-up ends */
+    const train_options *opts;
     double eval_seconds;  /* validation in this run: time spent ... */
     uint64_t eval_read;   /* ... and characters read */
     double rate;          /* characters per second in this run */
@@ -738,6 +740,7 @@ static int plan_setup(train_run *r, const train_options *o, const crnn_compute_o
     crnn_trainer_get_status(r->t, &st);
     equivalent_command(o, &st, rs, r->output, r->plan.command, sizeof r->plan.command);
     crnn_trainer_set_plan(r->t, &r->plan);
+    r->plan_open = st.config.warmup_steps >= 3;
     return 0;
 }
 
@@ -842,7 +845,33 @@ static void print_plan(const train_run *r, const crnn_trainer_status *st, int re
             c->schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given",
             (unsigned long long)p->steps, p->epochs, p->train_chars_per_second / 1000,
             p->eval_chars_per_second / 1000, p->save_seconds, setup);
-    fprintf(stderr, "charrnn: the same run without planning: %s\n", p->command);
+    if (r->plan_open)
+        fprintf(stderr, "charrnn: the length is fixed again after the %llu warm-up steps, from "
+                        "their speed\n",
+                (unsigned long long)c->warmup_steps);
+    else
+        fprintf(stderr, "charrnn: the same run without planning: %s\n", p->command);
+}
+
+/* After the warm-up of a new planned run, the library fixed its length from
+ * the steps' own speed: the run's limit, the equivalent command line, and
+ * (unless quiet) what changed. */
+static void plan_settled(train_run *r, const crnn_trainer_status *st)
+{
+    r->plan_open = 0;
+    crnn_trainer_get_plan(r->t, &r->plan);
+    crnn_trainer_get_run_settings(r->t, &r->rs);
+    r->lim.max_iters = r->rs.max_iters;
+    equivalent_command(r->opts, st, &r->rs, r->output, r->plan.command, sizeof r->plan.command);
+    crnn_trainer_set_plan(r->t, &r->plan);
+    if (r->quiet)
+        return;
+    fprintf(stderr, "%scharrnn: after the warm-up at %.1fk chars/s: %s over %llu steps (%.1f "
+                    "epochs)\n",
+            r->tty ? "\r\033[K" : "", r->plan.train_chars_per_second / 1000,
+            st->config.schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given",
+            (unsigned long long)r->plan.steps, r->plan.epochs);
+    fprintf(stderr, "charrnn: the same run without planning: %s\n", r->plan.command);
 }
 
 /* Warnings about the corpus (rank 0), then, unless quiet, what is trained on
@@ -1078,6 +1107,8 @@ static int train_loop(train_run *r)
         }
         r->smooth = isnan(r->smooth) ? loss : 0.95 * r->smooth + 0.05 * loss;
         crnn_trainer_get_status(r->t, &st);
+        if (r->plan_open && st.step >= st.config.warmup_steps)
+            plan_settled(r, &st);
         double elapsed = now_seconds() - r->start, used = now_seconds() - r->command_start;
         r->rate = elapsed > 0 ? (double)(st.step - r->start_step) * chars_per_step / elapsed : 0;
         if (r->check_every && st.step % r->check_every == 0 &&
@@ -1239,6 +1270,7 @@ int cmd_train(int argc, char **argv)
         return rc;
     train_run r = {0};
     r.command_start = command_start;
+    r.opts = &o;
     r.leader = crnn_dist_rank() == 0;
     r.quiet = o.quiet || !r.leader;
     r.tty = isatty(STDERR_FILENO);

@@ -359,7 +359,7 @@ def test_train_time_plans_as_the_cli(corpus, tmp_path):
     t0 = time.monotonic()
     r = charrnn.train(corpus, out, time=4, threads=1, cache_dir="")
     elapsed = time.monotonic() - t0
-    assert elapsed <= 4 * 1.05 + 0.3 and elapsed >= 4 * 0.7, elapsed
+    assert elapsed <= 5.0 and elapsed >= 4 * 0.7, elapsed
     assert r.plan and r.plan["seconds"] == 4 and r.plan["steps"] >= r.steps >= 1
     assert r.config["schedule"] == "cosine" and r.config["schedule_steps"] == r.plan["steps"]
     assert r.plan["command"].startswith("charrnn.train(")

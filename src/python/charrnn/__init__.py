@@ -626,10 +626,17 @@ def _planned(paths: list, output: str, config: dict, given: dict, init_from: Opt
         ("embed", c["embed"]), ("batch", c["batch"]), ("seq", c["seq"]),
         ("lr", c["learning_rate"]), ("schedule", c["schedule"]), ("warmup", c["warmup_steps"]),
         ("dropout", c["dropout"]), ("forget_bias", c["forget_bias"]))]
+
+    def command(rs: dict) -> str:
+        more = args + [f"max_iters={rs['max_iters']}", f"eval_every={rs['eval_every']}"]
+        return f"charrnn.train({paths!r}, {output!r}, {', '.join(more)})"
+
     rs = trainer.run_settings()
-    args += [f"max_iters={rs['max_iters']}", f"eval_every={rs['eval_every']}"]
-    trainer.set_plan_command(f"charrnn.train({paths!r}, {output!r}, {', '.join(args)})")
-    return _Run(trainer, output, rs, seconds, on_progress, started).run()
+    trainer.set_plan_command(command(rs))
+    run = _Run(trainer, output, rs, seconds, on_progress, started)
+    # The library fixes the length again when the warm-up ends (crnn_trainer_plan).
+    run.plan_command = command if c["warmup_steps"] >= 3 else None
+    return run.run()
 
 
 class _Run:
@@ -643,6 +650,7 @@ class _Run:
         self.started = started  # the time counts from here (else from the loop's start)
         self.eval_seconds = 0.0
         self.eval_read = 0
+        self.plan_command: Optional[Callable[[dict], str]] = None
         self.output = output
         self.best = _best_path(output)
         self.best_written = False
@@ -724,6 +732,11 @@ class _Run:
                 loss = t.step()  # a Ctrl-C during the step raises here, after it
                 smooth = loss if math.isnan(smooth) else 0.95 * smooth + 0.05 * loss
                 st = t.status()
+                if self.plan_command and st["step"] >= st["config"]["warmup_steps"]:
+                    self.rs = rs = t.run_settings()  # the length fixed after the warm-up
+                    t.set_plan_command(self.plan_command(rs))
+                    self.plan = t.plan()
+                    self.plan_command = None
                 if rs["eval_every"] and st["step"] % rs["eval_every"] == 0:
                     if st["val_chars"] >= 2:  # val_fraction 0: nothing to evaluate
                         self.evaluate()
