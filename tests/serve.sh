@@ -352,6 +352,7 @@ wait "$pid"
 rc=$?
 [ "$rc" = 0 ] && ok || bad "SIGTERM with a stream in flight: exit $rc"
 [ $((SECONDS - start)) -le 9 ] && ok || bad "SIGTERM took $((SECONDS - start)) s"
+wait "$c" # curl may still be writing the last event when the server has exited
 grep -q "shutting down" c.txt && ok || bad "the stream in flight was not told: $(tail -c 300 c.txt)"
 wait "$c" 2>/dev/null
 grep -q "terminated: finishing the requests in flight" s5.log && ok || bad "no word of the stop: $(cat s5.log)"
