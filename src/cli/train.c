@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,6 +89,7 @@ static const char TRAIN_HELP[] =
     "Exit status: 0 done, 1 error, 2 usage error, 130 interrupted (snapshot saved).\n";
 
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t training; /* the loop runs: a signal stops it after its step */
 
 static void on_signal(int sig)
 {
@@ -976,14 +978,42 @@ static int measure(train_run *r, crnn_split_kind split, uint64_t max_chars, doub
     return crnn_trainer_measure(r->t, split, max_chars, loss, read, err);
 }
 
-/* Ctrl-C and SIGTERM set `interrupted`; the loop saves and stops. */
-static void catch_signals(void)
+static void *watch_signals(void *set)
 {
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (!training) /* still setting up: nothing to save yet */
+            _exit(128 + sig);
+        interrupted = 1;
+    }
+    return NULL;
+}
+
+/* Ctrl-C and SIGTERM set `interrupted`; the loop saves and stops. They are
+ * blocked here, before the run starts its threads (OpenMP's, oneDNN's), which
+ * inherit the block, and taken by a thread of their own: a handler run on a
+ * compute thread interrupted oneDNN's kernels, and about one interrupted run
+ * in four then aborted in free() with a corrupted heap. The handler stays for
+ * threads started earlier (Open MPI's). */
+static void watch_for_signals(void)
+{
+    static sigset_t set;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_t watcher;
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 &&
+        pthread_create(&watcher, NULL, watch_signals, &set) == 0)
+        pthread_detach(watcher);
+    else /* no watcher: the handler takes them, as before */
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 static uint64_t final_eval_chars(const train_run *r, const crnn_trainer_status *st);
@@ -1265,6 +1295,7 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (o.init_from && (rc = finetune_options(argc, argv, &o)) != 0)
         return rc;
+    watch_for_signals(); /* before any thread starts */
     crnn_compute_options compute;
     if ((rc = compute_settings(&o, &compute)) != 0)
         return rc;
@@ -1277,7 +1308,7 @@ int cmd_train(int argc, char **argv)
     if ((rc = train_setup(&r, &o, &compute)) == 0) {
         print_header(&r, &o);
         crnn_trainer_set_progress(r.t, show_eval_progress, &r);
-        catch_signals();
+        training = 1;
         rc = train_loop(&r);
         if (rc < 0)
             rc = train_finish(&r);
