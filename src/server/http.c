@@ -654,6 +654,9 @@ int srv_run(const srv_config *cfg)
     srv_engine_refuse(s.engine);
     srv_engine_drain(s.engine, DRAIN_SECONDS);
     srv_engine_stop(s.engine); /* what is left ends now, its handlers return */
+    /* Their handlers write the closing error event; give them a moment to send it
+     * before MHD_stop_daemon closes the connections under them. */
+    srv_engine_drain(s.engine, 1.0);
     status = 0;
 out:
     if (d)
