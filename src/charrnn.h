@@ -41,6 +41,7 @@ typedef enum crnn_status {
     CRNN_ERR_NUMERIC = -8,  /* the loss or the gradients became NaN or infinite */
     CRNN_ERR_VOCAB = -9,    /* a character is not in the model's vocabulary */
     CRNN_ERR_NOSPACE = -10, /* the disk is full (ENOSPC, EDQUOT) */
+    CRNN_ERR_DEVICE = -11,  /* the GPU failed: a CUDA, cuDNN or cuBLAS call, named in the message */
 } crnn_status;
 
 /* One line describing the last failure; filled by the function that failed. */
@@ -147,8 +148,17 @@ typedef enum crnn_engine {
 /* How and where a trainer computes: settings of this machine and run, not of
  * the model, so snapshots do not keep them (give them again on resume). Fill
  * with crnn_compute_options_default() and change what you need. */
+/* Where a trainer computes (crnn_compute_options.device): a value >= 0 is the
+ * CUDA device of that index (cuda:N). */
+enum {
+    CRNN_DEVICE_AUTO = -2, /* a GPU when one is present and this build has CUDA, else the CPU;
+                              under MPI the CPU */
+    CRNN_DEVICE_CPU = -1,
+};
+
 typedef struct crnn_compute_options {
-    crnn_engine engine;    /* default AUTO */
+    crnn_engine engine;    /* the CPU's engine; default AUTO */
+    int device;            /* CRNN_DEVICE_AUTO (default), CRNN_DEVICE_CPU or a CUDA device */
     int row_groups;        /* oneDNN engine: groups of rows run side by side, one thread
                               each; 0 = chosen by the layer size (default) */
     uint64_t memory_bytes; /* memory training may plan for; 0 = the machine's (default) */
@@ -283,7 +293,9 @@ typedef struct crnn_trainer_status {
     size_t empty_files;        /* ... and empty ones skipped */
     const char *first_empty_file; /* the first of those, or NULL */
     size_t parameters;         /* number of weights */
-    const char *engine;        /* what trains the recurrent layers (crnn_engine_describe) */
+    const char *engine;        /* what trains the recurrent layers (crnn_engine_describe),
+                                  or the GPU: "cuda:0 NVIDIA H100 ..., 79.1 GiB, cuDNN 9.19.0" */
+    const char *device;        /* where the steps run: "cpu" or "cuda:N" */
     const char *engine_note;   /* why auto chose charrnn's own cells, or "" */
     double learning_rate;      /* for the next step, after the schedule */
     crnn_train_config config;
@@ -756,6 +768,20 @@ int crnn_engine_check(crnn_engine engine, crnn_error *err);
  * cells". A trainer's own choice is in its status (AUTO falls back to the own
  * cells when oneDNN's engine would not fit in memory). */
 void crnn_engine_describe(crnn_engine engine, char *out, size_t size);
+
+/* The device setting of a word: "auto", "cpu", "cuda" (cuda:0) or "cuda:N";
+ * CRNN_ERR_ARG for another. */
+int crnn_device_parse(const char *name, int *device);
+
+/* The word for a device setting into out ("auto", "cpu", "cuda:0"). */
+void crnn_device_name(int device, char *out, size_t size);
+
+/* CRNN_OK if the setting can run here (AUTO and CPU always); CRNN_ERR_ARG
+ * saying why not: a build without CUDA, no GPU, or no device of that index. */
+int crnn_device_check(int device, crnn_error *err);
+
+/* Number of CUDA devices this process can use (0 in a build without CUDA). */
+int crnn_device_count(void);
 
 /* A short description of the compute back end: the BLAS and its kernels and
  * the gate loops. */

@@ -33,6 +33,7 @@ const char *crnn_status_name(int status)
     case CRNN_ERR_NUMERIC: return "numeric";
     case CRNN_ERR_VOCAB: return "vocabulary";
     case CRNN_ERR_NOSPACE: return "disk full";
+    case CRNN_ERR_DEVICE: return "device";
     }
     return "unknown";
 }

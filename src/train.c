@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "engine.h"
 #include "evaluate.h"
+#include "gpu.h"
 #include "model.h"
 #include "optim.h"
 #include "snapshot.h"
@@ -70,7 +71,12 @@ struct crnn_trainer {
     float *gathered;    /* (ranks,L,S,local_batch,H) staging for the gather */
     uint32_t *inputs;   /* (T,local_batch) */
     uint32_t *targets;  /* (T,local_batch) */
-    const crnn_engine_ops *engine_ops; /* what trains the recurrent layers */
+    const crnn_engine_ops *engine_ops; /* what trains the recurrent layers on the CPU */
+    crnn_gpu_trainer *gpu; /* the whole step on a GPU (gpu.h), or NULL: on the host */
+    char device[16];       /* "cpu" or "cuda:N" */
+    int device_stale;      /* the host has weights, moments or state the device lacks */
+    int host_stale;        /* the device has weights, moments or state the host lacks */
+    int zero_device_state; /* the device's carried state is to be zeroed before the next step */
     char engine[160];      /* ... described */
     char engine_note[400]; /* why auto passed over the engine it prefers, or "" */
 };
@@ -160,6 +166,7 @@ void crnn_compute_options_default(crnn_compute_options *o)
 {
     memset(o, 0, sizeof *o);
     o->engine = CRNN_ENGINE_AUTO;
+    o->device = CRNN_DEVICE_AUTO;
 }
 
 static uint64_t memory_estimate(const crnn_train_config *c, int vocab_size,
@@ -278,6 +285,35 @@ static int prepare_splits(crnn_trainer *t, const char *path, crnn_error *err)
 }
 
 /* Allocates model, workspace, optimizer and stream buffers for the config. */
+/* Where the steps run: *gpu 1 for the compute options' CUDA device (AUTO:
+ * cuda:0 when there is one and one process trains), with the device's
+ * description as the trainer's engine. */
+static int choose_device(crnn_trainer *t, int *gpu, crnn_error *err)
+{
+    int d = t->compute.device;
+    *gpu = 0;
+    snprintf(t->device, sizeof t->device, "cpu");
+    /* bf16 products exist on the CPU's oneDNN engine only, so far: auto keeps them there. */
+    int bf16 = t->compute.engine == CRNN_ENGINE_ONEDNN_BF16;
+    if (d == CRNN_DEVICE_CPU ||
+        (d == CRNN_DEVICE_AUTO && (t->ranks > 1 || bf16 || crnn_gpu_count() < 1)))
+        return CRNN_OK;
+    if (bf16)
+        return crnn_fail(err, CRNN_ERR_ARG, "bf16 training on the GPU is not supported yet: "
+                         "train in fp32 there (without --bf16), or give --device cpu");
+    if (t->ranks > 1)
+        return crnn_fail(err, CRNN_ERR_ARG, "training on a GPU under MPI is not supported: "
+                         "give mpirun's processes --device cpu, or train in one process");
+    crnn_gpu_info info;
+    int rc = crnn_gpu_query(d >= 0 ? d : 0, &info, err);
+    if (rc != CRNN_OK)
+        return rc;
+    crnn_gpu_describe(&info, t->engine, sizeof t->engine);
+    crnn_device_name(info.index, t->device, sizeof t->device);
+    *gpu = 1;
+    return CRNN_OK;
+}
+
 static int allocate(crnn_trainer *t, crnn_error *err)
 {
     const crnn_train_config *c = &t->config;
@@ -290,6 +326,9 @@ static int allocate(crnn_trainer *t, crnn_error *err)
                          c->batch, t->ranks, t->ranks);
     t->local_batch = c->batch / t->ranks;
     t->first_stream = t->rank * t->local_batch;
+    int gpu = 0, rc = choose_device(t, &gpu, err);
+    if (rc != CRNN_OK)
+        return rc;
     /* The engine: oneDNN's needs more memory than the own cells; left to
      * choose, a trainer takes the next engine that fits rather than refuse. */
     int vocab = t->corpus.vocab.size, automatic = t->compute.engine == CRNN_ENGINE_AUTO;
@@ -297,7 +336,7 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     const crnn_engine_ops *engine = crnn_engine_for(t->compute.engine, c->cell), *first = engine;
     uint64_t have = available_memory(&t->compute), need = memory_estimate(c, vocab, engine, &eo);
     uint64_t first_need = need;
-    for (const crnn_engine_ops *next; need > have && automatic &&
+    for (const crnn_engine_ops *next; !gpu && need > have && automatic &&
                                       (next = crnn_engine_next(engine, c->cell)) != NULL;) {
         engine = next;
         need = memory_estimate(c, vocab, engine, &eo);
@@ -305,7 +344,7 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     char need_text[32], have_text[32];
     format_bytes(have_text, sizeof have_text, have);
     format_bytes(need_text, sizeof need_text, need);
-    if (need > have)
+    if (!gpu && need > have)
         return crnn_fail(err, CRNN_ERR_NOMEM,
                          "this configuration needs about %s of memory for training but the "
                          "machine has %s; use smaller --hidden, --layers, --batch or --seq%s",
@@ -322,15 +361,33 @@ static int allocate(crnn_trainer *t, crnn_error *err)
                  first_name, first_text, have_text);
     }
     t->engine_ops = engine;
-    engine->describe(t->engine, sizeof t->engine);
+    if (!gpu)
+        engine->describe(t->engine, sizeof t->engine);
     crnn_model_config mc = {t->corpus.vocab.size, c->embed, c->hidden, c->layers, c->cell};
-    int rc = crnn_model_init(&t->model, &mc, err);
+    rc = crnn_model_init(&t->model, &mc, err);
     if (rc != CRNN_OK)
         return rc;
-    unsigned flags = c->dropout > 0 ? CRNN_WS_DROPOUT : 0u;
-    rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, engine, &eo, err);
-    if (rc != CRNN_OK)
-        return rc;
+    if (gpu) { /* the step runs there: no host workspace for it */
+        crnn_gpu_settings gs = {
+            .device = t->compute.device >= 0 ? t->compute.device : 0,
+            .rows = t->local_batch,
+            .steps = c->seq,
+            .dropout = c->dropout,
+            .clip = c->clip,
+            .weight_decay = c->weight_decay,
+            .optimizer = c->optimizer,
+            .seed = c->seed,
+        };
+        if (!(t->gpu = crnn_gpu_trainer_create(&t->model, &gs, err)))
+            return err ? err->status : CRNN_ERR_DEVICE;
+        t->device_stale = 1;
+    } else {
+        unsigned flags = c->dropout > 0 ? CRNN_WS_DROPOUT : 0u;
+        rc = crnn_workspace_init(&t->ws, &t->model, t->local_batch, c->seq, flags, engine, &eo,
+                                 err);
+        if (rc != CRNN_OK)
+            return rc;
+    }
     size_t p = t->model.layout.total, ns = crnn_model_state_size(&t->model, t->local_batch);
     size_t bt = (size_t)t->local_batch * c->seq;
     t->grads = crnn_alloc_floats(p);
@@ -359,7 +416,8 @@ static crnn_trainer *new_trainer(const crnn_compute_options *compute, crnn_error
     crnn_compute_options o;
     if (!compute)
         crnn_compute_options_default(&o), compute = &o;
-    if (crnn_engine_check(compute->engine, err) != CRNN_OK)
+    if (crnn_engine_check(compute->engine, err) != CRNN_OK ||
+        crnn_device_check(compute->device, err) != CRNN_OK)
         return NULL;
     if (compute->row_groups < 0) {
         crnn_fail(err, CRNN_ERR_ARG, "row groups must be 0 (chosen) or positive (got %d)",
@@ -475,6 +533,7 @@ void crnn_trainer_free(crnn_trainer *t)
     crnn_corpus_close(&t->corpus);
     crnn_model_free(&t->model);
     crnn_workspace_free(&t->ws);
+    crnn_gpu_trainer_free(t->gpu);
     crnn_free_floats(t->grads);
     crnn_optim_free(&t->opt);
     free(t->cursors);
@@ -567,12 +626,55 @@ static int host_step(crnn_trainer *t, crnn_rng *rng, double *loss, crnn_error *e
     return CRNN_OK;
 }
 
+/* host_step's counterpart on a GPU (gpu.h): the same chunk, loss and
+ * refusals; the device keeps the weights, moments and state, and the host's
+ * copies are refreshed (sync_host) only when something reads them. */
+static int device_step(crnn_trainer *t, double *loss, crnn_error *err)
+{
+    int rc = CRNN_OK;
+    if (t->device_stale) {
+        rc = crnn_gpu_trainer_put(t->gpu, t->model.params, t->opt.m, t->opt.v, t->state, err);
+        if (rc != CRNN_OK)
+            return rc;
+        t->device_stale = 0;
+        t->zero_device_state = 0; /* the state just sent is the one to use */
+    }
+    if (t->zero_device_state || t->config.reset_state) {
+        if ((rc = crnn_gpu_trainer_zero_state(t->gpu, err)) != CRNN_OK)
+            return rc;
+        t->zero_device_state = 0;
+    }
+    double lr = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch), norm = NAN;
+    rc = crnn_gpu_trainer_step(t->gpu, t->inputs, t->targets, t->step, t->opt.step + 1, (float)lr,
+                               loss, &norm, err);
+    if (rc == CRNN_ERR_NUMERIC)
+        return isfinite(*loss) ? not_finite(t, "gradients", norm, err)
+                               : not_finite(t, "training loss", *loss, err);
+    if (rc != CRNN_OK)
+        return rc;
+    t->opt.step++;
+    t->host_stale = 1;
+    return CRNN_OK;
+}
+
+/* Brings the host's weights, moments and state up to date with the device's. */
+static int sync_host(crnn_trainer *t, crnn_error *err)
+{
+    if (!t->gpu || !t->host_stale)
+        return CRNN_OK;
+    int rc = crnn_gpu_trainer_get(t->gpu, t->model.params, t->opt.m, t->opt.v, t->state, err);
+    if (rc == CRNN_OK)
+        t->host_stale = 0;
+    return rc;
+}
+
 /* After an update: carry the state, advance the streams, wrap at the end of
  * an epoch. */
 static void commit_step(crnn_trainer *t)
 {
     int B = t->config.batch, T = t->config.seq;
-    crnn_model_final_state(&t->model, &t->ws, t->state);
+    if (!t->gpu) /* the device carries its own */
+        crnn_model_final_state(&t->model, &t->ws, t->state);
     size_t len = crnn_stream_length(&t->splits.train, B);
     int wrap = 0;
     for (int b = 0; b < B; b++) {
@@ -583,6 +685,7 @@ static void commit_step(crnn_trainer *t)
         /* The text does not continue across the wrap: start from a zero state. */
         memset(t->cursors, 0, sizeof *t->cursors * (size_t)B);
         memset(t->state, 0, sizeof(float) * crnn_model_state_size(&t->model, t->local_batch));
+        t->zero_device_state = 1;
     }
     t->step++;
     if (t->step % 1024 == 0)
@@ -651,7 +754,7 @@ int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
     /* The RNG is only advanced once the step commits, so a refused step changes nothing. */
     crnn_rng rng = t->rng;
     double l = NAN, began = t->plan_pending ? plan_now() : 0;
-    if ((rc = host_step(t, &rng, &l, err)) != CRNN_OK)
+    if ((rc = t->gpu ? device_step(t, &l, err) : host_step(t, &rng, &l, err)) != CRNN_OK)
         return rc;
     t->rng = rng;
     commit_step(t);
@@ -694,6 +797,9 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
     int streams = crnn_eval_streams(split, t->eval_streams);
     if (streams < 1)
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
+    int synced = sync_host(t, err); /* evaluation reads the host's weights */
+    if (synced != CRNN_OK)
+        return synced;
     size_t per_stream = 0; /* 0: every stream reads its whole piece */
     if (max_chars > 0 && max_chars < split->length)
         per_stream = max_chars / (uint64_t)streams > 0 ? (size_t)(max_chars / (uint64_t)streams) : 1;
@@ -826,6 +932,9 @@ static void take_local_state(crnn_trainer *t, const float *full)
 
 int crnn_trainer_save(crnn_trainer *t, const char *path, crnn_error *err)
 {
+    int synced = sync_host(t, err);
+    if (synced != CRNN_OK)
+        return synced;
     /* Collective: every rank's streams go into the one file rank 0 writes. */
     crnn_dist_gather_floats(t->state, crnn_model_state_size(&t->model, t->local_batch),
                             t->gathered);
@@ -843,6 +952,9 @@ int crnn_trainer_save(crnn_trainer *t, const char *path, crnn_error *err)
 
 int crnn_trainer_check_replicas(crnn_trainer *t, crnn_error *err)
 {
+    int synced = sync_host(t, err);
+    if (synced != CRNN_OK)
+        return synced;
     uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
     const unsigned char *p = (const unsigned char *)t->model.params;
     size_t n = t->model.layout.total * sizeof(float);
@@ -1066,6 +1178,7 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->token_cache_reused = t->corpus.cache_reused;
     st->token_cache_warning = t->corpus.cache_warning;
     st->engine = t->engine;
+    st->device = t->device;
     st->engine_note = t->engine_note;
     st->tokenize_seconds = t->corpus.seconds;
     st->corpus_bytes = t->corpus.file_bytes;

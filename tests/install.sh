@@ -19,12 +19,14 @@ pcdir=$(dirname "$(find "$work/root" -name charrnn.pc | head -1)")
 [ -n "$pcdir" ] || { echo "FAIL: no charrnn.pc installed" >&2; exit 1; }
 libdir=$(dirname "$(find "$work/root" -name 'libcharrnn.so*' | head -1)")
 find "$work/root" -name charrnn.h | grep -q . || { echo "FAIL: no charrnn.h installed" >&2; exit 1; }
+# The sysroot puts charrnn's own paths in the scratch directory; the static
+# link's dependencies (CUDA's libraries by absolute path) stay where they are.
 export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$work/root"
 fail=0
 cc "${cflags[@]}" "$example" $(pkg-config --cflags --libs charrnn) -o shared 2>cc.log ||
   { echo "FAIL: building against the shared library: $(cat cc.log)" >&2; fail=1; }
 cc "${cflags[@]}" "$example" $(pkg-config --cflags charrnn) "$libdir/libcharrnn.a" \
-  $(pkg-config --static --libs charrnn | sed 's/-lcharrnn//') -o static 2>cc.log ||
+  $(PKG_CONFIG_SYSROOT_DIR= pkg-config --static --libs charrnn | sed 's/-lcharrnn//') -o static 2>cc.log ||
   { echo "FAIL: building against the static library: $(cat cc.log)" >&2; fail=1; }
 for i in $(seq 1 200); do echo "line $i: the rain in spain stays mainly in the plain"; done >corpus.txt
 "$bin" train corpus.txt -o m.crnn --layers 1 --hidden 16 --embed 8 --batch 4 --seq 16 --max-iters 20 -q 2>/dev/null

@@ -89,6 +89,7 @@ typedef struct train_options {
     int no_plan;           /* --no-plan: --time only stops the run */
     const char *cache_dir; /* --cache-dir, or "" for --no-cache; NULL: default */
     int engine;            /* --engine: crnn_engine */
+    const char *device;    /* --device as given, or NULL (auto) */
 } train_options;
 
 typedef struct sample_options {

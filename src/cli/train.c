@@ -54,6 +54,8 @@ static const char TRAIN_HELP[] =
     "                     onednn-bf16 or own (charrnn's cells)\n"
     "  --bf16             --engine onednn-bf16: matrix products in bf16 (AVX512-BF16\n"
     "                     CPUs), fp32 weights and accumulation\n"
+    "  --device D         where the steps run: auto (a GPU when one is present and built\n"
+    "                     in, default), cpu, cuda or cuda:N\n"
     "Corpus:\n"
     "  --lossy            replace invalid UTF-8 with U+FFFD instead of stopping\n"
     "  --normalize FORM   nfc or nfkc Unicode normalization (default: none)\n"
@@ -356,6 +358,8 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
         o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
     } else if (cli_is(a, arg, "--bf16")) {
         o->engine = CRNN_ENGINE_ONEDNN_BF16;
+    } else if (cli_is(a, arg, "--device")) {
+        o->device = cli_value(a, arg);
     } else if (cli_is(a, arg, "--threads")) {
         o->threads = (int)cli_int(a, cli_value(a, arg), "--threads", 0, 1024);
     } else if (cli_is(a, arg, "--max-iters")) {
@@ -511,8 +515,14 @@ static int compute_settings(const train_options *o, crnn_compute_options *comput
         compute->row_groups = atoi(groups);
     if (memory && strtoull(memory, NULL, 10) > 0)
         compute->memory_bytes = strtoull(memory, NULL, 10);
+    if (o->device && crnn_device_parse(o->device, &compute->device) != CRNN_OK) {
+        fprintf(stderr, "charrnn: --device must be auto, cpu, cuda or cuda:N (got '%s')\n",
+                o->device);
+        return EXIT_USAGE;
+    }
     crnn_error err = {0};
-    if (crnn_engine_check(compute->engine, &err) == CRNN_OK)
+    if (crnn_engine_check(compute->engine, &err) == CRNN_OK &&
+        crnn_device_check(compute->device, &err) == CRNN_OK)
         return 0;
     fprintf(stderr, "charrnn: %s\n", err.message);
     return EXIT_USAGE;
@@ -694,6 +704,8 @@ static void equivalent_command(const train_options *o, const crnn_trainer_status
     static const char *const engines[] = {"auto", "own", "onednn", "onednn-bf16"};
     if (o->engine)
         append_option(out, size, &len, "--engine", "%s", engines[o->engine % 4]);
+    if (o->device)
+        append_option(out, size, &len, "--device", "%s", o->device);
     if (o->threads)
         append_option(out, size, &len, "--threads", "%d", o->threads);
     if (o->cache_dir)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# --device: a word it does not know and a GPU that is not there are usage
+# errors (exit 2) that name the problem before anything is read; --device cpu
+# trains; where a GPU is present, --device cuda trains on it and the header
+# line names it.
+set -u
+bin=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+no() { echo "FAIL: $*" >&2; fail=1; }
+head -c 20000 "$(dirname "$0")/../corpora/fortunes.txt" >"$work/c.txt"
+run() { "$bin" train "$work/c.txt" -o "$work/m.crnn" --layers 1 --hidden 16 --batch 4 --seq 16 \
+          --max-iters 3 --eval-every 100 --no-cache "$@" >"$work/out" 2>"$work/err"; }
+run --device gpu
+[ $? = 2 ] || no "--device gpu: exit not 2"
+grep -q "auto, cpu, cuda or cuda:N" "$work/err" || no "--device gpu: $(cat "$work/err")"
+run --device cuda:x
+[ $? = 2 ] || no "--device cuda:x: exit not 2"
+run --device cpu
+[ $? = 0 ] || no "--device cpu failed: $(tail -3 "$work/err")"
+grep -q "layers on cuda" "$work/err" && no "--device cpu trained on a GPU"
+run --device cuda:999
+[ $? = 2 ] || no "--device cuda:999: exit not 2"
+grep -q "cuda:999" "$work/err" || no "--device cuda:999: $(cat "$work/err")"
+run --device cuda
+rc=$?
+if grep -q "no usable GPU\|built without CUDA" "$work/err"; then
+  [ $rc = 2 ] || no "--device cuda without a GPU: exit $rc, not 2"
+  [ -e "$work/m.crnn" ] && [ "$work/m.crnn" -nt "$work/err" ] && no "a snapshot was written"
+  [ $fail = 0 ] && { echo "device: no GPU here ($(cat "$work/err")); the GPU run skipped"; exit 77; }
+else
+  [ $rc = 0 ] || no "--device cuda failed: $(tail -3 "$work/err")"
+  grep -q "layers on cuda:0" "$work/err" || no "the header does not name the GPU"
+fi
+exit $fail
