@@ -662,6 +662,13 @@ static int sync_host(crnn_trainer *t, crnn_error *err)
 {
     if (!t->gpu || !t->host_stale)
         return CRNN_OK;
+    /* A wrap zeroed the host's state: the device's follows before it is read back. */
+    if (t->zero_device_state) {
+        int zeroed = crnn_gpu_trainer_zero_state(t->gpu, err);
+        if (zeroed != CRNN_OK)
+            return zeroed;
+        t->zero_device_state = 0;
+    }
     int rc = crnn_gpu_trainer_get(t->gpu, t->model.params, t->opt.m, t->opt.v, t->state, err);
     if (rc == CRNN_OK)
         t->host_stale = 0;
