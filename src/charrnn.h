@@ -436,6 +436,18 @@ typedef struct crnn_eval_report {
  * damaged), CRNN_ERR_VERSION, CRNN_ERR_NOMEM, CRNN_ERR_ARG (path NULL). */
 crnn_evaluator *crnn_evaluator_open(const char *snapshot_path, crnn_error *err);
 
+/* Where the evaluator runs its forward passes: CRNN_DEVICE_CPU (the default
+ * of crnn_evaluator_open), CRNN_DEVICE_AUTO (a GPU when one is present and
+ * this build has CUDA, else the CPU) or a CUDA device's index. The figures
+ * agree within float rounding (1e-5 relative) between devices. CRNN_ERR_ARG
+ * for a device that does not exist (naming why), CRNN_ERR_DEVICE or
+ * CRNN_ERR_NOMEM for one that fails; the evaluator then stays on the CPU.
+ * Traces (crnn_evaluator_trace) always run on the CPU. */
+int crnn_evaluator_set_device(crnn_evaluator *evaluator, int device, crnn_error *err);
+
+/* "cpu" or "cuda:N": where the evaluator runs now. */
+const char *crnn_evaluator_device(const crnn_evaluator *evaluator);
+
 /* Scores the file at text_path and fills *report (the caller's; may be NULL).
  * strict: 1 makes an unseen character an error instead. A text with fewer
  * than 2 characters to score (an empty file) is not an error: CRNN_OK with

@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "evaluate.h"
+#include "gpu.h"
 #include "io.h"
 #include "load.h"
 #include "sources.h"
@@ -64,10 +65,42 @@ int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_spli
                                 targets, sums, NULL, NULL);
 }
 
-int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
-                         int streams, int first, int count, int steps, size_t per_stream,
-                         float *state, uint32_t *inputs, uint32_t *targets, double sums[2],
-                         crnn_split_progress progress, void *user)
+/* How a split's chunks are scored: by the host's engine (model, ws, state)
+ * or by a GPU scorer (gpu, err). */
+typedef struct chunk_scorer {
+    const crnn_model *model;
+    crnn_workspace *ws;
+    float *state;
+    crnn_gpu_scorer *gpu;
+    crnn_error *err;
+} chunk_scorer;
+
+static int scorer_begin(const chunk_scorer *s, int count)
+{
+    if (s->gpu)
+        return crnn_gpu_scorer_zero_state(s->gpu, s->err);
+    memset(s->state, 0, sizeof(float) * crnn_model_state_size(s->model, count));
+    s->ws->dropout = 0; /* evaluation sees the whole network */
+    return CRNN_OK;
+}
+
+static int scorer_chunk(const chunk_scorer *s, const uint32_t *inputs, const uint32_t *targets,
+                        int count, int n, double *loss)
+{
+    if (s->gpu)
+        return crnn_gpu_scorer_chunk(s->gpu, inputs, targets, count, n, loss, s->err);
+    int rc = crnn_model_forward(s->model, s->ws, inputs, count, n, s->state);
+    if (rc != CRNN_OK)
+        return rc;
+    *loss += crnn_model_loss(s->model, s->ws, targets, 1.0);
+    crnn_model_final_state(s->model, s->ws, s->state);
+    return CRNN_OK;
+}
+
+static int split_loss(const chunk_scorer *s, const crnn_split *split, int streams, int first,
+                      int count, int steps, size_t per_stream, uint32_t *inputs,
+                      uint32_t *targets, double sums[2], crnn_split_progress progress,
+                      void *user)
 {
     if (count <= 0 || streams <= 0)
         return 0;
@@ -75,8 +108,9 @@ int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn
     if (per_stream > 0 && per_stream + 1 < len)
         len = per_stream + 1;
     uint64_t total = (uint64_t)count * (len > 0 ? len - 1 : 0);
-    memset(state, 0, sizeof(float) * crnn_model_state_size(model, count));
-    ws->dropout = 0; /* evaluation sees the whole network */
+    int rc = scorer_begin(s, count);
+    if (rc != CRNN_OK)
+        return rc;
     uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
     if (!cur)
         return CRNN_ERR_NOMEM;
@@ -88,20 +122,37 @@ int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn
             free(cur);
             return CRNN_ERR_FORMAT;
         }
-        int rc = crnn_model_forward(model, ws, inputs, count, n, state);
-        if (rc != CRNN_OK) {
+        if ((rc = scorer_chunk(s, inputs, targets, count, n, &sums[0])) != CRNN_OK) {
             free(cur);
             return rc;
         }
-        sums[0] += crnn_model_loss(model, ws, targets, 1.0);
         sums[1] += (double)count * n;
-        crnn_model_final_state(model, ws, state);
         pos += (size_t)n;
         if (progress)
             progress(user, (uint64_t)count * pos, total);
     }
     free(cur);
     return 0;
+}
+
+int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
+                         int streams, int first, int count, int steps, size_t per_stream,
+                         float *state, uint32_t *inputs, uint32_t *targets, double sums[2],
+                         crnn_split_progress progress, void *user)
+{
+    chunk_scorer s = {.model = model, .ws = ws, .state = state};
+    return split_loss(&s, split, streams, first, count, steps, per_stream, inputs, targets, sums,
+                      progress, user);
+}
+
+int crnn_split_loss_gpu(crnn_gpu_scorer *gpu, const crnn_split *split, int streams, int first,
+                        int count, int steps, size_t per_stream, uint32_t *inputs,
+                        uint32_t *targets, double sums[2], crnn_split_progress progress,
+                        void *user, crnn_error *err)
+{
+    chunk_scorer s = {.gpu = gpu, .err = err};
+    return split_loss(&s, split, streams, first, count, steps, per_stream, inputs, targets, sums,
+                      progress, user);
 }
 
 static int cp_test(const uint64_t *set, uint32_t cp)
@@ -140,6 +191,7 @@ crnn_evaluator *crnn_evaluator_open(const char *snapshot_path, crnn_error *err)
         goto fail;
     }
     ev->total.unseen_as_unknown = ev->unknown >= 0;
+    snprintf(ev->device, sizeof ev->device, "cpu");
     return ev;
 fail:
     crnn_evaluator_free(ev);
@@ -153,10 +205,50 @@ void crnn_evaluator_free(crnn_evaluator *ev)
     crnn_model_free(&ev->model);
     crnn_vocab_free(&ev->vocab);
     crnn_eval_buffers_free(&ev->buf);
+    crnn_gpu_scorer_free(ev->scorer);
+    free(ev->scorer_ids);
     free(ev->file_seen);
     free(ev->file_list);
     free(ev->total_seen);
     free(ev);
+}
+
+int crnn_evaluator_set_device(crnn_evaluator *ev, int device, crnn_error *err)
+{
+    if (!ev)
+        return crnn_fail(err, CRNN_ERR_ARG, "no evaluator given");
+    if (device == CRNN_DEVICE_AUTO)
+        device = crnn_gpu_count() > 0 ? 0 : CRNN_DEVICE_CPU;
+    crnn_gpu_scorer_free(ev->scorer);
+    ev->scorer = NULL;
+    snprintf(ev->device, sizeof ev->device, "cpu");
+    if (device == CRNN_DEVICE_CPU)
+        return CRNN_OK;
+    int rc = crnn_device_check(device, err);
+    if (rc != CRNN_OK)
+        return rc;
+    if (!ev->scorer_ids) {
+        ev->scorer_ids = crnn_calloc(2 * (size_t)TEXT_EVAL_STREAMS * TEXT_EVAL_STEPS,
+                                     sizeof *ev->scorer_ids);
+        if (!ev->scorer_ids)
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+    }
+    crnn_gpu_scorer *sc = crnn_gpu_scorer_create(&ev->model, device, TEXT_EVAL_STREAMS,
+                                                 TEXT_EVAL_STEPS, err);
+    if (!sc)
+        return err ? err->status : CRNN_ERR_DEVICE;
+    if ((rc = crnn_gpu_scorer_put(sc, ev->model.params, err)) != CRNN_OK) {
+        crnn_gpu_scorer_free(sc);
+        return rc;
+    }
+    ev->scorer = sc;
+    crnn_device_name(device, ev->device, sizeof ev->device);
+    return CRNN_OK;
+}
+
+const char *crnn_evaluator_device(const crnn_evaluator *ev)
+{
+    return ev ? ev->device : "cpu";
 }
 
 int crnn_evaluator_streams(size_t n)
@@ -279,11 +371,24 @@ static int evaluate_bytes(crnn_evaluator *ev, const unsigned char *bytes, size_t
     int streams = crnn_evaluator_streams(n);
     if (rc != CRNN_OK || streams < 1) /* streams < 1: nothing to predict; not an error */
         goto done;
-    if ((rc = crnn_evaluator_buffers(ev, streams, err)) != CRNN_OK)
-        goto done;
     double sums[2] = {0, 0};
-    int bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, streams, 0, streams, TEXT_EVAL_STEPS,
-                              ev->buf.state, ev->buf.inputs, ev->buf.targets, sums);
+    int bad;
+    if (ev->scorer) {
+        bad = crnn_split_loss_gpu(ev->scorer, &split, streams, 0, streams, TEXT_EVAL_STEPS, 0,
+                                  ev->scorer_ids,
+                                  ev->scorer_ids + (size_t)TEXT_EVAL_STREAMS * TEXT_EVAL_STEPS,
+                                  sums, NULL, NULL, err);
+        if (bad != CRNN_OK && bad != CRNN_ERR_FORMAT && bad != CRNN_ERR_NOMEM) {
+            rc = bad; /* the device's failure, named in err */
+            goto done;
+        }
+    } else {
+        if ((rc = crnn_evaluator_buffers(ev, streams, err)) != CRNN_OK)
+            goto done;
+        bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, streams, 0, streams,
+                              TEXT_EVAL_STEPS, ev->buf.state, ev->buf.inputs, ev->buf.targets,
+                              sums);
+    }
     if (bad == CRNN_ERR_FORMAT) { /* the ids were encoded against this vocabulary just above */
         rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "
                        "model's vocabulary of %d characters", path, ev->vocab.size);

@@ -52,6 +52,15 @@ int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn
                          float *state, uint32_t *inputs, uint32_t *targets, double sums[2],
                          crnn_split_progress progress, void *user);
 
+/* The same on a GPU scorer (gpu.h), for up to its rows and steps; inputs
+ * and targets (steps x count, host) are scratch. CRNN_ERR_FORMAT (err not
+ * filled) for an id out of range; any other failure fills err. */
+struct crnn_gpu_scorer;
+int crnn_split_loss_gpu(struct crnn_gpu_scorer *gpu, const crnn_split *split, int streams,
+                        int first, int count, int steps, size_t per_stream, uint32_t *inputs,
+                        uint32_t *targets, double sums[2], crnn_split_progress progress,
+                        void *user, crnn_error *err);
+
 /* ---------------------------------------------------------------- the evaluator
  * (crnn_evaluator_* of the public header, and the trace of trace.c, which
  * reads a text exactly as the evaluator does). */
@@ -72,6 +81,11 @@ struct crnn_evaluator {
     int unknown;              /* id of U+FFFD, or -1: unseen characters are left out */
     /* Buffers for `streams` streams, remade when a text needs another number. */
     crnn_eval_buffers buf;    /* streams x TEXT_EVAL_STEPS */
+    /* On a GPU (crnn_evaluator_set_device): its scorer for TEXT_EVAL_STREAMS x
+     * TEXT_EVAL_STEPS with the model's weights, and the chunks' ids. */
+    struct crnn_gpu_scorer *scorer;
+    uint32_t *scorer_ids;     /* (2, TEXT_EVAL_STEPS, TEXT_EVAL_STREAMS) */
+    char device[16];          /* "cpu" or "cuda:N" */
     /* Unseen characters: those of the current file (bits, and the list in
      * order of appearance, by which the bits are cleared again), and those
      * of every file scored so far. */

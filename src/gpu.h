@@ -106,4 +106,35 @@ int crnn_gpu_trainer_step(crnn_gpu_trainer *g, const uint32_t *inputs, const uin
                           uint64_t step, uint64_t update, float lr, double *loss, double *norm,
                           crnn_error *err);
 
+/* The trainer's weights on its device (charrnn's layout), for a scorer on
+ * the same device; current whenever no call on the trainer is running. */
+const float *crnn_gpu_trainer_params(const crnn_gpu_trainer *g);
+
+/* ------------------------------------------------------------- the scorer
+ * Forward only, for evaluation: the summed loss of chunks of up to rows x
+ * steps positions, read from a carried state (the way evaluate.c reads a
+ * split on the CPU), in cuDNN's inference mode, without dropout. */
+typedef struct crnn_gpu_scorer crnn_gpu_scorer;
+
+/* A scorer for the model's shape on `device`, with its own copy of the
+ * weights (undefined until put or take). */
+crnn_gpu_scorer *crnn_gpu_scorer_create(const struct crnn_model *model, int device, int rows,
+                                        int steps, crnn_error *err);
+void crnn_gpu_scorer_free(crnn_gpu_scorer *sc);
+
+/* The weights from the host (layout.total floats), or from a trainer of the
+ * same model on the same device, without leaving it. */
+int crnn_gpu_scorer_put(crnn_gpu_scorer *sc, const float *params, crnn_error *err);
+int crnn_gpu_scorer_take(crnn_gpu_scorer *sc, const crnn_gpu_trainer *g, crnn_error *err);
+
+/* Zeroes the carried state (the start of a split). */
+int crnn_gpu_scorer_zero_state(crnn_gpu_scorer *sc, crnn_error *err);
+
+/* Adds to *loss the summed -log p(targets) (nats) of one chunk: inputs and
+ * targets (steps, rows) token ids, rows and steps within the scorer's; the
+ * state advances past the chunk. The number of rows stays the same from
+ * one zero_state to the next. */
+int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uint32_t *targets,
+                          int rows, int steps, double *loss, crnn_error *err);
+
 #endif

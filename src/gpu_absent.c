@@ -96,3 +96,47 @@ int crnn_gpu_trainer_step(crnn_gpu_trainer *g, const uint32_t *inputs, const uin
         (void)norm;
     return not_built(err);
 }
+
+const float *crnn_gpu_trainer_params(const crnn_gpu_trainer *g)
+{
+    (void)g;
+    return NULL;
+}
+
+crnn_gpu_scorer *crnn_gpu_scorer_create(const struct crnn_model *model, int device, int rows,
+                                        int steps, crnn_error *err)
+{
+    (void)model, (void)device, (void)rows, (void)steps;
+    not_built(err);
+    return NULL;
+}
+
+void crnn_gpu_scorer_free(crnn_gpu_scorer *sc)
+{
+    (void)sc;
+}
+
+int crnn_gpu_scorer_put(crnn_gpu_scorer *sc, const float *params, crnn_error *err)
+{
+    (void)sc, (void)params;
+    return not_built(err);
+}
+
+int crnn_gpu_scorer_take(crnn_gpu_scorer *sc, const crnn_gpu_trainer *g, crnn_error *err)
+{
+    (void)sc, (void)g;
+    return not_built(err);
+}
+
+int crnn_gpu_scorer_zero_state(crnn_gpu_scorer *sc, crnn_error *err)
+{
+    (void)sc;
+    return not_built(err);
+}
+
+int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uint32_t *targets,
+                          int rows, int steps, double *loss, crnn_error *err)
+{
+    (void)sc, (void)inputs, (void)targets, (void)rows, (void)steps, (void)loss;
+    return not_built(err);
+}

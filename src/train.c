@@ -73,6 +73,9 @@ struct crnn_trainer {
     uint32_t *targets;  /* (T,local_batch) */
     const crnn_engine_ops *engine_ops; /* what trains the recurrent layers on the CPU */
     crnn_gpu_trainer *gpu; /* the whole step on a GPU (gpu.h), or NULL: on the host */
+    crnn_gpu_scorer *scorer; /* evaluation there (with gpu), reading from its weights */
+    uint32_t *scorer_ids;  /* (2, scorer_steps, eval_streams) its chunks' inputs and targets */
+    int scorer_steps;
     char device[16];       /* "cpu" or "cuda:N" */
     int device_stale;      /* the host has weights, moments or state the device lacks */
     int host_stale;        /* the device has weights, moments or state the host lacks */
@@ -156,10 +159,18 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
  * model (2 cores): 128 streams read about as fast as 256 and faster than 32. */
 enum { EVAL_STREAMS = 128, EVAL_STEPS = 16, EVAL_LOGITS = 1 << 22 };
 
+/* On a GPU, longer chunks (fewer calls; the figures do not depend on it). */
+enum { GPU_EVAL_STEPS = 128, GPU_EVAL_LOGITS = 1 << 24 };
+
+static int steps_within(int rows, int vocab, int most, size_t logits)
+{
+    size_t fit = logits / ((size_t)rows * (size_t)vocab);
+    return fit >= (size_t)most ? most : fit < 4 ? 4 : (int)fit;
+}
+
 static int eval_steps_for(int rows, int vocab)
 {
-    size_t fit = EVAL_LOGITS / ((size_t)rows * (size_t)vocab);
-    return fit >= EVAL_STEPS ? EVAL_STEPS : fit < 4 ? 4 : (int)fit;
+    return steps_within(rows, vocab, EVAL_STEPS, EVAL_LOGITS);
 }
 
 void crnn_compute_options_default(crnn_compute_options *o)
@@ -394,10 +405,22 @@ static int allocate(crnn_trainer *t, crnn_error *err)
     t->state = crnn_alloc_floats(ns);
     t->eval_streams = EVAL_STREAMS;
     int eval_local = (EVAL_STREAMS + t->ranks - 1) / t->ranks; /* the most one rank runs */
-    rc = crnn_eval_buffers_init(&t->eval, &t->model, eval_local,
-                                eval_steps_for(eval_local, t->corpus.vocab.size), err);
-    if (rc != CRNN_OK)
-        return rc;
+    if (gpu) { /* one process: all the streams */
+        t->scorer_steps = steps_within(EVAL_STREAMS, vocab, GPU_EVAL_STEPS, GPU_EVAL_LOGITS);
+        t->scorer_ids = crnn_calloc(2 * (size_t)EVAL_STREAMS * t->scorer_steps,
+                                    sizeof *t->scorer_ids);
+        if (!t->scorer_ids)
+            return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
+        t->scorer = crnn_gpu_scorer_create(&t->model, t->compute.device >= 0 ? t->compute.device : 0,
+                                           EVAL_STREAMS, t->scorer_steps, err);
+        if (!t->scorer)
+            return err ? err->status : CRNN_ERR_DEVICE;
+    } else {
+        rc = crnn_eval_buffers_init(&t->eval, &t->model, eval_local,
+                                    eval_steps_for(eval_local, vocab), err);
+        if (rc != CRNN_OK)
+            return rc;
+    }
     t->full_state = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->gathered = crnn_alloc_floats(crnn_model_state_size(&t->model, c->batch));
     t->cursors = crnn_calloc((size_t)c->batch, sizeof *t->cursors);
@@ -533,6 +556,8 @@ void crnn_trainer_free(crnn_trainer *t)
     crnn_corpus_close(&t->corpus);
     crnn_model_free(&t->model);
     crnn_workspace_free(&t->ws);
+    crnn_gpu_scorer_free(t->scorer);
+    free(t->scorer_ids);
     crnn_gpu_trainer_free(t->gpu);
     crnn_free_floats(t->grads);
     crnn_optim_free(&t->opt);
@@ -804,19 +829,29 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
     int streams = crnn_eval_streams(split, t->eval_streams);
     if (streams < 1)
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
-    int synced = sync_host(t, err); /* evaluation reads the host's weights */
-    if (synced != CRNN_OK)
-        return synced;
     size_t per_stream = 0; /* 0: every stream reads its whole piece */
     if (max_chars > 0 && max_chars < split->length)
         per_stream = max_chars / (uint64_t)streams > 0 ? (size_t)(max_chars / (uint64_t)streams) : 1;
     int first = (int)((int64_t)streams * t->rank / t->ranks);
     int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
     double sums[3] = {0, 0, 0}; /* loss, characters, damaged */
-    crnn_eval_buffers *b = &t->eval;
-    int rc = crnn_split_loss_part(&t->model, &b->ws, split, streams, first, mine, b->steps,
-                                  per_stream, b->state, b->inputs, b->targets, sums,
-                                  t->progress ? report_progress : NULL, t);
+    crnn_split_progress progress = t->progress ? report_progress : NULL;
+    int rc;
+    if (t->scorer) { /* on the GPU, from the newest weights: the host's after a resume */
+        rc = t->device_stale ? crnn_gpu_scorer_put(t->scorer, t->model.params, err)
+                             : crnn_gpu_scorer_take(t->scorer, t->gpu, err);
+        if (rc == CRNN_OK)
+            rc = crnn_split_loss_gpu(t->scorer, split, streams, first, mine, t->scorer_steps,
+                                     per_stream, t->scorer_ids,
+                                     t->scorer_ids + (size_t)EVAL_STREAMS * t->scorer_steps,
+                                     sums, progress, t, err);
+        if (rc != CRNN_OK && rc != CRNN_ERR_FORMAT && rc != CRNN_ERR_NOMEM)
+            return rc; /* a device's failure, named in err */
+    } else {
+        crnn_eval_buffers *b = &t->eval;
+        rc = crnn_split_loss_part(&t->model, &b->ws, split, streams, first, mine, b->steps,
+                                  per_stream, b->state, b->inputs, b->targets, sums, progress, t);
+    }
     sums[2] = rc != CRNN_OK;
     crnn_dist_sum_doubles(sums, 3);
     crnn_corpus_trim(&t->corpus); /* the split just read need not stay resident */

@@ -23,6 +23,20 @@ grep -q "layers on cuda" "$work/err" && no "--device cpu trained on a GPU"
 run --device cuda:999
 [ $? = 2 ] || no "--device cuda:999: exit not 2"
 grep -q "cuda:999" "$work/err" || no "--device cuda:999: $(cat "$work/err")"
+# charrnn eval takes --device too: the same usage errors, and cpu scores.
+"$bin" eval "$work/m.crnn" "$work/c.txt" --device gpu >"$work/out" 2>"$work/err"
+[ $? = 2 ] || no "eval --device gpu: exit not 2"
+grep -q "auto, cpu, cuda or cuda:N" "$work/err" || no "eval --device gpu: $(cat "$work/err")"
+"$bin" eval "$work/m.crnn" "$work/c.txt" --device cuda:999 >"$work/out" 2>"$work/err"
+[ $? = 2 ] || no "eval --device cuda:999: exit not 2"
+"$bin" eval "$work/m.crnn" "$work/c.txt" --device cpu >"$work/cpu.eval" 2>&1 ||
+  no "eval --device cpu failed: $(cat "$work/cpu.eval")"
+if "$bin" eval "$work/m.crnn" "$work/c.txt" --device cuda >"$work/gpu.eval" 2>"$work/err"; then
+  # On a GPU the figure agrees with the CPU's to the printed digits.
+  cmp -s "$work/cpu.eval" "$work/gpu.eval" || no "eval on the GPU: $(cat "$work/gpu.eval" "$work/cpu.eval")"
+elif ! grep -q "no usable GPU\|built without CUDA" "$work/err"; then
+  no "eval --device cuda failed: $(cat "$work/err")"
+fi
 run --device cuda
 rc=$?
 if grep -q "no usable GPU\|built without CUDA" "$work/err"; then

@@ -180,7 +180,9 @@ static double worst(const double *a, const double *b, int n)
 }
 
 /* 40 steps on the GPU against the CPU; resumed halfway on the GPU (the same
- * losses, bit for bit) and across devices (within the CPU's tolerance). */
+ * losses, bit for bit) and across devices (within the CPU's tolerance). The
+ * validation loss halfway, evaluated on the GPU (from its own weights, and
+ * from a snapshot's), against the CPU's. */
 static void check_training(int cell)
 {
     enum { STEPS = 40, HALF = 20 };
@@ -206,6 +208,8 @@ static void check_training(int cell)
     const char *snap = temp_path("half.crnn");
     run(t, HALF, on_gpu);
     CHECK_OK(crnn_trainer_save(t, snap, &err), err);
+    double val_gpu = NAN, val_again = NAN, val_cpu = NAN; /* evaluated on the GPU, then the CPU */
+    CHECK_OK(crnn_trainer_evaluate(t, &val_gpu, &err), err);
     run(t, STEPS - HALF, on_gpu + HALF);
     crnn_trainer_free(t);
     double w = worst(on_gpu, on_cpu, STEPS);
@@ -218,6 +222,10 @@ static void check_training(int cell)
     t = crnn_trainer_resume(snap, corpus, &gpu, &err);
     CHECK(t, "%s", err.message);
     if (t) {
+        /* Evaluated before a step: from the host's weights, sent up. */
+        CHECK_OK(crnn_trainer_evaluate(t, &val_again, &err), err);
+        CHECK(val_again == val_gpu, "validation on the GPU %.9g, resumed there %.9g", val_gpu,
+              val_again);
         memcpy(resumed, on_gpu, sizeof(double) * HALF);
         run(t, STEPS - HALF, resumed + HALF);
         crnn_trainer_free(t);
@@ -228,6 +236,11 @@ static void check_training(int cell)
     t = crnn_trainer_resume(snap, corpus, &cpu, &err);
     CHECK(t, "%s", err.message);
     if (t) {
+        CHECK_OK(crnn_trainer_evaluate(t, &val_cpu, &err), err);
+        fprintf(stderr, "%s: validation %.6f on the GPU, %.6f on the CPU\n",
+                crnn_cell_name((crnn_cell_type)cell), val_gpu, val_cpu);
+        CHECK(fabs(val_gpu - val_cpu) < 1e-5 * val_cpu, "validation on the GPU %.9g, on the "
+              "CPU %.9g", val_gpu, val_cpu);
         memcpy(crossed, on_gpu, sizeof(double) * HALF);
         run(t, STEPS - HALF, crossed + HALF);
         crnn_trainer_free(t);

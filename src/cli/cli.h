@@ -113,6 +113,8 @@ typedef struct eval_options {
                            malloc'ed: eval_options_free */
     size_t count;
     int strict, json, help;
+    const char *device; /* --device, or NULL: auto */
+    int device_index;   /* parsed: CRNN_DEVICE_AUTO, CRNN_DEVICE_CPU or N */
 } eval_options;
 
 typedef struct serve_options {

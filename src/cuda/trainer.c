@@ -24,6 +24,7 @@
 #include "gpu.h"
 #include "kernels.h"
 #include "model.h"
+#include "stack.h"
 
 enum { MAX_ALLOCS = 24 + 3 * CRNN_MAX_LAYERS };
 
@@ -45,15 +46,11 @@ struct crnn_gpu_trainer {
     cudaStream_t stream;
     cublasHandle_t blas;
     cudnnHandle_t dnn;
-    cudnnDropoutDescriptor_t no_dropout;
-    cudnnRNNDescriptor_t rnn[CRNN_MAX_LAYERS];
+    crnn_cudnn_stack stack;                           /* the layers' descriptors, weight spaces */
     cudnnRNNDataDescriptor_t xdesc[CRNN_MAX_LAYERS]; /* (T,B,in_l) */
     cudnnRNNDataDescriptor_t ydesc;                   /* (T,B,H) */
     cudnnTensorDescriptor_t hdesc;                    /* (1,B,H), also for c */
-    cudnnTensorDescriptor_t mdesc, bdesc;             /* for cudnnGetRNNWeightParams */
-    size_t wspace_bytes[CRNN_MAX_LAYERS], woff[CRNN_MAX_LAYERS]; /* woff in floats */
     size_t reserve_bytes[CRNN_MAX_LAYERS], workspace_bytes;
-    size_t w_n;         /* floats of all layers' weight spaces */
 
     /* device */
     float *params, *grads, *m, *v; /* (P) charrnn's layout */
@@ -116,9 +113,9 @@ static int carve_all(crnn_gpu_trainer *g, crnn_error *err)
     CARVE(g->grads, P);
     CARVE(g->m, P);
     CARVE(g->v, P);
-    CARVE(g->wspace, g->w_n);
-    CARVE(g->dwspace, g->w_n);
-    CARVE(g->wmap, g->w_n);
+    CARVE(g->wspace, g->stack.w_n);
+    CARVE(g->dwspace, g->stack.w_n);
+    CARVE(g->wmap, g->stack.w_n);
     g->bytes_weights = g->bytes;
     CARVE(g->state, g->state_n);
     CARVE(g->state_next, g->state_n);
@@ -148,16 +145,6 @@ static int carve_all(crnn_gpu_trainer *g, crnn_error *err)
 
 /* ------------------------------------------------------------- descriptors */
 
-static cudnnRNNMode_t cudnn_mode(int cell)
-{
-    switch (cell) {
-    case CRNN_CELL_GRU: return CUDNN_GRU;
-    case CRNN_CELL_RNN_TANH: return CUDNN_RNN_TANH;
-    case CRNN_CELL_RNN_RELU: return CUDNN_RNN_RELU;
-    default: return CUDNN_LSTM;
-    }
-}
-
 /* Handles and descriptors, and the sizes of cuDNN's spaces. */
 static int describe(crnn_gpu_trainer *g, crnn_error *err)
 {
@@ -170,14 +157,9 @@ static int describe(crnn_gpu_trainer *g, crnn_error *err)
     CUBLAS_TRY(cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH)); /* fp32: no TF32 */
     CUDNN_TRY(cudnnCreate(&g->dnn));
     CUDNN_TRY(cudnnSetStream(g->dnn, g->stream));
-    CUDNN_TRY(cudnnCreateDropoutDescriptor(&g->no_dropout));
-    /* A single-layer RNN applies no dropout; charrnn's own runs between calls. */
-    CUDNN_TRY(cudnnSetDropoutDescriptor(g->no_dropout, g->dnn, 0.0f, NULL, 0, 0));
     CUDNN_TRY(cudnnCreateTensorDescriptor(&g->hdesc));
     int dims[3] = {1, B, H}, strides[3] = {B * H, H, 1};
     CUDNN_TRY(cudnnSetTensorNdDescriptor(g->hdesc, CUDNN_DATA_FLOAT, 3, dims, strides));
-    CUDNN_TRY(cudnnCreateTensorDescriptor(&g->mdesc));
-    CUDNN_TRY(cudnnCreateTensorDescriptor(&g->bdesc));
     int *lengths = malloc(sizeof *lengths * (size_t)B);
     if (!lengths)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
@@ -199,120 +181,21 @@ static int describe(crnn_gpu_trainer *g, crnn_error *err)
     free(lengths);
     if (st != CUDNN_STATUS_SUCCESS)
         return crnn_cudnn_fail(err, st, "cudnnSetRNNDataDescriptor");
-    g->w_n = 0;
+    int rc = crnn_cudnn_stack_init(&g->stack, g->dnn, c, err);
+    if (rc != CRNN_OK)
+        return rc;
     g->workspace_bytes = 0;
     for (int l = 0; l < c->layers; l++) {
-        int in = l == 0 ? c->embed : H;
-        CUDNN_TRY(cudnnCreateRNNDescriptor(&g->rnn[l]));
-        /* FMA math: fp32 products without TF32. Double bias: the GRU's
-         * candidate has a recurrent bias; the others' stay zero. */
-        CUDNN_TRY(cudnnSetRNNDescriptor_v8(g->rnn[l], CUDNN_RNN_ALGO_STANDARD, cudnn_mode(c->cell),
-                                           CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL,
-                                           CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
-                                           CUDNN_FMA_MATH, in, H, H, 1, g->no_dropout,
-                                           CUDNN_RNN_PADDED_IO_DISABLED));
-        CUDNN_TRY(cudnnGetRNNWeightSpaceSize(g->dnn, g->rnn[l], &g->wspace_bytes[l]));
         size_t work = 0;
-        CUDNN_TRY(cudnnGetRNNTempSpaceSizes(g->dnn, g->rnn[l], CUDNN_FWD_MODE_TRAINING,
+        CUDNN_TRY(cudnnGetRNNTempSpaceSizes(g->dnn, g->stack.rnn[l], CUDNN_FWD_MODE_TRAINING,
                                             g->xdesc[l], &work, &g->reserve_bytes[l]));
         if (work > g->workspace_bytes)
             g->workspace_bytes = work;
-        g->woff[l] = g->w_n;
-        g->w_n += (g->wspace_bytes[l] / sizeof(float) + 63) / 64 * 64; /* 256-byte aligned */
     }
-    if (g->w_n > (size_t)INT32_MAX || g->n_params > (size_t)INT32_MAX)
+    if (g->n_params > (size_t)INT32_MAX)
         return crnn_fail(err, CRNN_ERR_ARG, "the model is too large for the GPU backend (more "
                          "than 2^31 weights)");
     return CRNN_OK;
-}
-
-/* --------------------------------------------------------- the weight map */
-
-/* Where one cuDNN matrix or bias lies in the weight space of layer l, in
- * floats from the start of all spaces, with the number of its elements. */
-static int weight_params(crnn_gpu_trainer *g, int l, int id, size_t *m_off, size_t *m_count,
-                         size_t *b_off, size_t *b_count, crnn_error *err)
-{
-    float *base = g->wspace + g->woff[l];
-    void *maddr = NULL, *baddr = NULL;
-    CUDNN_TRY(cudnnGetRNNWeightParams(g->dnn, g->rnn[l], 0, g->wspace_bytes[l], base, id,
-                                      g->mdesc, &maddr, g->bdesc, &baddr));
-    cudnnDataType_t type;
-    int nb = 0, dims[3] = {0, 0, 0}, strides[3];
-    *m_count = *b_count = 0;
-    if (maddr) {
-        CUDNN_TRY(cudnnGetTensorNdDescriptor(g->mdesc, 3, &type, &nb, dims, strides));
-        *m_off = g->woff[l] + (size_t)((float *)maddr - base);
-        *m_count = (size_t)dims[0] * dims[1] * dims[2];
-    }
-    if (baddr) {
-        CUDNN_TRY(cudnnGetTensorNdDescriptor(g->bdesc, 3, &type, &nb, dims, strides));
-        *b_off = g->woff[l] + (size_t)((float *)baddr - base);
-        *b_count = (size_t)dims[0] * dims[1] * dims[2];
-    }
-    return CRNN_OK;
-}
-
-static int layout_mismatch(crnn_error *err, int l, const char *what)
-{
-    return crnn_fail(err, CRNN_ERR_DEVICE, "cuDNN's weight layout of layer %d is not the one "
-                     "charrnn expects (%s); this cuDNN version is not supported", l + 1, what);
-}
-
-/* Fills map (w_n, host) with the charrnn index of every element of cuDNN's
- * weight spaces: matrices (H, in) row-major per gate, in charrnn's gate order
- * (cuDNN's and charrnn's agree: LSTM i f g o, GRU r z n). Checks that every
- * recurrent weight of charrnn's layout appears exactly once. */
-static int build_map(crnn_gpu_trainer *g, int32_t *map, crnn_error *err)
-{
-    const crnn_model_config *c = &g->config;
-    int H = c->hidden, G = g->cell->gates;
-    size_t GH = (size_t)G * H;
-    for (size_t i = 0; i < g->w_n; i++)
-        map[i] = -1;
-    for (int l = 0; l < c->layers; l++) {
-        int in = l == 0 ? c->embed : H;
-        for (int id = 0; id < 2 * G; id++) {
-            size_t mo = 0, mn = 0, bo = 0, bn = 0;
-            int rc = weight_params(g, l, id, &mo, &mn, &bo, &bn, err);
-            if (rc != CRNN_OK)
-                return rc;
-            int recurrent = id >= G, gate = id % G, cols = recurrent ? H : in;
-            if (mn != (size_t)H * cols || bn != (size_t)H)
-                return layout_mismatch(err, l, "matrix or bias size");
-            if (mo + mn > g->w_n || bo + bn > g->w_n)
-                return layout_mismatch(err, l, "outside the weight space");
-            size_t src = recurrent ? g->layout.wh[l] : g->layout.wx[l];
-            for (int j = 0; j < H; j++)
-                for (int k = 0; k < cols; k++)
-                    map[mo + (size_t)j * cols + k] =
-                        (int32_t)(src + (size_t)k * GH + (size_t)gate * H + j);
-            /* Input biases are charrnn's b; of the recurrent ones only the
-             * GRU's candidate (bhn, after charrnn's 3H) is a weight. */
-            long bias = -1;
-            if (!recurrent)
-                bias = (long)(g->layout.b[l] + (size_t)gate * H);
-            else if (c->cell == CRNN_CELL_GRU && gate == 2)
-                bias = (long)(g->layout.b[l] + 3 * (size_t)H);
-            for (int j = 0; j < H; j++)
-                map[bo + j] = bias < 0 ? -1 : (int32_t)(bias + j);
-        }
-    }
-    /* Every weight of the recurrent layers once, and nothing else. */
-    size_t first = g->layout.wx[0], last = g->layout.wy; /* the layers lie between */
-    unsigned char *seen = calloc(last - first, 1);
-    if (!seen)
-        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
-    int bad = 0;
-    for (size_t i = 0; i < g->w_n && !bad; i++)
-        if (map[i] >= 0) {
-            size_t k = (size_t)map[i];
-            bad = k < first || k >= last || seen[k - first]++;
-        }
-    for (size_t k = 0; k < last - first && !bad; k++)
-        bad = !seen[k];
-    free(seen);
-    return bad ? layout_mismatch(err, 0, "a weight missing or mapped twice") : CRNN_OK;
 }
 
 /* ------------------------------------------------------------ create, free */
@@ -325,22 +208,14 @@ static void release(crnn_gpu_trainer *g)
     cudaFreeHost(g->host_ids);
     cudaFreeHost(g->host_sorted);
     cudaFreeHost(g->host_sums);
-    for (int l = 0; l < CRNN_MAX_LAYERS; l++) {
-        if (g->rnn[l])
-            cudnnDestroyRNNDescriptor(g->rnn[l]);
+    crnn_cudnn_stack_free(&g->stack);
+    for (int l = 0; l < CRNN_MAX_LAYERS; l++)
         if (g->xdesc[l])
             cudnnDestroyRNNDataDescriptor(g->xdesc[l]);
-    }
     if (g->ydesc)
         cudnnDestroyRNNDataDescriptor(g->ydesc);
     if (g->hdesc)
         cudnnDestroyTensorDescriptor(g->hdesc);
-    if (g->mdesc)
-        cudnnDestroyTensorDescriptor(g->mdesc);
-    if (g->bdesc)
-        cudnnDestroyTensorDescriptor(g->bdesc);
-    if (g->no_dropout)
-        cudnnDestroyDropoutDescriptor(g->no_dropout);
     if (g->dnn)
         cudnnDestroy(g->dnn);
     if (g->blas)
@@ -423,7 +298,7 @@ static int prepare(crnn_gpu_trainer *g, crnn_error *err)
     CUDA_TRY(cudaMallocHost((void **)&g->host_ids, sizeof *g->host_ids * 2 * N));
     CUDA_TRY(cudaMallocHost((void **)&g->host_sorted, sizeof *g->host_sorted * (V + 1 + N)));
     CUDA_TRY(cudaMallocHost((void **)&g->host_sums, sizeof *g->host_sums * 2));
-    size_t host_n = g->w_n > N ? g->w_n : N;
+    size_t host_n = g->stack.w_n > N ? g->stack.w_n : N;
     int32_t *map = malloc(sizeof *map * (host_n > (size_t)g->s.rows ? host_n : (size_t)g->s.rows));
     if (!map)
         return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
@@ -440,12 +315,13 @@ static int prepare(crnn_gpu_trainer *g, crnn_error *err)
     if (e != cudaSuccess)
         rc = crnn_cuda_fail(err, (int)e, "cudaMemcpy");
     if (rc == CRNN_OK)
-        rc = build_map(g, map, err);
-    if (rc == CRNN_OK && (e = cudaMemcpy(g->wmap, map, sizeof *map * g->w_n,
+        rc = crnn_cudnn_stack_map(&g->stack, g->dnn, &g->config, &g->layout,
+                                  g->cell->gates, g->wspace, map, err);
+    if (rc == CRNN_OK && (e = cudaMemcpy(g->wmap, map, sizeof *map * g->stack.w_n,
                                          cudaMemcpyHostToDevice)) != cudaSuccess)
         rc = crnn_cuda_fail(err, (int)e, "cudaMemcpy");
     free(map);
-    if (rc == CRNN_OK && (e = cudaMemset(g->wspace, 0, sizeof(float) * g->w_n)) != cudaSuccess)
+    if (rc == CRNN_OK && (e = cudaMemset(g->wspace, 0, sizeof(float) * g->stack.w_n)) != cudaSuccess)
         rc = crnn_cuda_fail(err, (int)e, "cudaMemset");
     return rc;
 }
@@ -503,7 +379,7 @@ int crnn_gpu_trainer_put(crnn_gpu_trainer *g, const float *params, const float *
     CUDA_TRY(cudaMemcpyAsync(g->v, v, p, cudaMemcpyHostToDevice, g->stream));
     CUDA_TRY(cudaMemcpyAsync(g->state, state, sizeof(float) * g->state_n, cudaMemcpyHostToDevice,
                              g->stream));
-    KERNEL_TRY(crnnk_gather(g->stream, g->params, g->wmap, g->w_n, g->wspace));
+    KERNEL_TRY(crnnk_gather(g->stream, g->params, g->wmap, g->stack.w_n, g->wspace));
     return finish(g, err);
 }
 
@@ -527,6 +403,11 @@ int crnn_gpu_trainer_zero_state(crnn_gpu_trainer *g, crnn_error *err)
 {
     CUDA_TRY(cudaMemsetAsync(g->state, 0, sizeof(float) * g->state_n, g->stream));
     return CRNN_OK;
+}
+
+const float *crnn_gpu_trainer_params(const crnn_gpu_trainer *g)
+{
+    return g->params;
 }
 
 /* Copies the chunk's ids to the device with the positions of every token
@@ -587,12 +468,12 @@ static int forward(crnn_gpu_trainer *g, uint64_t step, float scale, crnn_error *
     size_t N = (size_t)g->n, NH = N * (size_t)c->hidden;
     KERNEL_TRY(crnnk_embed(g->stream, g->params + lay->emb, g->ids, g->n, c->embed, g->x0));
     for (int l = 0; l < c->layers; l++) {
-        CUDNN_TRY(cudnnRNNForward(g->dnn, g->rnn[l], CUDNN_FWD_MODE_TRAINING, g->seq_lengths,
+        CUDNN_TRY(cudnnRNNForward(g->dnn, g->stack.rnn[l], CUDNN_FWD_MODE_TRAINING, g->seq_lengths,
                                   g->xdesc[l], layer_input(g, l), g->ydesc, g->y[l], g->hdesc,
                                   state_h(g, g->state, l), state_h(g, g->state_next, l),
                                   g->hdesc, state_c(g, g->state, l),
-                                  state_c(g, g->state_next, l), g->wspace_bytes[l],
-                                  g->wspace + g->woff[l], g->workspace_bytes, g->workspace,
+                                  state_c(g, g->state_next, l), g->stack.wspace_bytes[l],
+                                  g->wspace + g->stack.woff[l], g->workspace_bytes, g->workspace,
                                   g->reserve_bytes[l], g->reserve[l]));
         if (g->s.dropout > 0)
             KERNEL_TRY(crnnk_dropout(g->stream, g->y[l], g->dropped[l], NH,
@@ -636,16 +517,16 @@ static int backward(crnn_gpu_trainer *g, uint64_t step, crnn_error *err)
     for (int l = L - 1; l >= 0; l--) {
         /* Nothing flows in from beyond the chunk (dhy, dcy NULL), and the
          * carried-in state's gradient is not needed (dhx, dcx NULL). */
-        CUDNN_TRY(cudnnRNNBackwardData_v8(g->dnn, g->rnn[l], g->seq_lengths, g->ydesc, g->y[l], dh,
+        CUDNN_TRY(cudnnRNNBackwardData_v8(g->dnn, g->stack.rnn[l], g->seq_lengths, g->ydesc, g->y[l], dh,
                                           g->xdesc[l], dbelow, g->hdesc, state_h(g, g->state, l),
                                           NULL, NULL, g->hdesc, state_c(g, g->state, l), NULL,
-                                          NULL, g->wspace_bytes[l], g->wspace + g->woff[l],
+                                          NULL, g->stack.wspace_bytes[l], g->wspace + g->stack.woff[l],
                                           g->workspace_bytes, g->workspace, g->reserve_bytes[l],
                                           g->reserve[l]));
-        CUDNN_TRY(cudnnRNNBackwardWeights_v8(g->dnn, g->rnn[l], CUDNN_WGRAD_MODE_SET,
+        CUDNN_TRY(cudnnRNNBackwardWeights_v8(g->dnn, g->stack.rnn[l], CUDNN_WGRAD_MODE_SET,
                                              g->seq_lengths, g->xdesc[l], layer_input(g, l),
                                              g->hdesc, state_h(g, g->state, l), g->ydesc, g->y[l],
-                                             g->wspace_bytes[l], g->dwspace + g->woff[l],
+                                             g->stack.wspace_bytes[l], g->dwspace + g->stack.woff[l],
                                              g->workspace_bytes, g->workspace,
                                              g->reserve_bytes[l], g->reserve[l]));
         if (l > 0 && g->s.dropout > 0)
@@ -658,7 +539,7 @@ static int backward(crnn_gpu_trainer *g, uint64_t step, crnn_error *err)
     /* dh: the gradient of the embedded input (N,E). */
     KERNEL_TRY(crnnk_embed_grad(g->stream, dh, g->sorted, g->sorted + c->vocab + 1, c->vocab,
                                 c->embed, g->grads + lay->emb));
-    KERNEL_TRY(crnnk_scatter(g->stream, g->dwspace, g->wmap, g->w_n, g->grads));
+    KERNEL_TRY(crnnk_scatter(g->stream, g->dwspace, g->wmap, g->stack.w_n, g->grads));
     KERNEL_TRY(crnnk_sumsq(g->stream, g->grads, g->n_params, g->partials, g->sums + 1));
     return CRNN_OK;
 }
@@ -723,7 +604,7 @@ int crnn_gpu_trainer_step(crnn_gpu_trainer *g, const uint32_t *inputs, const uin
     };
     KERNEL_TRY(crnnk_update(g->stream, &k, g->s.clip, g->sums, g->sums + 1, g->params, g->grads,
                             g->m, g->v, g->n_params));
-    KERNEL_TRY(crnnk_gather(g->stream, g->params, g->wmap, g->w_n, g->wspace));
+    KERNEL_TRY(crnnk_gather(g->stream, g->params, g->wmap, g->stack.w_n, g->wspace));
     double l = NAN, n = NAN;
     rc = read_sums(g, &l, &n, err);
     if (loss)
