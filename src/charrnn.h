@@ -351,6 +351,7 @@ enum {
     CRNN_GIVEN_DROPOUT = 1u << 9,
     CRNN_GIVEN_FORGET_BIAS = 1u << 10,
     CRNN_GIVEN_EVAL_EVERY = 1u << 11, /* crnn_run_settings.eval_every */
+    CRNN_GIVEN_WEIGHT_DECAY = 1u << 12,
 };
 
 /* How a run was planned for its time (crnn_trainer_plan), as its snapshots

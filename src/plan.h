@@ -33,6 +33,9 @@ double plan_work(const crnn_train_config *config, int vocab);
 /* Dropout for a run of this many passes over its training split. */
 double plan_dropout(double epochs);
 
+/* The decoupled weight decay for a run of that many passes: 0.1 from 12 on, else 0. */
+double plan_weight_decay(double epochs);
+
 /* 1 if a model of weights can be trained on chars characters (the budget)
  * of a training split of train_chars. */
 int plan_fits(double weights, double chars, double train_chars);

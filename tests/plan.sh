@@ -59,7 +59,7 @@ info_field model | grep -q "x 24 LSTM" && ok || bad "--hidden 24 not kept: $(inf
 info_field training | grep -q "batch 6 x seq [0-9]*, lr 0.003, clip 5, seed 5" && ok ||
   bad "options not kept: $(info_field training)"
 info_field schedule | grep -q "dropout 0.05$" && ok || bad "--dropout not kept: $(info_field schedule)"
-info_field planned | grep -q "chose layers, embed, seq, schedule, warmup, forget-bias, eval-every$" &&
+info_field planned | grep -q "chose layers, embed, seq, schedule, warmup, forget-bias, eval-every, weight-decay$" &&
   ok || bad "what the plan chose: $(info_field planned)"
 
 # 4. An interrupted planned run resumes to the plan's end, and ends where the

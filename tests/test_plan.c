@@ -86,6 +86,9 @@ int main(void)
     }
     CHECK(fabs(plan_dropout(16) - 0.4) < 1e-9, "dropout at 16 passes: %g", plan_dropout(16));
     CHECK(plan_dropout(NAN) == 0, "dropout for NaN passes");
+    CHECK(plan_weight_decay(10) == 0 && plan_weight_decay(NAN) == 0, "weight decay below 12 passes");
+    CHECK(fabs(plan_weight_decay(16.5) - 0.1) < 1e-9, "weight decay at 16.5 passes: %g",
+          plan_weight_decay(16.5));
 
     /* Weights: a 2 x 128 LSTM, embedding 64, 65 characters (biases left out). */
     crnn_train_config c;

@@ -60,7 +60,8 @@ static void chosen_names(unsigned chosen, char *out, size_t size)
                  {CRNN_GIVEN_BATCH, "batch"},        {CRNN_GIVEN_SEQ, "seq"},
                  {CRNN_GIVEN_LR, "lr"},              {CRNN_GIVEN_SCHEDULE, "schedule"},
                  {CRNN_GIVEN_WARMUP, "warmup"},      {CRNN_GIVEN_DROPOUT, "dropout"},
-                 {CRNN_GIVEN_FORGET_BIAS, "forget-bias"}, {CRNN_GIVEN_EVAL_EVERY, "eval-every"}};
+                 {CRNN_GIVEN_FORGET_BIAS, "forget-bias"}, {CRNN_GIVEN_EVAL_EVERY, "eval-every"},
+                 {CRNN_GIVEN_WEIGHT_DECAY, "weight-decay"}};
     size_t len = 0;
     out[0] = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -316,6 +316,7 @@ static int model_option(cli_args *a, const char *arg, train_options *o, const cl
         o->given |= CRNN_GIVEN_WARMUP;
     } else if (cli_is(a, arg, "--weight-decay")) {
         cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
+        o->given |= CRNN_GIVEN_WEIGHT_DECAY;
     } else if (cli_is(a, arg, "--dropout")) {
         cfg->dropout = (float)cli_double(a, cli_value(a, arg), "--dropout", 0, 0.95);
         o->given |= CRNN_GIVEN_DROPOUT;
