@@ -79,6 +79,15 @@ for c in ${configs//,/ }; do
   [ $rc = 0 ] || tail -5 "$log"
 done
 
+step "charrnn eval of model c on 200 kB: GPU, then CPU (the figures agree to the digits shown)"
+head -c 200000 "$corpus" >.gpu/piece.txt
+for d in cuda cpu; do
+  [ -f .gpu/m-c.crnn ] || break
+  start=$(date +%s.%N)
+  timeout 60 $bin eval .gpu/m-c.crnn .gpu/piece.txt --device $d 2>&1 | tail -2
+  echo "eval --device $d: exit ${PIPESTATUS[0]}, $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $start }") s"
+done
+
 step "PyTorch with cuDNN (gpu_ref.py), ${seconds}s each"
 PYTHONUNBUFFERED=1 timeout 240 python3 .gpu/gpu_ref.py --corpus "$corpus" --seconds "$seconds" \
   --configs "$configs" | tee "$out/torch.jsonl"

@@ -217,7 +217,8 @@ int crnn_evaluator_set_device(crnn_evaluator *ev, int device, crnn_error *err)
 {
     if (!ev)
         return crnn_fail(err, CRNN_ERR_ARG, "no evaluator given");
-    if (device == CRNN_DEVICE_AUTO)
+    int automatic = device == CRNN_DEVICE_AUTO;
+    if (automatic)
         device = crnn_gpu_count() > 0 ? 0 : CRNN_DEVICE_CPU;
     crnn_gpu_scorer_free(ev->scorer);
     ev->scorer = NULL;
@@ -235,10 +236,14 @@ int crnn_evaluator_set_device(crnn_evaluator *ev, int device, crnn_error *err)
     }
     crnn_gpu_scorer *sc = crnn_gpu_scorer_create(&ev->model, device, TEXT_EVAL_STREAMS,
                                                  TEXT_EVAL_STEPS, err);
-    if (!sc)
-        return err ? err->status : CRNN_ERR_DEVICE;
-    if ((rc = crnn_gpu_scorer_put(sc, ev->model.params, err)) != CRNN_OK) {
+    rc = sc ? crnn_gpu_scorer_put(sc, ev->model.params, err) : err ? err->status : CRNN_ERR_DEVICE;
+    if (rc != CRNN_OK) {
         crnn_gpu_scorer_free(sc);
+        if (automatic) { /* left to choose, the CPU rather than a failure */
+            if (err)
+                memset(err, 0, sizeof *err);
+            return CRNN_OK;
+        }
         return rc;
     }
     ev->scorer = sc;

@@ -53,8 +53,9 @@ int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn
                          crnn_split_progress progress, void *user);
 
 /* The same on a GPU scorer (gpu.h), for up to its rows and steps; inputs
- * and targets (steps x count, host) are scratch. CRNN_ERR_FORMAT (err not
- * filled) for an id out of range; any other failure fills err. */
+ * and targets (steps x count, host) are scratch. CRNN_ERR_FORMAT for an id
+ * out of range and CRNN_ERR_NOMEM for the host's memory may leave err
+ * unfilled; any other failure fills it. */
 struct crnn_gpu_scorer;
 int crnn_split_loss_gpu(struct crnn_gpu_scorer *gpu, const crnn_split *split, int streams,
                         int first, int count, int steps, size_t per_stream, uint32_t *inputs,

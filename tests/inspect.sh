@@ -24,7 +24,7 @@ head -c 1500 corpus.txt >text.txt
 printf 'Ωmega (and "quoted [words]") é <!--<script> </script>\n' >>text.txt
 expect 0 "cells that follow" -- "$bin" inspect m.crnn text.txt -o r.html
 grep -q "never saw" err.txt && ok || bad "the summary does not mention the unseen characters"
-expect 0 "" -- "$bin" eval m.crnn text.txt
+expect 0 "" -- "$bin" eval m.crnn text.txt --device cpu
 eval_figure=$(sed -n 's/.*: \([0-9.]*\) nats\/char.*over \([0-9]*\) characters.*/\1 \2/p' out.txt)
 
 # The report's data, checked with python3's json.
@@ -85,7 +85,7 @@ grep -q '^<script id="data" type="application/json">{}</script>' r.html &&
 # The cut: the first 200 characters, the figure of those.
 expect 0 "(cut)" -- "$bin" inspect m.crnn text.txt -o cut.html --chars 200
 python3 -c 'import sys; open("first.txt", "w", encoding="utf-8").write(open(sys.argv[1], encoding="utf-8").read()[:200])' text.txt
-expect 0 "" -- "$bin" eval m.crnn first.txt
+expect 0 "" -- "$bin" eval m.crnn first.txt --device cpu
 first_figure=$(sed -n 's/.*: \([0-9.]*\) nats\/char.*over \([0-9]*\) characters.*/\1 \2/p' out.txt)
 check_report cut.html "$first_figure" 200 1 && ok || bad "cut report data (see above)"
 

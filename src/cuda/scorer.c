@@ -108,6 +108,7 @@ static int shape(crnn_gpu_scorer *sc, int rows, int steps, size_t *workspace, cr
 {
     if (rows == sc->shape_rows && steps == sc->shape_steps)
         return CRNN_OK;
+    sc->shape_rows = sc->shape_steps = 0; /* nothing valid is described until the end */
     const crnn_model_config *c = &sc->config;
     int H = c->hidden;
     for (int b = 0; b < rows; b++)
@@ -155,7 +156,7 @@ static int make(crnn_gpu_scorer *sc, crnn_error *err)
     CUBLAS_TRY(cublasSetMathMode(sc->blas, CUBLAS_DEFAULT_MATH)); /* fp32: no TF32 */
     CUDNN_TRY(cudnnCreate(&sc->dnn));
     CUDNN_TRY(cudnnSetStream(sc->dnn, sc->stream));
-    int rc = crnn_cudnn_stack_init(&sc->stack, sc->dnn, c, err);
+    int rc = crnn_cudnn_stack_init(&sc->stack, sc->dnn, c, sc->n_params, err);
     if (rc != CRNN_OK)
         return rc;
     CUDNN_TRY(cudnnCreateRNNDataDescriptor(&sc->ydesc));
@@ -197,6 +198,9 @@ static int make(crnn_gpu_scorer *sc, crnn_error *err)
     free(map);
     if (rc == CRNN_OK && e != cudaSuccess)
         rc = crnn_cuda_fail(err, (int)e, "cudaMemcpy");
+    /* That copy ran on the legacy stream, which does not order ours. */
+    if (rc == CRNN_OK && (e = cudaDeviceSynchronize()) != cudaSuccess)
+        rc = crnn_cuda_fail(err, (int)e, "cudaDeviceSynchronize");
     return rc;
 }
 
@@ -243,6 +247,7 @@ static int gather(crnn_gpu_scorer *sc, crnn_error *err)
 
 int crnn_gpu_scorer_put(crnn_gpu_scorer *sc, const float *params, crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(sc->device)); /* the current device is per thread */
     CUDA_TRY(cudaMemcpyAsync(sc->params, params, sizeof(float) * sc->n_params,
                              cudaMemcpyHostToDevice, sc->stream));
     return gather(sc, err);
@@ -250,6 +255,7 @@ int crnn_gpu_scorer_put(crnn_gpu_scorer *sc, const float *params, crnn_error *er
 
 int crnn_gpu_scorer_take(crnn_gpu_scorer *sc, const crnn_gpu_trainer *g, crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(sc->device)); /* the current device is per thread */
     const float *from = crnn_gpu_trainer_params(g);
     CUDA_TRY(cudaMemcpyAsync(sc->params, from, sizeof(float) * sc->n_params,
                              cudaMemcpyDeviceToDevice, sc->stream));
@@ -258,6 +264,7 @@ int crnn_gpu_scorer_take(crnn_gpu_scorer *sc, const crnn_gpu_trainer *g, crnn_er
 
 int crnn_gpu_scorer_zero_state(crnn_gpu_scorer *sc, crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(sc->device)); /* the current device is per thread */
     size_t n = (size_t)sc->config.layers * sc->slots * sc->rows * sc->config.hidden;
     CUDA_TRY(cudaMemsetAsync(sc->state, 0, sizeof(float) * n, sc->stream));
     return CRNN_OK;
@@ -281,6 +288,7 @@ int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uin
     if (rows < 1 || rows > sc->rows || steps < 1 || steps > sc->steps)
         return crnn_fail(err, CRNN_ERR_ARG, "a chunk of %d x %d does not fit the scorer's %d x %d",
                          rows, steps, sc->rows, sc->steps);
+    CUDA_TRY(cudaSetDevice(sc->device));
     const crnn_model_config *c = &sc->config;
     int n = rows * steps, V = c->vocab;
     for (int i = 0; i < n; i++)

@@ -18,9 +18,12 @@ static cudnnRNNMode_t cudnn_mode(int cell)
 }
 
 int crnn_cudnn_stack_init(crnn_cudnn_stack *k, cudnnHandle_t dnn, const crnn_model_config *c,
-                          crnn_error *err)
+                          size_t weights, crnn_error *err)
 {
     memset(k, 0, sizeof *k);
+    if (weights > (size_t)INT32_MAX)
+        return crnn_fail(err, CRNN_ERR_ARG, "the model is too large for the GPU backend (more "
+                         "than 2^31 weights)");
     CUDNN_TRY(cudnnCreateDropoutDescriptor(&k->no_dropout));
     CUDNN_TRY(cudnnSetDropoutDescriptor(k->no_dropout, dnn, 0.0f, NULL, 0, 0));
     CUDNN_TRY(cudnnCreateTensorDescriptor(&k->mdesc));
@@ -31,12 +34,14 @@ int crnn_cudnn_stack_init(crnn_cudnn_stack *k, cudnnHandle_t dnn, const crnn_mod
         CUDNN_TRY(cudnnCreateRNNDescriptor(&k->rnn[l]));
         k->layers = l + 1;
         /* FMA math: fp32 products without TF32. Double bias: the GRU's
-         * candidate has a recurrent bias; the others' stay zero. */
+         * candidate has a recurrent bias; the others' stay zero. Padded I/O:
+         * cuDNN permits the unpacked (T,B,vector) layouts only with it (all
+         * sequences of a chunk have its full length, so nothing is padded). */
         CUDNN_TRY(cudnnSetRNNDescriptor_v8(k->rnn[l], CUDNN_RNN_ALGO_STANDARD, cudnn_mode(c->cell),
                                            CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL,
                                            CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
                                            CUDNN_FMA_MATH, in, H, H, 1, k->no_dropout,
-                                           CUDNN_RNN_PADDED_IO_DISABLED));
+                                           CUDNN_RNN_PADDED_IO_ENABLED));
         CUDNN_TRY(cudnnGetRNNWeightSpaceSize(dnn, k->rnn[l], &k->wspace_bytes[l]));
         k->woff[l] = k->w_n;
         k->w_n += (k->wspace_bytes[l] / sizeof(float) + 63) / 64 * 64;

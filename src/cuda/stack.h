@@ -24,10 +24,12 @@ typedef struct crnn_cudnn_stack {
     size_t w_n;                           /* floats of all of them */
 } crnn_cudnn_stack;
 
-/* The descriptors of c's layers and the sizes of their weight spaces. On
- * failure what was made is left for crnn_cudnn_stack_free. */
+/* The descriptors of c's layers and the sizes of their weight spaces;
+ * weights: the model's (layout.total), refused beyond 2^31 (the map's
+ * indices are 32-bit). On failure what was made is left for
+ * crnn_cudnn_stack_free. */
 int crnn_cudnn_stack_init(crnn_cudnn_stack *k, cudnnHandle_t dnn, const crnn_model_config *c,
-                          crnn_error *err);
+                          size_t weights, crnn_error *err);
 void crnn_cudnn_stack_free(crnn_cudnn_stack *k);
 
 /* Fills map (k->w_n, host) with the index in charrnn's layout of every

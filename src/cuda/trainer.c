@@ -181,7 +181,7 @@ static int describe(crnn_gpu_trainer *g, crnn_error *err)
     free(lengths);
     if (st != CUDNN_STATUS_SUCCESS)
         return crnn_cudnn_fail(err, st, "cudnnSetRNNDataDescriptor");
-    int rc = crnn_cudnn_stack_init(&g->stack, g->dnn, c, err);
+    int rc = crnn_cudnn_stack_init(&g->stack, g->dnn, c, g->n_params, err);
     if (rc != CRNN_OK)
         return rc;
     g->workspace_bytes = 0;
@@ -192,9 +192,6 @@ static int describe(crnn_gpu_trainer *g, crnn_error *err)
         if (work > g->workspace_bytes)
             g->workspace_bytes = work;
     }
-    if (g->n_params > (size_t)INT32_MAX)
-        return crnn_fail(err, CRNN_ERR_ARG, "the model is too large for the GPU backend (more "
-                         "than 2^31 weights)");
     return CRNN_OK;
 }
 
@@ -321,8 +318,11 @@ static int prepare(crnn_gpu_trainer *g, crnn_error *err)
                                          cudaMemcpyHostToDevice)) != cudaSuccess)
         rc = crnn_cuda_fail(err, (int)e, "cudaMemcpy");
     free(map);
-    if (rc == CRNN_OK && (e = cudaMemset(g->wspace, 0, sizeof(float) * g->stack.w_n)) != cudaSuccess)
-        rc = crnn_cuda_fail(err, (int)e, "cudaMemset");
+    /* The copies above ran on the legacy stream, which does not order the
+     * trainer's own (non-blocking) stream: wait for them. (The weight space
+     * needs no zeroing: every gather writes all of it.) */
+    if (rc == CRNN_OK && (e = cudaDeviceSynchronize()) != cudaSuccess)
+        rc = crnn_cuda_fail(err, (int)e, "cudaDeviceSynchronize");
     return rc;
 }
 
@@ -373,6 +373,7 @@ static int finish(crnn_gpu_trainer *g, crnn_error *err)
 int crnn_gpu_trainer_put(crnn_gpu_trainer *g, const float *params, const float *m,
                          const float *v, const float *state, crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(g->s.device)); /* the current device is per thread */
     size_t p = sizeof(float) * g->n_params;
     CUDA_TRY(cudaMemcpyAsync(g->params, params, p, cudaMemcpyHostToDevice, g->stream));
     CUDA_TRY(cudaMemcpyAsync(g->m, m, p, cudaMemcpyHostToDevice, g->stream));
@@ -386,6 +387,7 @@ int crnn_gpu_trainer_put(crnn_gpu_trainer *g, const float *params, const float *
 int crnn_gpu_trainer_get(crnn_gpu_trainer *g, float *params, float *m, float *v, float *state,
                          crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(g->s.device)); /* the current device is per thread */
     size_t p = sizeof(float) * g->n_params;
     if (params)
         CUDA_TRY(cudaMemcpyAsync(params, g->params, p, cudaMemcpyDeviceToHost, g->stream));
@@ -401,6 +403,7 @@ int crnn_gpu_trainer_get(crnn_gpu_trainer *g, float *params, float *m, float *v,
 
 int crnn_gpu_trainer_zero_state(crnn_gpu_trainer *g, crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(g->s.device)); /* the current device is per thread */
     CUDA_TRY(cudaMemsetAsync(g->state, 0, sizeof(float) * g->state_n, g->stream));
     return CRNN_OK;
 }
@@ -415,6 +418,7 @@ const float *crnn_gpu_trainer_params(const crnn_gpu_trainer *g)
 static int send_chunk(crnn_gpu_trainer *g, const uint32_t *inputs, const uint32_t *targets,
                       crnn_error *err)
 {
+    CUDA_TRY(cudaSetDevice(g->s.device)); /* the current device is per thread */
     int N = g->n, V = g->config.vocab;
     int32_t *offsets = g->host_sorted, *positions = g->host_sorted + V + 1;
     memset(offsets, 0, sizeof *offsets * (size_t)(V + 1));
