@@ -93,12 +93,7 @@ void crnn_gpu_scorer_free(crnn_gpu_scorer *sc)
         cudnnDestroyRNNDataDescriptor(sc->ydesc);
     if (sc->hdesc)
         cudnnDestroyTensorDescriptor(sc->hdesc);
-    if (sc->dnn)
-        cudnnDestroy(sc->dnn);
-    if (sc->blas)
-        cublasDestroy(sc->blas);
-    if (sc->stream)
-        cudaStreamDestroy(sc->stream);
+    crnn_cuda_close(sc->stream, sc->blas, sc->dnn);
     free(sc);
 }
 
@@ -149,13 +144,9 @@ static int make(crnn_gpu_scorer *sc, crnn_error *err)
     const crnn_model_config *c = &sc->config;
     size_t N = (size_t)sc->rows * sc->steps, H = (size_t)c->hidden;
     size_t state_n = (size_t)c->layers * sc->slots * sc->rows * H;
-    CUDA_TRY(cudaSetDevice(sc->device));
-    CUDA_TRY(cudaStreamCreateWithFlags(&sc->stream, cudaStreamNonBlocking));
-    CUBLAS_TRY(cublasCreate(&sc->blas));
-    CUBLAS_TRY(cublasSetStream(sc->blas, sc->stream));
-    CUBLAS_TRY(cublasSetMathMode(sc->blas, CUBLAS_DEFAULT_MATH)); /* fp32: no TF32 */
-    CUDNN_TRY(cudnnCreate(&sc->dnn));
-    CUDNN_TRY(cudnnSetStream(sc->dnn, sc->stream));
+    int opened = crnn_cuda_open(sc->device, &sc->stream, &sc->blas, &sc->dnn, err);
+    if (opened != CRNN_OK)
+        return opened;
     int rc = crnn_cudnn_stack_init(&sc->stack, sc->dnn, c, sc->n_params, err);
     if (rc != CRNN_OK)
         return rc;

@@ -7,6 +7,29 @@
 
 #include "stack.h"
 
+int crnn_cuda_open(int device, cudaStream_t *stream, cublasHandle_t *blas, cudnnHandle_t *dnn,
+                   crnn_error *err)
+{
+    CUDA_TRY(cudaSetDevice(device));
+    CUDA_TRY(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking));
+    CUBLAS_TRY(cublasCreate(blas));
+    CUBLAS_TRY(cublasSetStream(*blas, *stream));
+    CUBLAS_TRY(cublasSetMathMode(*blas, CUBLAS_DEFAULT_MATH)); /* fp32: no TF32 */
+    CUDNN_TRY(cudnnCreate(dnn));
+    CUDNN_TRY(cudnnSetStream(*dnn, *stream));
+    return CRNN_OK;
+}
+
+void crnn_cuda_close(cudaStream_t stream, cublasHandle_t blas, cudnnHandle_t dnn)
+{
+    if (dnn)
+        cudnnDestroy(dnn);
+    if (blas)
+        cublasDestroy(blas);
+    if (stream)
+        cudaStreamDestroy(stream);
+}
+
 static cudnnRNNMode_t cudnn_mode(int cell)
 {
     switch (cell) {

@@ -14,6 +14,13 @@
 #include "cuda_check.h"
 #include "model.h"
 
+/* A stream of its own on `device` (non-blocking), with cuBLAS in fp32
+ * without TF32 and cuDNN on it: what the trainer and the scorer each run
+ * on. crnn_cuda_close takes what was made (NULLs are skipped). */
+int crnn_cuda_open(int device, cudaStream_t *stream, cublasHandle_t *blas, cudnnHandle_t *dnn,
+                   crnn_error *err);
+void crnn_cuda_close(cudaStream_t stream, cublasHandle_t blas, cudnnHandle_t dnn);
+
 typedef struct crnn_cudnn_stack {
     int layers;
     cudnnDropoutDescriptor_t no_dropout;

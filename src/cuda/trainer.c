@@ -150,13 +150,9 @@ static int describe(crnn_gpu_trainer *g, crnn_error *err)
 {
     const crnn_model_config *c = &g->config;
     int B = g->s.rows, T = g->s.steps, H = c->hidden;
-    CUDA_TRY(cudaSetDevice(g->s.device));
-    CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
-    CUBLAS_TRY(cublasCreate(&g->blas));
-    CUBLAS_TRY(cublasSetStream(g->blas, g->stream));
-    CUBLAS_TRY(cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH)); /* fp32: no TF32 */
-    CUDNN_TRY(cudnnCreate(&g->dnn));
-    CUDNN_TRY(cudnnSetStream(g->dnn, g->stream));
+    int opened = crnn_cuda_open(g->s.device, &g->stream, &g->blas, &g->dnn, err);
+    if (opened != CRNN_OK)
+        return opened;
     CUDNN_TRY(cudnnCreateTensorDescriptor(&g->hdesc));
     int dims[3] = {1, B, H}, strides[3] = {B * H, H, 1};
     CUDNN_TRY(cudnnSetTensorNdDescriptor(g->hdesc, CUDNN_DATA_FLOAT, 3, dims, strides));
@@ -213,12 +209,7 @@ static void release(crnn_gpu_trainer *g)
         cudnnDestroyRNNDataDescriptor(g->ydesc);
     if (g->hdesc)
         cudnnDestroyTensorDescriptor(g->hdesc);
-    if (g->dnn)
-        cudnnDestroy(g->dnn);
-    if (g->blas)
-        cublasDestroy(g->blas);
-    if (g->stream)
-        cudaStreamDestroy(g->stream);
+    crnn_cuda_close(g->stream, g->blas, g->dnn);
 }
 
 void crnn_gpu_trainer_free(crnn_gpu_trainer *g)
