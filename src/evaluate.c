@@ -14,15 +14,35 @@
 #include "evaluate.h"
 #include "gpu.h"
 #include "io.h"
+#include "kernels.h"
 #include "load.h"
 #include "sources.h"
 #include "utf8.h"
 #include "vocab.h"
 
-int crnn_eval_streams(const crnn_split *split, int max_streams)
+crnn_split_reading crnn_split_reading_for(const crnn_split *split, int max_streams, size_t context,
+                                          uint64_t max_chars, int steps)
 {
-    size_t half = split->length / 2;
-    return (int)(half < (size_t)max_streams ? half : (size_t)max_streams);
+    crnn_split_reading r = {.steps = steps};
+    if (split->length < 2 || max_streams < 1)
+        return r;
+    uint64_t predictable = split->length - 1;
+    int bounded = max_chars > 0 && max_chars < predictable;
+    uint64_t scored = bounded ? max_chars : predictable;
+    /* Pieces no shorter than the context, and the context within the split. */
+    uint64_t most = scored;
+    if (context > 0)
+        most = context < predictable ? (predictable - context) / context : 0;
+    if (context > 0 && scored / context < most)
+        most = scored / context;
+    r.streams = most < 2 ? 1 : most < (uint64_t)max_streams ? (int)most : max_streams;
+    r.context = r.streams > 1 ? context : 0;
+    r.count = r.streams;
+    uint64_t piece = (predictable - r.context) / (uint64_t)r.streams;
+    uint64_t each = scored / (uint64_t)r.streams;
+    if (bounded && each < piece)
+        r.per_stream = each > 0 ? (size_t)each : 1;
+    return r;
 }
 
 int crnn_eval_buffers_init(crnn_eval_buffers *b, const crnn_model *model, int streams, int steps,
@@ -57,14 +77,6 @@ void crnn_eval_buffers_free(crnn_eval_buffers *b)
     memset(b, 0, sizeof *b);
 }
 
-int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
-                    int streams, int first, int count, int steps, float *state, uint32_t *inputs,
-                    uint32_t *targets, double sums[2])
-{
-    return crnn_split_loss_part(model, ws, split, streams, first, count, steps, 0, state, inputs,
-                                targets, sums, NULL, NULL);
-}
-
 /* How a split's chunks are scored: by the host's engine (model, ws, state)
  * or by a GPU scorer (gpu, err). */
 typedef struct chunk_scorer {
@@ -97,62 +109,93 @@ static int scorer_chunk(const chunk_scorer *s, const uint32_t *inputs, const uin
     return CRNN_OK;
 }
 
-static int split_loss(const chunk_scorer *s, const crnn_split *split, int streams, int first,
-                      int count, int steps, size_t per_stream, uint32_t *inputs,
-                      uint32_t *targets, double sums[2], crnn_split_progress progress,
-                      void *user)
+/* One chunk of r: n steps from pos of each of its streams, into inputs and
+ * targets (n x count); the targets not scored (the context, and what the
+ * first stream reads beyond its first first_scores) become CRNN_NO_TARGET.
+ * *scored receives the characters scored. -1 if an id is beyond the split's limit. */
+static int reading_chunk(const crnn_split *split, const crnn_split_reading *r, size_t piece,
+                         size_t first_scores, size_t pos, int n, uint32_t *inputs,
+                         uint32_t *targets, uint64_t *scored)
 {
-    if (count <= 0 || streams <= 0)
-        return 0;
-    size_t len = split->length / (size_t)streams;
-    if (per_stream > 0 && per_stream + 1 < len)
-        len = per_stream + 1;
-    uint64_t total = (uint64_t)count * (len > 0 ? len - 1 : 0);
-    int rc = scorer_begin(s, count);
-    if (rc != CRNN_OK)
-        return rc;
-    uint64_t *cur = crnn_calloc((size_t)streams, sizeof *cur);
-    if (!cur)
-        return CRNN_ERR_NOMEM;
-    for (size_t pos = 0; pos + 1 < len;) {
-        int n = (int)(len - 1 - pos < (size_t)steps ? len - 1 - pos : (size_t)steps);
-        for (int b = 0; b < streams; b++)
-            cur[b] = pos;
-        if (crnn_stream_chunk(split, streams, first, count, n, cur, inputs, targets) != 0) {
-            free(cur);
-            return CRNN_ERR_FORMAT;
+    uint32_t largest = 0;
+    uint64_t count = 0;
+    for (int b = 0; b < r->count; b++) {
+        int stream = r->first + b;
+        size_t at = (size_t)stream * piece + pos;
+        for (int t = 0; t < n; t++) {
+            uint32_t x = crnn_id_at(split->ids, split->width, at + (size_t)t);
+            uint32_t y = crnn_id_at(split->ids, split->width, at + (size_t)t + 1);
+            largest |= x | y;
+            size_t at_t = pos + (size_t)t;
+            int context = stream > 0 ? at_t < r->context : at_t >= first_scores;
+            inputs[(size_t)t * r->count + b] = x;
+            targets[(size_t)t * r->count + b] = context ? CRNN_NO_TARGET : y;
+            count += !context;
         }
-        if ((rc = scorer_chunk(s, inputs, targets, count, n, &sums[0])) != CRNN_OK) {
-            free(cur);
-            return rc;
-        }
-        sums[1] += (double)count * n;
-        pos += (size_t)n;
-        if (progress)
-            progress(user, (uint64_t)count * pos, total);
     }
-    free(cur);
+    *scored = count;
+    if (largest < split->limit) /* cheap check first (OR of all ids), exact one if it may fail */
+        return 0;
+    for (int b = 0; b < r->count; b++) {
+        size_t at = (size_t)(r->first + b) * piece + pos;
+        for (size_t i = at; i <= at + (size_t)n; i++)
+            if (crnn_id_at(split->ids, split->width, i) >= split->limit)
+                return -1;
+    }
     return 0;
 }
 
-int crnn_split_loss_part(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
-                         int streams, int first, int count, int steps, size_t per_stream,
-                         float *state, uint32_t *inputs, uint32_t *targets, double sums[2],
-                         crnn_split_progress progress, void *user)
+static int split_loss(const chunk_scorer *s, const crnn_split *split, const crnn_split_reading *r,
+                      uint32_t *inputs, uint32_t *targets, double sums[2],
+                      crnn_split_progress progress, void *user)
 {
-    chunk_scorer s = {.model = model, .ws = ws, .state = state};
-    return split_loss(&s, split, streams, first, count, steps, per_stream, inputs, targets, sums,
-                      progress, user);
+    if (r->count <= 0 || r->streams <= 0 || split->length < 2)
+        return 0;
+    size_t predictable = split->length - 1;
+    if (r->context + (size_t)r->streams > predictable)
+        return CRNN_ERR_ARG;
+    size_t piece = (predictable - r->context) / (size_t)r->streams;
+    size_t scored = r->per_stream > 0 && r->per_stream < piece ? r->per_stream : piece;
+    size_t reads = scored + r->context;
+    /* The first stream scores all it reads where the pieces tile the split,
+     * else as many as the others. */
+    size_t first_scores = scored < piece ? scored : reads;
+    uint64_t total = (uint64_t)r->count * scored + (r->first == 0 ? first_scores - scored : 0);
+    uint64_t done = 0;
+    int rc = scorer_begin(s, r->count);
+    if (rc != CRNN_OK)
+        return rc;
+    for (size_t pos = 0; pos < reads;) {
+        int n = (int)(reads - pos < (size_t)r->steps ? reads - pos : (size_t)r->steps);
+        uint64_t chunk_scored;
+        if (reading_chunk(split, r, piece, first_scores, pos, n, inputs, targets, &chunk_scored) != 0)
+            return CRNN_ERR_FORMAT;
+        if ((rc = scorer_chunk(s, inputs, targets, r->count, n, &sums[0])) != CRNN_OK)
+            return rc;
+        sums[1] += (double)chunk_scored;
+        done += chunk_scored;
+        pos += (size_t)n;
+        if (progress)
+            progress(user, done, total);
+    }
+    return 0;
 }
 
-int crnn_split_loss_gpu(crnn_gpu_scorer *gpu, const crnn_split *split, int streams, int first,
-                        int count, int steps, size_t per_stream, uint32_t *inputs,
-                        uint32_t *targets, double sums[2], crnn_split_progress progress,
-                        void *user, crnn_error *err)
+int crnn_split_loss(const crnn_model *model, crnn_workspace *ws, const crnn_split *split,
+                    const crnn_split_reading *r, float *state, uint32_t *inputs,
+                    uint32_t *targets, double sums[2], crnn_split_progress progress, void *user)
+{
+    chunk_scorer s = {.model = model, .ws = ws, .state = state};
+    return split_loss(&s, split, r, inputs, targets, sums, progress, user);
+}
+
+int crnn_split_loss_gpu(crnn_gpu_scorer *gpu, const crnn_split *split,
+                        const crnn_split_reading *r, uint32_t *inputs, uint32_t *targets,
+                        double sums[2], crnn_split_progress progress, void *user,
+                        crnn_error *err)
 {
     chunk_scorer s = {.gpu = gpu, .err = err};
-    return split_loss(&s, split, streams, first, count, steps, per_stream, inputs, targets, sums,
-                      progress, user);
+    return split_loss(&s, split, r, inputs, targets, sums, progress, user);
 }
 
 static int cp_test(const uint64_t *set, uint32_t cp)
@@ -256,12 +299,11 @@ const char *crnn_evaluator_device(const crnn_evaluator *ev)
     return ev ? ev->device : "cpu";
 }
 
-int crnn_evaluator_streams(size_t n)
+crnn_split_reading crnn_evaluator_reading(const crnn_split *split)
 {
-    if (n < 2)
-        return 0;
-    size_t pieces = n / TEXT_EVAL_PIECE_MIN;
-    return pieces < 1 ? 1 : pieces > TEXT_EVAL_STREAMS ? TEXT_EVAL_STREAMS : (int)pieces;
+    size_t pieces = split->length / TEXT_EVAL_PIECE_MIN;
+    int streams = pieces < 1 ? 1 : pieces > TEXT_EVAL_STREAMS ? TEXT_EVAL_STREAMS : (int)pieces;
+    return crnn_split_reading_for(split, streams, EVAL_CONTEXT, 0, TEXT_EVAL_STEPS);
 }
 
 /* Buffers for `streams` streams (kept while the number stays the same: a text
@@ -373,14 +415,13 @@ static int evaluate_bytes(crnn_evaluator *ev, const unsigned char *bytes, size_t
     r->text_characters = n;
     rc = crnn_evaluator_encode(ev, path, text, &n, policy, NULL, r, err);
     crnn_split split = {(const unsigned char *)text, 4, n, (uint32_t)ev->vocab.size};
-    int streams = crnn_evaluator_streams(n);
-    if (rc != CRNN_OK || streams < 1) /* streams < 1: nothing to predict; not an error */
+    crnn_split_reading reading = crnn_evaluator_reading(&split);
+    if (rc != CRNN_OK || reading.streams < 1) /* nothing to predict; not an error */
         goto done;
     double sums[2] = {0, 0};
     int bad;
     if (ev->scorer) {
-        bad = crnn_split_loss_gpu(ev->scorer, &split, streams, 0, streams, TEXT_EVAL_STEPS, 0,
-                                  ev->scorer_ids,
+        bad = crnn_split_loss_gpu(ev->scorer, &split, &reading, ev->scorer_ids,
                                   ev->scorer_ids + (size_t)TEXT_EVAL_STREAMS * TEXT_EVAL_STEPS,
                                   sums, NULL, NULL, err);
         if (bad != CRNN_OK && bad != CRNN_ERR_FORMAT && bad != CRNN_ERR_NOMEM) {
@@ -388,11 +429,10 @@ static int evaluate_bytes(crnn_evaluator *ev, const unsigned char *bytes, size_t
             goto done;
         }
     } else {
-        if ((rc = crnn_evaluator_buffers(ev, streams, err)) != CRNN_OK)
+        if ((rc = crnn_evaluator_buffers(ev, reading.streams, err)) != CRNN_OK)
             goto done;
-        bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, streams, 0, streams,
-                              TEXT_EVAL_STEPS, ev->buf.state, ev->buf.inputs, ev->buf.targets,
-                              sums);
+        bad = crnn_split_loss(&ev->model, &ev->buf.ws, &split, &reading, ev->buf.state,
+                              ev->buf.inputs, ev->buf.targets, sums, NULL, NULL);
     }
     if (bad == CRNN_ERR_FORMAT) { /* the ids were encoded against this vocabulary just above */
         rc = crnn_fail(err, CRNN_ERR_DATA, "the token ids of %s are damaged: one is beyond the "

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -28,6 +29,12 @@ int crnn_kernels_reference(void)
     return use_reference;
 }
 
+/* Up to this many rows, c += a b streams b once (crnn_wgemm) where sgemm
+ * would first copy all of b into its packed layout: at 3 x 512 the recurrent
+ * products of 2 to 32 streams ran 1.3 to 4.4 times faster (bench/NOTES.md);
+ * at 64 rows the two were even. */
+#define GEMM_FEW_ROWS 32
+
 void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                const float *b, int ldb, float beta, float *c, int ldc)
 {
@@ -42,6 +49,13 @@ void crnn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const
             cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, a, 1, beta, c, 1);
         else
             cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, a, 1, beta, c, 1);
+        return;
+    }
+    if (m <= GEMM_FEW_ROWS && !trans_a && !trans_b && alpha == 1.0f && (beta == 1.0f || beta == 0.0f)) {
+        if (beta == 0.0f)
+            for (int i = 0; i < m; i++)
+                memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
+        crnn_wgemm(m, n, k, a, lda, b, CRNN_WEIGHTS_F32, ldb, c, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
@@ -241,6 +255,11 @@ double crnn_softmax_xent_ref(int rows, int vocab, float *logits, const uint32_t 
     double total = 0;
     for (int r = 0; r < rows; r++) {
         float *z = logits + (size_t)r * vocab;
+        if (targets[r] == CRNN_NO_TARGET) {
+            row_loss[r] = 0;
+            memset(z, 0, sizeof(float) * (size_t)vocab);
+            continue;
+        }
         double max = z[0], sum = 0;
         for (int j = 1; j < vocab; j++)
             max = z[j] > max ? z[j] : max;
@@ -263,10 +282,15 @@ double crnn_softmax_xent(int rows, int vocab, float *logits, const uint32_t *tar
 #pragma omp parallel for schedule(static) if ((size_t)rows * vocab >= PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         float *z = logits + (size_t)r * vocab;
+        uint32_t t = targets[r];
+        if (t == CRNN_NO_TARGET) {
+            row_loss[r] = 0;
+            memset(z, 0, sizeof(float) * (size_t)vocab);
+            continue;
+        }
         float max = z[0];
         for (int j = 1; j < vocab; j++)
             max = z[j] > max ? z[j] : max;
-        uint32_t t = targets[r];
         double shifted_target = (double)z[t] - max;
         double sum = 0;
         for (int j = 0; j < vocab; j++) {

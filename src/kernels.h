@@ -47,10 +47,15 @@ void crnn_lstm_forward_units(int rows, int hidden, int j0, int j1, float *gates,
 void crnn_lstm_backward_pointwise(int rows, int hidden, float *gates, const float *c_prev,
                                   const float *c, const float *dh, float *dc);
 
+/* A target that is read but not scored: its row's loss and gradient are 0
+ * (the context a held-out stream reads before its piece: evaluate.c). */
+#define CRNN_NO_TARGET UINT32_MAX
+
 /* Softmax cross-entropy over rows of logits (N,V) with targets (N). logits are
  * replaced by scale * (softmax - onehot), the gradient of scale * sum of losses.
  * row_loss (N) receives each row's -log p(target). Returns the sum of losses,
- * accumulated in double in row order (the same for any thread count). */
+ * accumulated in double in row order (the same for any thread count). A row
+ * whose target is CRNN_NO_TARGET counts 0 and gets a zero gradient. */
 double crnn_softmax_xent(int rows, int vocab, float *logits, const uint32_t *targets, float scale,
                          double *row_loss);
 

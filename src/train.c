@@ -156,7 +156,9 @@ static int check_config(const crnn_train_config *c, crnn_error *err)
 /* Evaluation is forward only and reads wide: EVAL_STREAMS streams in chunks
  * of up to EVAL_STEPS, fewer steps when the vocabulary is large (the logits of
  * a chunk stay within EVAL_LOGITS floats). Measured on the shipped 2 x 128
- * model (2 cores): 128 streams read about as fast as 256 and faster than 32. */
+ * model (2 cores): 128 streams read about as fast as 256 and faster than 32.
+ * Each stream but the first reads EVAL_CONTEXT characters before its piece
+ * unscored (evaluate.h), fewer streams where pieces would be shorter. */
 enum { EVAL_STREAMS = 128, EVAL_STEPS = 16, EVAL_LOGITS = 1 << 22 };
 
 /* On a GPU, longer chunks (fewer calls; the figures do not depend on it). */
@@ -819,21 +821,19 @@ static void report_progress(void *user, uint64_t done, uint64_t total)
     t->progress(t->progress_user, done, total);
 }
 
-/* Mean loss over a split read by up to eval_streams streams (divided among
- * the ranks), each reading the start of its piece when max_chars bounds the
- * characters read. Touches only the evaluation buffers, never the training
+/* Mean loss over a split read by up to eval_streams streams with context
+ * (divided among the ranks), each scoring the start of its piece when
+ * max_chars bounds the characters scored. Touches only the evaluation buffers, never the training
  * state. *read receives the characters predicted (may be NULL). */
 static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *what,
                           uint64_t max_chars, double *mean, uint64_t *read, crnn_error *err)
 {
-    int streams = crnn_eval_streams(split, t->eval_streams);
-    if (streams < 1)
+    crnn_split_reading r = crnn_split_reading_for(split, t->eval_streams, EVAL_CONTEXT, max_chars,
+                                                  t->scorer ? t->scorer_steps : t->eval.steps);
+    if (r.streams < 1)
         return crnn_fail(err, CRNN_ERR_DATA, "there is no %s split (it is empty)", what);
-    size_t per_stream = 0; /* 0: every stream reads its whole piece */
-    if (max_chars > 0 && max_chars < split->length)
-        per_stream = max_chars / (uint64_t)streams > 0 ? (size_t)(max_chars / (uint64_t)streams) : 1;
-    int first = (int)((int64_t)streams * t->rank / t->ranks);
-    int mine = (int)((int64_t)streams * (t->rank + 1) / t->ranks) - first;
+    r.first = (int)((int64_t)r.streams * t->rank / t->ranks);
+    r.count = (int)((int64_t)r.streams * (t->rank + 1) / t->ranks) - r.first;
     double sums[3] = {0, 0, 0}; /* loss, characters, damaged */
     crnn_split_progress progress = t->progress ? report_progress : NULL;
     int rc;
@@ -841,16 +841,15 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
         rc = t->device_stale ? crnn_gpu_scorer_put(t->scorer, t->model.params, err)
                              : crnn_gpu_scorer_take(t->scorer, t->gpu, err);
         if (rc == CRNN_OK)
-            rc = crnn_split_loss_gpu(t->scorer, split, streams, first, mine, t->scorer_steps,
-                                     per_stream, t->scorer_ids,
+            rc = crnn_split_loss_gpu(t->scorer, split, &r, t->scorer_ids,
                                      t->scorer_ids + (size_t)EVAL_STREAMS * t->scorer_steps,
                                      sums, progress, t, err);
         if (rc != CRNN_OK && rc != CRNN_ERR_FORMAT && rc != CRNN_ERR_NOMEM)
             return rc; /* a device's failure, named in err */
     } else {
         crnn_eval_buffers *b = &t->eval;
-        rc = crnn_split_loss_part(&t->model, &b->ws, split, streams, first, mine, b->steps,
-                                  per_stream, b->state, b->inputs, b->targets, sums, progress, t);
+        rc = crnn_split_loss(&t->model, &b->ws, split, &r, b->state, b->inputs, b->targets, sums,
+                             progress, t);
     }
     sums[2] = rc != CRNN_OK;
     crnn_dist_sum_doubles(sums, 3);

@@ -4,10 +4,27 @@
 #ifndef CRNN_TESTUTIL_H
 #define CRNN_TESTUTIL_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static char temp_dir_made[256];
+
+static inline int temp_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* At exit the temporary directory goes, whatever the test left in it (kept
+ * when CRNN_KEEP_TEMP is set, for looking into a failure). */
+static inline void temp_remove_dir(void)
+{
+    if (temp_dir_made[0] && !getenv("CRNN_KEEP_TEMP"))
+        nftw(temp_dir_made, temp_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* A fresh temporary directory path plus name, in a static buffer per call slot. */
 static inline const char *temp_path(const char *name)
@@ -20,6 +37,8 @@ static inline const char *temp_path(const char *name)
             perror("mkdtemp");
             exit(99);
         }
+        snprintf(temp_dir_made, sizeof temp_dir_made, "%s", dir);
+        atexit(temp_remove_dir);
     }
     char *p = paths[slot++ % 8];
     snprintf(p, 512, "%s/%s", dir, name);

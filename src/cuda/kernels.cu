@@ -79,6 +79,14 @@ __global__ void softmax_xent_kernel(float *logits, const float *bias, const uint
     if (r >= rows)
         return;
     float *z = logits + (size_t)r * vocab;
+    uint32_t t = targets[r];
+    if (t == CRNNK_NO_TARGET) { /* read, not scored */
+        if (lane == 0)
+            row_loss[r] = 0;
+        for (int j = lane; j < vocab; j += 32)
+            z[j] = 0.0f;
+        return;
+    }
     float max = -INFINITY;
     for (int j = lane; j < vocab; j += 32) {
         float x = z[j] + bias[j];
@@ -90,7 +98,6 @@ __global__ void softmax_xent_kernel(float *logits, const float *bias, const uint
     for (int j = lane; j < vocab; j += 32)
         sum += (double)expf(z[j] - max);
     sum = warp_sum(sum);
-    uint32_t t = targets[r];
     if (lane == 0)
         row_loss[r] = log(sum) - ((double)z[t] - max);
     if (scale == 0.0f)

@@ -36,9 +36,13 @@ int crnnk_embed_grad(cudaStream_t s, const float *dx, const int32_t *offsets,
  * key); in == out is allowed. */
 int crnnk_dropout(cudaStream_t s, const float *in, float *out, size_t n, uint64_t key, float p);
 
+/* A target read but not scored: CRNN_NO_TARGET of the host's kernels.h. */
+#define CRNNK_NO_TARGET 0xFFFFFFFFu
+
 /* Adds the bias (V) to logits (rows,V), then writes each row's -log p(target)
  * into row_loss and, if scale != 0, turns the row into the gradient of the
- * loss times scale (softmax minus one-hot). */
+ * loss times scale (softmax minus one-hot). A row whose target is
+ * CRNNK_NO_TARGET gets loss 0 and a zero row. */
 int crnnk_softmax_xent(cudaStream_t s, float *logits, const float *bias, const uint32_t *targets,
                        int rows, int vocab, float scale, double *row_loss);
 
