@@ -88,6 +88,16 @@ for d in cuda cpu; do
   echo "eval --device $d: exit ${PIPESTATUS[0]}, $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $start }") s"
 done
 
+step "charrnn sampling on the GPU: batch 1 on a and b, batches of 1 to 256 on d (chars/s in all)"
+# bench_sample: an untrained model of the shape (the speed does not depend on
+# the weights), fp32/fp16/bf16 rows; the GPU widens 16-bit weights to fp32.
+for shape in "a 2 128 64 1" "b 2 512 64 1" "d 3 1024 128 1 16 64 256"; do
+  set -- $shape
+  name=$1; shift 1
+  BENCH_DEVICE=cuda timeout 90 build-gpu/bench/bench_sample "$corpus" "$1" "$2" "$3" 2 "${*:4}" 2>&1 |
+    sed "s/^/$name: /"
+done
+
 step "PyTorch with cuDNN (gpu_ref.py), ${seconds}s each"
 PYTHONUNBUFFERED=1 timeout 240 python3 .gpu/gpu_ref.py --corpus "$corpus" --seconds "$seconds" \
   --configs "$configs" | tee "$out/torch.jsonl"

@@ -7,7 +7,8 @@
  * against the machine's bandwidth and sgemm peak.
  *
  * usage: bench_sample CORPUS LAYERS HIDDEN EMBED SECONDS "N1 N2 ..." [THREADS] [REPEATS]
- * (the best of REPEATS timings, default 1)
+ * (the best of REPEATS timings, default 1); BENCH_DEVICE=cuda[:N] steps the
+ * streams on a GPU (crnn_generator_set_device; default the CPU)
  * prints: dtype N chars_per_s weight_bytes matvec_flops_per_char
  */
 #include <stdio.h>
@@ -33,6 +34,16 @@ static double rate(const char *model, int n, double seconds)
         fprintf(stderr, "bench_sample: %s\n", err.message);
         exit(1);
     }
+    int device = CRNN_DEVICE_CPU;
+    const char *name = getenv("BENCH_DEVICE");
+    if (name && crnn_device_parse(name, &device) != CRNN_OK) {
+        fprintf(stderr, "bench_sample: BENCH_DEVICE must be cpu, cuda or cuda:N\n");
+        exit(2);
+    }
+    if (crnn_generator_set_device(g, device, &err) != CRNN_OK) {
+        fprintf(stderr, "bench_sample: %s\n", err.message);
+        exit(1);
+    }
     crnn_stream_request q;
     crnn_stream_request_default(&q);
     q.max_chars = UINT64_MAX;
@@ -46,7 +57,10 @@ static double rate(const char *model, int n, double seconds)
     crnn_stream_update *up = calloc((size_t)n, sizeof *up);
     int count;
     for (int i = 0; i < 20; i++)
-        crnn_generator_step(g, up, &count, &err);
+        if (crnn_generator_step(g, up, &count, &err) != CRNN_OK) {
+            fprintf(stderr, "bench_sample: %s\n", err.message);
+            exit(1);
+        }
     long steps = 0;
     double t0 = now(), t;
     do {

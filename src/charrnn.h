@@ -667,6 +667,21 @@ int crnn_generator_vocab_size(const crnn_generator *generator);
 /* Bytes the model's weights take as the generator reads them. */
 size_t crnn_generator_weight_bytes(const crnn_generator *generator);
 
+/* Where the generator steps its streams: CRNN_DEVICE_CPU (the default of
+ * crnn_generator_open), CRNN_DEVICE_AUTO (a GPU when one is present, this
+ * build has CUDA and the generator runs more than one stream: one stream is
+ * bound by each step's latency, which the CPU serves better) or a CUDA
+ * device's index. Only while no stream runs. Sampling is the same on both
+ * (the host draws from the logits); the logits agree within float rounding,
+ * so a sample can part from the CPU's where two characters are nearly tied.
+ * CRNN_ERR_ARG for a device that does not exist or while streams run,
+ * CRNN_ERR_DEVICE or CRNN_ERR_NOMEM for one that fails (the generator then
+ * stays on the CPU). */
+int crnn_generator_set_device(crnn_generator *generator, int device, crnn_error *err);
+
+/* "cpu" or "cuda:N": where the generator steps now. */
+const char *crnn_generator_device(const crnn_generator *generator);
+
 /* What one stream is asked for. */
 typedef struct crnn_stream_request {
     const char *prime;         /* UTF-8 text to start from, not repeated in the output;

@@ -5,11 +5,18 @@
  * were added, and repacked when a stream joins or leaves. Each stream has
  * its own random stream, options, prime and stop texts; the text that might
  * be the start of a stop text is held back until it is known not to be.
+ * On a GPU (crnn_generator_set_device) the steps run on a GPU scorer
+ * (gpu.h) that keeps the state on the device; the host then holds the
+ * state only while it repacks the rows, and samples from the logits as on
+ * the CPU, so the same seeds draw from the same distributions.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "gpu.h"
+#include "half.h"
 #include "infer.h"
 #include "load.h"
 #include "sample.h"
@@ -49,6 +56,9 @@ struct crnn_generator {
     float *probs;           /* (V) */
     crnn_ranked *order;     /* (V) */
     int64_t next_id;
+    crnn_gpu_scorer *gpu;   /* NULL: the steps run on the CPU (infer.c) */
+    int failed;             /* the device failed mid-step: its streams' states are lost */
+    char device[16];        /* "cpu" or "cuda:N" */
 };
 
 static void slot_clear(slot *s)
@@ -104,6 +114,7 @@ crnn_generator *crnn_generator_open(const char *path, int max_streams, crnn_erro
         crnn_fail(err, CRNN_ERR_NOMEM, "out of memory for %d sampling streams", max_streams);
         goto fail;
     }
+    snprintf(g->device, sizeof g->device, "cpu");
     return g;
 fail:
     crnn_generator_free(g);
@@ -126,6 +137,7 @@ void crnn_generator_free(crnn_generator *g)
     crnn_free_floats(g->probs);
     free(g->order);
     crnn_infer_free(&g->infer);
+    crnn_gpu_scorer_free(g->gpu);
     crnn_stored_model_free(&g->stored);
     free(g);
 }
@@ -159,10 +171,16 @@ void crnn_stream_request_default(crnn_stream_request *r)
 }
 
 /* Rebuilds the packed state for new_rows rows: row r of the new state is
- * row from[r] of the old one, or zeros where from[r] < 0. */
-static void repack(crnn_generator *g, const int *from, int new_rows)
+ * row from[r] of the old one, or zeros where from[r] < 0. On a GPU the
+ * state comes to the host for it and goes back. */
+static int repack(crnn_generator *g, const int *from, int new_rows, crnn_error *err)
 {
     int H = g->stored.config.hidden, old_rows = g->running;
+    if (g->gpu && old_rows > 0) {
+        int rc = crnn_gpu_scorer_get_state(g->gpu, g->state, old_rows, err);
+        if (rc != CRNN_OK)
+            return g->failed = 1, rc;
+    }
     size_t blocks = crnn_infer_state_size(&g->infer, 1) / (size_t)H; /* L * S */
     for (size_t b = 0; b < blocks; b++)
         for (int r = 0; r < new_rows; r++) {
@@ -172,14 +190,97 @@ static void repack(crnn_generator *g, const int *from, int new_rows)
             else
                 memset(dst, 0, sizeof(float) * H);
         }
+    if (g->gpu) {
+        int rc = crnn_gpu_scorer_put_state(g->gpu, g->spare, new_rows, err);
+        if (rc != CRNN_OK)
+            return g->failed = 1, rc;
+    }
     float *t = g->state;
     g->state = g->spare;
     g->spare = t;
     g->running = new_rows;
+    return CRNN_OK;
+}
+
+/* The stored weights widened to fp32 where they are 16-bit (a copy the
+ * caller frees), or the stored ones themselves. */
+static float *weights_f32(const crnn_stored_model *m, int *copied)
+{
+    *copied = m->dtype != CRNN_WEIGHTS_F32;
+    if (!*copied)
+        return m->params;
+    float *w = crnn_alloc_floats(m->n_params);
+    const uint16_t *bits = m->params;
+    for (size_t i = 0; w && i < m->n_params; i++)
+        w[i] = m->dtype == CRNN_WEIGHTS_F16 ? crnn_f16_to_f32(bits[i]) : crnn_bf16_to_f32(bits[i]);
+    return w;
+}
+
+/* A generator whose device failed mid-step refuses to go on: the rows'
+ * states may no longer match its streams. */
+static int refuse_failed(crnn_error *err)
+{
+    return crnn_fail(err, CRNN_ERR_DEVICE, "the generator's GPU failed earlier; its streams "
+                     "cannot go on (open the model again)");
+}
+
+int crnn_generator_set_device(crnn_generator *g, int device, crnn_error *err)
+{
+    if (!g)
+        return crnn_fail(err, CRNN_ERR_ARG, "no generator given");
+    if (g->failed)
+        return refuse_failed(err);
+    if (g->running > 0)
+        return crnn_fail(err, CRNN_ERR_ARG, "the generator's device changes only while no "
+                         "stream runs (%d do)", g->running);
+    int automatic = device == CRNN_DEVICE_AUTO;
+    if (automatic) /* one stream is latency-bound: the CPU's; batches go to a GPU */
+        device = g->capacity > 1 && crnn_gpu_count() > 0 ? 0 : CRNN_DEVICE_CPU;
+    crnn_gpu_scorer_free(g->gpu);
+    g->gpu = NULL;
+    snprintf(g->device, sizeof g->device, "cpu");
+    if (device == CRNN_DEVICE_CPU)
+        return CRNN_OK;
+    int rc = crnn_device_check(device, err);
+    crnn_model shape;
+    crnn_gpu_scorer *sc = NULL;
+    if (rc == CRNN_OK)
+        rc = crnn_model_shape(&shape, &g->stored.config, err);
+    if (rc == CRNN_OK) {
+        int copied;
+        float *w = weights_f32(&g->stored, &copied);
+        if (!w)
+            rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory widening the weights");
+        else if (!(sc = crnn_gpu_scorer_create(&shape, device, g->capacity, 1, err)))
+            rc = err ? err->status : CRNN_ERR_DEVICE;
+        else
+            rc = crnn_gpu_scorer_put(sc, w, err);
+        if (w && copied)
+            crnn_free_floats(w);
+    }
+    if (rc != CRNN_OK) {
+        crnn_gpu_scorer_free(sc);
+        if (automatic) { /* left to choose, the CPU rather than a failure */
+            if (err)
+                memset(err, 0, sizeof *err);
+            return CRNN_OK;
+        }
+        return rc;
+    }
+    g->gpu = sc;
+    snprintf(g->device, sizeof g->device, "cuda:%d", device);
+    return CRNN_OK;
+}
+
+const char *crnn_generator_device(const crnn_generator *g)
+{
+    return g ? g->device : "cpu";
 }
 
 int64_t crnn_generator_add(crnn_generator *g, const crnn_stream_request *q, crnn_error *err)
 {
+    if (g->failed)
+        return refuse_failed(err);
     sweep(g);
     if (g->running >= g->capacity)
         return crnn_fail(err, CRNN_ERR_ARG, "all %d streams of the generator are running",
@@ -244,7 +345,10 @@ int64_t crnn_generator_add(crnn_generator *g, const crnn_stream_request *q, crnn
         from[r] = r;
     from[g->running] = -1;
     g->row_slot[g->running] = free_slot;
-    repack(g, from, g->running + 1);
+    if ((rc = repack(g, from, g->running + 1, err)) != CRNN_OK) {
+        slot_clear(s);
+        return rc;
+    }
     return s->id;
 nomem:
     slot_clear(s);
@@ -291,17 +395,28 @@ static int release(slot *s, const char *bytes, size_t n)
 int crnn_generator_step(crnn_generator *g, crnn_stream_update *updates, int *count,
                         crnn_error *err)
 {
-    (void)err; /* the step itself cannot fail; the parameter keeps room for engines that can */
-    sweep(g);
     *count = 0;
+    if (g->failed)
+        return refuse_failed(err);
+    sweep(g);
     int rows = g->running, V = g->stored.config.vocab;
     if (!rows)
         return CRNN_OK;
     for (int r = 0; r < rows; r++) {
         slot *s = &g->slots[g->row_slot[r]];
-        g->tokens[r] = s->prime_pos < s->prime_n ? s->prime[s->prime_pos++] : s->next;
+        g->tokens[r] = s->prime_pos < s->prime_n ? s->prime[s->prime_pos] : s->next;
     }
-    crnn_infer_step(&g->infer, g->tokens, rows, g->state);
+    if (g->gpu) {
+        int rc = crnn_gpu_scorer_logits(g->gpu, g->tokens, rows, g->infer.logits, err);
+        if (rc != CRNN_OK)
+            return g->failed = 1, rc; /* the device's state may have moved on */
+    } else {
+        crnn_infer_step(&g->infer, g->tokens, rows, g->state);
+    }
+    for (int r = 0; r < rows; r++) {
+        slot *s = &g->slots[g->row_slot[r]];
+        s->prime_pos += s->prime_pos < s->prime_n;
+    }
     int *from = g->from, kept = 0;
     for (int r = 0; r < rows; r++) {
         slot *s = &g->slots[g->row_slot[r]];
@@ -338,7 +453,7 @@ int crnn_generator_step(crnn_generator *g, crnn_stream_update *updates, int *cou
         }
     }
     if (kept < rows)
-        repack(g, from, kept);
+        return repack(g, from, kept, err);
     return CRNN_OK;
 }
 
@@ -357,6 +472,7 @@ int crnn_generator_cancel(crnn_generator *g, int64_t id)
             g->row_slot[kept] = g->row_slot[r];
             from[kept++] = r;
         }
-    repack(g, from, kept);
+    if (repack(g, from, kept, NULL) != CRNN_OK) /* on a GPU that failed: later calls say so */
+        g->running = kept;
     return 1;
 }

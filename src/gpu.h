@@ -113,7 +113,8 @@ const float *crnn_gpu_trainer_params(const crnn_gpu_trainer *g);
 /* ------------------------------------------------------------- the scorer
  * Forward only, for evaluation: the summed loss of chunks of up to rows x
  * steps positions, read from a carried state (the way evaluate.c reads a
- * split on the CPU), in cuDNN's inference mode, without dropout. */
+ * split on the CPU), in cuDNN's inference mode, without dropout; and for
+ * sampling, the logits of one step. */
 typedef struct crnn_gpu_scorer crnn_gpu_scorer;
 
 /* A scorer for the model's shape on `device`, with its own copy of the
@@ -136,5 +137,18 @@ int crnn_gpu_scorer_zero_state(crnn_gpu_scorer *sc, crnn_error *err);
  * one zero_state to the next. */
 int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uint32_t *targets,
                           int rows, int steps, double *loss, crnn_error *err);
+
+/* Sampling (generate.c): one step of `rows` streams (within the scorer's),
+ * each fed one token; the logits of their next tokens (rows, V), bias
+ * added, into the host's logits. The state advances one step. */
+int crnn_gpu_scorer_logits(crnn_gpu_scorer *sc, const uint32_t *tokens, int rows, float *logits,
+                           crnn_error *err);
+
+/* The carried state of `rows` streams, (L,S,rows,H) as model.h's, to and
+ * from the host (a generator repacks its rows there when streams join or
+ * leave). */
+int crnn_gpu_scorer_get_state(crnn_gpu_scorer *sc, float *state, int rows, crnn_error *err);
+int crnn_gpu_scorer_put_state(crnn_gpu_scorer *sc, const float *state, int rows,
+                              crnn_error *err);
 
 #endif

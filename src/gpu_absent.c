@@ -140,3 +140,23 @@ int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uin
     (void)sc, (void)inputs, (void)targets, (void)rows, (void)steps, (void)loss;
     return not_built(err);
 }
+
+int crnn_gpu_scorer_logits(crnn_gpu_scorer *sc, const uint32_t *tokens, int rows, float *logits,
+                           crnn_error *err)
+{
+    (void)sc, (void)tokens, (void)rows, (void)logits;
+    return not_built(err);
+}
+
+int crnn_gpu_scorer_get_state(crnn_gpu_scorer *sc, float *state, int rows, crnn_error *err)
+{
+    (void)sc, (void)state, (void)rows;
+    return not_built(err);
+}
+
+int crnn_gpu_scorer_put_state(crnn_gpu_scorer *sc, const float *state, int rows,
+                              crnn_error *err)
+{
+    (void)sc, (void)state, (void)rows;
+    return not_built(err);
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# --device: a word it does not know and a GPU that is not there are usage
-# errors (exit 2) that name the problem before anything is read; --device cpu
-# trains; where a GPU is present, --device cuda trains on it and the header
-# line names it.
+# --device (train, eval, sample): a word it does not know and a GPU that is
+# not there are usage errors (exit 2) that name the problem before anything
+# is read; --device cpu trains; where a GPU is present, --device cuda trains
+# on it and the header line names it.
 set -u
 bin=$1
 work=$(mktemp -d)
@@ -39,6 +39,21 @@ if "$bin" eval "$work/m.crnn" "$work/c.txt" --device cuda >"$work/gpu.eval" 2>"$
     no "eval on the GPU: $(cat "$work/gpu.eval" "$work/cpu.eval")"
 elif ! grep -q "no usable GPU\|built without CUDA" "$work/err"; then
   no "eval --device cuda failed: $(cat "$work/err")"
+fi
+# charrnn sample takes --device too: the same usage errors; cpu samples, and
+# where a GPU is present argmax samples read the same on it.
+"$bin" sample "$work/m.crnn" -n 10 --device gpu >"$work/out" 2>"$work/err"
+[ $? = 2 ] || no "sample --device gpu: exit not 2"
+grep -q "auto, cpu, cuda or cuda:N" "$work/err" || no "sample --device gpu: $(cat "$work/err")"
+"$bin" sample "$work/m.crnn" -n 10 --device cuda:999 >"$work/out" 2>"$work/err"
+[ $? = 2 ] || no "sample --device cuda:999: exit not 2"
+"$bin" sample "$work/m.crnn" -n 200 -t 0 --count 3 --device cpu >"$work/cpu.txt" 2>"$work/err" ||
+  no "sample --device cpu failed: $(cat "$work/err")"
+[ -s "$work/cpu.txt" ] || no "sample --device cpu wrote nothing"
+if "$bin" sample "$work/m.crnn" -n 200 -t 0 --count 3 --device cuda >"$work/gpu.txt" 2>"$work/err"; then
+  cmp -s "$work/cpu.txt" "$work/gpu.txt" || no "argmax samples differ between the GPU and the CPU"
+elif ! grep -q "no usable GPU\|built without CUDA" "$work/err"; then
+  no "sample --device cuda failed: $(cat "$work/err")"
 fi
 run --device cuda
 rc=$?

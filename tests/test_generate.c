@@ -17,6 +17,7 @@
 
 #include "charrnn.h"
 #include "check.h"
+#include "gpu.h"
 #include "half.h"
 #include "kernels.h"
 #include "testutil.h"
@@ -423,6 +424,42 @@ static void test_threads(const char *model)
         CHECK(!strcmp(text[0][i], text[1][i]), "stream %d differs between 1 and 2 threads", i);
 }
 
+/* Where the generator steps: the CPU by default and when asked; a GPU that
+ * is not there refused (the GPU itself is test_gpu's); never while streams
+ * run. */
+static void test_device(const char *model)
+{
+    crnn_error err = {0};
+    crnn_generator *g = crnn_generator_open(model, 2, &err);
+    CHECK(g, "%s", err.message);
+    if (!g)
+        return;
+    CHECK(!strcmp(crnn_generator_device(g), "cpu"), "opens on %s", crnn_generator_device(g));
+    CHECK_OK(crnn_generator_set_device(g, CRNN_DEVICE_CPU, &err), err);
+    CHECK(crnn_generator_set_device(NULL, CRNN_DEVICE_CPU, &err) == CRNN_ERR_ARG, "no generator");
+    if (crnn_gpu_count() == 0) {
+        CHECK_OK(crnn_generator_set_device(g, CRNN_DEVICE_AUTO, &err), err);
+        CHECK(!strcmp(crnn_generator_device(g), "cpu"), "auto without a GPU: %s",
+              crnn_generator_device(g));
+        CHECK(crnn_generator_set_device(g, 0, &err) == CRNN_ERR_ARG, "cuda:0 without a GPU");
+        CHECK(!strcmp(crnn_generator_device(g), "cpu"), "after a refusal: %s",
+              crnn_generator_device(g));
+    }
+    crnn_stream_request q;
+    crnn_stream_request_default(&q);
+    collected c = {0};
+    q.user = &c;
+    q.max_chars = 20;
+    CHECK(crnn_generator_add(g, &q, &err) >= 0, "%s", err.message);
+    CHECK(crnn_generator_set_device(g, CRNN_DEVICE_CPU, &err) == CRNN_ERR_ARG &&
+              strstr(err.message, "no stream runs"),
+          "changed while a stream runs: %s", err.message);
+    run_all(g);
+    CHECK(c.end == CRNN_STREAM_LENGTH && c.chars == 20, "the stream after the refusals: %llu",
+          (unsigned long long)c.chars);
+    crnn_generator_free(g);
+}
+
 int main(void)
 {
     test_wgemm();
@@ -452,6 +489,7 @@ int main(void)
     test_threads(wide_gru);
     test_stops(lstm);
     test_requests(lstm);
+    test_device(lstm);
     free((char *)lstm);
     free((char *)gru);
     free((char *)rnn);

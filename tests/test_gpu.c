@@ -2,11 +2,13 @@
  * test_gpu.c: the CUDA backend against the CPU reference, on a real GPU:
  * the loss and every gradient of small random models (every cell type) from
  * a carried state; 40 training steps' losses; resume on the GPU, and
- * snapshots crossing between the GPU and the CPU; a model too large for the
- * device refused with its sizes. Exits 77 (SKIP) where there is no GPU or no
+ * snapshots crossing between the GPU and the CPU; the generator's streams
+ * sampled alike on both; a model too large for the device refused with its
+ * sizes. Exits 77 (SKIP) where there is no GPU or no
  * CUDA in the build, after checking that --device cuda is refused then.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +265,69 @@ static void check_training(int cell)
     }
 }
 
+/* Streams of the generator on the GPU and on the CPU: argmax texts equal,
+ * streams of different lengths joining and leaving (the state repacked
+ * through the host), a drawn text equal too (the host draws from logits that
+ * agree to rounding), an exported 16-bit model widened for the device. */
+enum { GEN_STREAMS = 4, GEN_TEXT = 512 };
+
+static void generate_all(const char *model, int device, char texts[][GEN_TEXT])
+{
+    crnn_error err = {0};
+    crnn_generator *g = crnn_generator_open(model, GEN_STREAMS, &err);
+    CHECK(g, "%s", err.message);
+    if (!g)
+        return;
+    CHECK_OK(crnn_generator_set_device(g, device, &err), err);
+    CHECK(!strcmp(crnn_generator_device(g), device == CRNN_DEVICE_CPU ? "cpu" : "cuda:0"),
+          "generates on %s", crnn_generator_device(g));
+    static const uint64_t lengths[GEN_STREAMS + 1] = {50, 200, 0, 120, 300};
+    size_t len[GEN_STREAMS + 1] = {0};
+    int added = 0;
+    crnn_stream_update up[GEN_STREAMS];
+    for (int steps = 0; steps < 10000; steps++) {
+        /* One more stream joins once the first has left. */
+        while (added < GEN_STREAMS + 1 && crnn_generator_running(g) < GEN_STREAMS) {
+            crnn_stream_request q;
+            crnn_stream_request_default(&q);
+            q.prime = added % 2 ? "the " : NULL;
+            q.prime_len = q.prime ? strlen(q.prime) : 0;
+            q.options.temperature = added == 3 ? 1.0f : 0.0f;
+            q.seed = 7 + (uint64_t)added;
+            q.max_chars = lengths[added];
+            q.user = (void *)(intptr_t)added;
+            CHECK(crnn_generator_add(g, &q, &err) >= 0, "%s", err.message);
+            added++;
+        }
+        if (!crnn_generator_running(g))
+            break;
+        int n, rc = crnn_generator_step(g, up, &n, &err);
+        CHECK_OK(rc, err);
+        if (rc != CRNN_OK)
+            break;
+        for (int i = 0; i < n; i++) {
+            int k = (int)(intptr_t)up[i].user;
+            size_t room = GEN_TEXT - 1 - len[k], m = up[i].len < room ? up[i].len : room;
+            memcpy(texts[k] + len[k], up[i].text, m);
+            len[k] += m;
+            texts[k][len[k]] = 0;
+        }
+    }
+    crnn_generator_free(g);
+}
+
+static void check_sampling(const char *snap, const char *what)
+{
+    char cpu[GEN_STREAMS + 1][GEN_TEXT] = {{0}}, gpu[GEN_STREAMS + 1][GEN_TEXT] = {{0}};
+    generate_all(snap, CRNN_DEVICE_CPU, cpu);
+    generate_all(snap, 0, gpu);
+    for (int k = 0; k <= GEN_STREAMS; k++)
+        CHECK(!strcmp(cpu[k], gpu[k]), "%s stream %d: the GPU wrote '%.60s', the CPU '%.60s'",
+              what, k, gpu[k], cpu[k]);
+    fprintf(stderr, "%s: %d streams sampled alike on the GPU and the CPU ('%.40s')\n", what,
+            GEN_STREAMS + 1, gpu[1]);
+}
+
 /* A model far larger than the device: refused with its sizes, nothing left behind. */
 static void check_too_large(void)
 {
@@ -304,6 +369,20 @@ int main(void)
     make_corpus();
     check_training(CRNN_CELL_LSTM);
     check_training(CRNN_CELL_GRU);
+    const char *snap = temp_path("sampling.crnn"), *half = temp_path("sampling-f16.crnn");
+    crnn_train_config c = small_config(CRNN_CELL_LSTM);
+    crnn_compute_options cpu = on(CRNN_DEVICE_CPU);
+    crnn_trainer *t = crnn_trainer_create(corpus, &c, &cpu, &err);
+    CHECK(t, "%s", err.message);
+    if (t) {
+        double losses[60];
+        run(t, 60, losses);
+        CHECK_OK(crnn_trainer_save(t, snap, &err), err);
+        crnn_trainer_free(t);
+        check_sampling(snap, "lstm");
+        CHECK_OK(crnn_export(snap, half, CRNN_WEIGHTS_F16, &err), err);
+        check_sampling(half, "lstm fp16");
+    }
     check_too_large();
     return check_result("test_gpu");
 }

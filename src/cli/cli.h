@@ -98,6 +98,7 @@ typedef struct sample_options {
     crnn_sample_options sampling;
     uint64_t seed;
     int have_seed, threads, help;
+    int device; /* --device: CRNN_DEVICE_AUTO unless given */
 } sample_options;
 
 typedef struct file_options { /* info and export */

@@ -212,6 +212,20 @@ int crnnk_softmax_xent(cudaStream_t s, float *logits, const float *bias, const u
     return launched();
 }
 
+__global__ void add_bias_kernel(float *logits, const float *bias, size_t n, int vocab)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        logits[i] += bias[i % (size_t)vocab];
+}
+
+int crnnk_add_bias(cudaStream_t s, float *logits, const float *bias, int rows, int vocab)
+{
+    size_t n = (size_t)rows * vocab;
+    add_bias_kernel<<<blocks_for(n, THREADS), THREADS, 0, s>>>(logits, bias, n, vocab);
+    return launched();
+}
+
 int crnnk_sum(cudaStream_t s, const double *x, size_t n, double *partials, double *out)
 {
     partial_sums_kernel<false, double><<<CRNNK_REDUCE_BLOCKS, THREADS, 0, s>>>(x, n, partials);

@@ -46,6 +46,9 @@ int crnnk_dropout(cudaStream_t s, const float *in, float *out, size_t n, uint64_
 int crnnk_softmax_xent(cudaStream_t s, float *logits, const float *bias, const uint32_t *targets,
                        int rows, int vocab, float scale, double *row_loss);
 
+/* logits (rows,V) += bias (V) on every row. */
+int crnnk_add_bias(cudaStream_t s, float *logits, const float *bias, int rows, int vocab);
+
 /* *out = the sum of x (n) in double; partials: CRNNK_REDUCE_BLOCKS doubles. */
 int crnnk_sum(cudaStream_t s, const double *x, size_t n, double *partials, double *out);
 

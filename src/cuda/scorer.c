@@ -54,6 +54,7 @@ struct crnn_gpu_scorer {
 
     /* host, pinned */
     uint32_t *host_ids;         /* (2N) */
+    float *host_logits;         /* (rows,V), made by the first sampling step */
     int32_t *host_lengths;      /* (rows) */
     double *host_sum;
 };
@@ -83,6 +84,7 @@ void crnn_gpu_scorer_free(crnn_gpu_scorer *sc)
     for (int i = 0; i < sc->n_allocs; i++)
         cudaFree(sc->allocs[i]);
     cudaFreeHost(sc->host_ids);
+    cudaFreeHost(sc->host_logits);
     cudaFreeHost(sc->host_lengths);
     cudaFreeHost(sc->host_sum);
     crnn_cudnn_stack_free(&sc->stack);
@@ -273,25 +275,11 @@ static float *state_c(const crnn_gpu_scorer *sc, float *state, int rows, int l)
                           : NULL;
 }
 
-int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uint32_t *targets,
-                          int rows, int steps, double *loss, crnn_error *err)
+/* The forward of one chunk already described (shape) whose ids are in
+ * sc->ids: logits (n,V) without the bias, the state after it in state_next. */
+static int forward(crnn_gpu_scorer *sc, int rows, int n, crnn_error *err)
 {
-    if (rows < 1 || rows > sc->rows || steps < 1 || steps > sc->steps)
-        return crnn_fail(err, CRNN_ERR_ARG, "a chunk of %d x %d does not fit the scorer's %d x %d",
-                         rows, steps, sc->rows, sc->steps);
-    CUDA_TRY(cudaSetDevice(sc->device));
     const crnn_model_config *c = &sc->config;
-    int n = rows * steps, V = c->vocab;
-    for (int i = 0; i < n; i++)
-        if (inputs[i] >= (uint32_t)V || targets[i] >= (uint32_t)V)
-            return crnn_fail(err, CRNN_ERR_FORMAT, "a token id is outside the vocabulary");
-    int rc = shape(sc, rows, steps, NULL, err);
-    if (rc != CRNN_OK)
-        return rc;
-    memcpy(sc->host_ids, inputs, sizeof *inputs * (size_t)n);
-    memcpy(sc->host_ids + n, targets, sizeof *targets * (size_t)n);
-    CUDA_TRY(cudaMemcpyAsync(sc->ids, sc->host_ids, sizeof *sc->ids * 2 * (size_t)n,
-                             cudaMemcpyHostToDevice, sc->stream));
     KERNEL_TRY(crnnk_embed(sc->stream, sc->params + sc->layout.emb, sc->ids, n, c->embed, sc->x0));
     const float *in = sc->x0;
     for (int l = 0; l < c->layers; l++) {
@@ -308,17 +296,109 @@ int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uin
     }
     const float one = 1.0f, zero = 0.0f;
     /* logits (n,V) = top (n,H) wy (H,V), column-major as in the trainer. */
-    CUBLAS_TRY(cublasSgemm(sc->blas, CUBLAS_OP_N, CUBLAS_OP_N, V, n, c->hidden, &one,
-                           sc->params + sc->layout.wy, V, in, c->hidden, &zero, sc->logits, V));
+    CUBLAS_TRY(cublasSgemm(sc->blas, CUBLAS_OP_N, CUBLAS_OP_N, c->vocab, n, c->hidden, &one,
+                           sc->params + sc->layout.wy, c->vocab, in, c->hidden, &zero,
+                           sc->logits, c->vocab));
+    return CRNN_OK;
+}
+
+/* The state after the chunk just run is carried into the next. */
+static void carry(crnn_gpu_scorer *sc)
+{
+    float *t = sc->state;
+    sc->state = sc->state_next;
+    sc->state_next = t;
+}
+
+int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uint32_t *targets,
+                          int rows, int steps, double *loss, crnn_error *err)
+{
+    if (rows < 1 || rows > sc->rows || steps < 1 || steps > sc->steps)
+        return crnn_fail(err, CRNN_ERR_ARG, "a chunk of %d x %d does not fit the scorer's %d x %d",
+                         rows, steps, sc->rows, sc->steps);
+    CUDA_TRY(cudaSetDevice(sc->device));
+    int n = rows * steps, V = sc->config.vocab;
+    for (int i = 0; i < n; i++)
+        if (inputs[i] >= (uint32_t)V ||
+            (targets[i] >= (uint32_t)V && targets[i] != CRNNK_NO_TARGET))
+            return crnn_fail(err, CRNN_ERR_FORMAT, "a token id is outside the vocabulary");
+    int rc = shape(sc, rows, steps, NULL, err);
+    if (rc != CRNN_OK)
+        return rc;
+    memcpy(sc->host_ids, inputs, sizeof *inputs * (size_t)n);
+    memcpy(sc->host_ids + n, targets, sizeof *targets * (size_t)n);
+    CUDA_TRY(cudaMemcpyAsync(sc->ids, sc->host_ids, sizeof *sc->ids * 2 * (size_t)n,
+                             cudaMemcpyHostToDevice, sc->stream));
+    if ((rc = forward(sc, rows, n, err)) != CRNN_OK)
+        return rc;
     KERNEL_TRY(crnnk_softmax_xent(sc->stream, sc->logits, sc->params + sc->layout.by,
                                   sc->ids + n, n, V, 0.0f, sc->row_loss));
     KERNEL_TRY(crnnk_sum(sc->stream, sc->row_loss, (size_t)n, sc->partials, sc->sum));
     CUDA_TRY(cudaMemcpyAsync(sc->host_sum, sc->sum, sizeof(double), cudaMemcpyDeviceToHost,
                              sc->stream));
     CUDA_TRY(cudaStreamSynchronize(sc->stream));
-    float *t = sc->state; /* the state after this chunk is carried into the next */
-    sc->state = sc->state_next;
-    sc->state_next = t;
+    carry(sc);
     *loss += *sc->host_sum;
+    return CRNN_OK;
+}
+
+int crnn_gpu_scorer_logits(crnn_gpu_scorer *sc, const uint32_t *tokens, int rows, float *logits,
+                           crnn_error *err)
+{
+    if (rows < 1 || rows > sc->rows)
+        return crnn_fail(err, CRNN_ERR_ARG, "%d streams do not fit the scorer's %d", rows,
+                         sc->rows);
+    CUDA_TRY(cudaSetDevice(sc->device));
+    int V = sc->config.vocab;
+    for (int i = 0; i < rows; i++)
+        if (tokens[i] >= (uint32_t)V)
+            return crnn_fail(err, CRNN_ERR_FORMAT, "a token id is outside the vocabulary");
+    if (!sc->host_logits)
+        CUDA_TRY(cudaMallocHost((void **)&sc->host_logits,
+                                sizeof *sc->host_logits * (size_t)sc->rows * V));
+    int rc = shape(sc, rows, 1, NULL, err);
+    if (rc != CRNN_OK)
+        return rc;
+    memcpy(sc->host_ids, tokens, sizeof *tokens * (size_t)rows);
+    CUDA_TRY(cudaMemcpyAsync(sc->ids, sc->host_ids, sizeof *sc->ids * (size_t)rows,
+                             cudaMemcpyHostToDevice, sc->stream));
+    if ((rc = forward(sc, rows, rows, err)) != CRNN_OK)
+        return rc;
+    KERNEL_TRY(crnnk_add_bias(sc->stream, sc->logits, sc->params + sc->layout.by, rows, V));
+    CUDA_TRY(cudaMemcpyAsync(sc->host_logits, sc->logits, sizeof(float) * (size_t)rows * V,
+                             cudaMemcpyDeviceToHost, sc->stream));
+    CUDA_TRY(cudaStreamSynchronize(sc->stream));
+    carry(sc);
+    memcpy(logits, sc->host_logits, sizeof(float) * (size_t)rows * V);
+    return CRNN_OK;
+}
+
+static size_t state_floats(const crnn_gpu_scorer *sc, int rows)
+{
+    return (size_t)sc->config.layers * sc->slots * rows * sc->config.hidden;
+}
+
+int crnn_gpu_scorer_get_state(crnn_gpu_scorer *sc, float *state, int rows, crnn_error *err)
+{
+    if (rows < 0 || rows > sc->rows)
+        return crnn_fail(err, CRNN_ERR_ARG, "%d streams do not fit the scorer's %d", rows,
+                         sc->rows);
+    CUDA_TRY(cudaSetDevice(sc->device));
+    CUDA_TRY(cudaMemcpyAsync(state, sc->state, sizeof(float) * state_floats(sc, rows),
+                             cudaMemcpyDeviceToHost, sc->stream));
+    CUDA_TRY(cudaStreamSynchronize(sc->stream));
+    return CRNN_OK;
+}
+
+int crnn_gpu_scorer_put_state(crnn_gpu_scorer *sc, const float *state, int rows,
+                              crnn_error *err)
+{
+    if (rows < 0 || rows > sc->rows)
+        return crnn_fail(err, CRNN_ERR_ARG, "%d streams do not fit the scorer's %d", rows,
+                         sc->rows);
+    CUDA_TRY(cudaSetDevice(sc->device));
+    CUDA_TRY(cudaMemcpyAsync(sc->state, state, sizeof(float) * state_floats(sc, rows),
+                             cudaMemcpyHostToDevice, sc->stream));
+    CUDA_TRY(cudaStreamSynchronize(sc->stream)); /* the host's buffer may change next */
     return CRNN_OK;
 }
