@@ -61,3 +61,26 @@ int crnn_device_count(void)
 {
     return crnn_gpu_count();
 }
+
+int crnn_scorer_on_device(const struct crnn_model *model, const float *params, int device,
+                          int automatic, int rows, int steps, crnn_gpu_scorer **out,
+                          crnn_error *err)
+{
+    *out = NULL;
+    int rc = crnn_device_check(device, err);
+    crnn_gpu_scorer *sc = NULL;
+    if (rc == CRNN_OK && !(sc = crnn_gpu_scorer_create(model, device, rows, steps, err)))
+        rc = err ? err->status : CRNN_ERR_DEVICE;
+    if (rc == CRNN_OK)
+        rc = crnn_gpu_scorer_put(sc, params, err);
+    if (rc == CRNN_OK) {
+        *out = sc;
+        return CRNN_OK;
+    }
+    crnn_gpu_scorer_free(sc);
+    if (!automatic)
+        return rc;
+    if (err) /* left to choose, the CPU rather than a failure */
+        memset(err, 0, sizeof *err);
+    return CRNN_OK;
+}

@@ -268,27 +268,17 @@ int crnn_evaluator_set_device(crnn_evaluator *ev, int device, crnn_error *err)
     snprintf(ev->device, sizeof ev->device, "cpu");
     if (device == CRNN_DEVICE_CPU)
         return CRNN_OK;
-    int rc = crnn_device_check(device, err);
-    if (rc != CRNN_OK)
-        return rc;
     if (!ev->scorer_ids) {
         ev->scorer_ids = crnn_calloc(2 * (size_t)TEXT_EVAL_STREAMS * TEXT_EVAL_STEPS,
                                      sizeof *ev->scorer_ids);
         if (!ev->scorer_ids)
             return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory");
     }
-    crnn_gpu_scorer *sc = crnn_gpu_scorer_create(&ev->model, device, TEXT_EVAL_STREAMS,
-                                                 TEXT_EVAL_STEPS, err);
-    rc = sc ? crnn_gpu_scorer_put(sc, ev->model.params, err) : err ? err->status : CRNN_ERR_DEVICE;
-    if (rc != CRNN_OK) {
-        crnn_gpu_scorer_free(sc);
-        if (automatic) { /* left to choose, the CPU rather than a failure */
-            if (err)
-                memset(err, 0, sizeof *err);
-            return CRNN_OK;
-        }
+    crnn_gpu_scorer *sc;
+    int rc = crnn_scorer_on_device(&ev->model, ev->model.params, device, automatic,
+                                   TEXT_EVAL_STREAMS, TEXT_EVAL_STEPS, &sc, err);
+    if (!sc)
         return rc;
-    }
     ev->scorer = sc;
     crnn_device_name(device, ev->device, sizeof ev->device);
     return CRNN_OK;

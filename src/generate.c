@@ -241,35 +241,19 @@ int crnn_generator_set_device(crnn_generator *g, int device, crnn_error *err)
     snprintf(g->device, sizeof g->device, "cpu");
     if (device == CRNN_DEVICE_CPU)
         return CRNN_OK;
-    int rc = crnn_device_check(device, err);
     crnn_model shape;
-    crnn_gpu_scorer *sc = NULL;
-    if (rc == CRNN_OK)
-        rc = crnn_model_shape(&shape, &g->stored.config, err);
-    if (rc == CRNN_OK) {
-        int copied;
-        float *w = weights_f32(&g->stored, &copied);
-        if (!w)
-            rc = crnn_fail(err, CRNN_ERR_NOMEM, "out of memory widening the weights");
-        else if (!(sc = crnn_gpu_scorer_create(&shape, device, g->capacity, 1, err)))
-            rc = err ? err->status : CRNN_ERR_DEVICE;
-        else
-            rc = crnn_gpu_scorer_put(sc, w, err);
-        if (w && copied)
-            crnn_free_floats(w);
-    }
-    if (rc != CRNN_OK) {
-        crnn_gpu_scorer_free(sc);
-        if (automatic) { /* left to choose, the CPU rather than a failure */
-            if (err)
-                memset(err, 0, sizeof *err);
-            return CRNN_OK;
-        }
+    int rc = crnn_model_shape(&shape, &g->stored.config, err), copied = 0;
+    if (rc != CRNN_OK)
         return rc;
-    }
-    g->gpu = sc;
-    snprintf(g->device, sizeof g->device, "cuda:%d", device);
-    return CRNN_OK;
+    float *w = weights_f32(&g->stored, &copied);
+    if (!w)
+        return crnn_fail(err, CRNN_ERR_NOMEM, "out of memory widening the weights");
+    rc = crnn_scorer_on_device(&shape, w, device, automatic, g->capacity, 1, &g->gpu, err);
+    if (copied)
+        crnn_free_floats(w);
+    if (g->gpu)
+        crnn_device_name(device, g->device, sizeof g->device);
+    return rc;
 }
 
 const char *crnn_generator_device(const crnn_generator *g)

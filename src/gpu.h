@@ -138,6 +138,13 @@ int crnn_gpu_scorer_zero_state(crnn_gpu_scorer *sc, crnn_error *err);
 int crnn_gpu_scorer_chunk(crnn_gpu_scorer *sc, const uint32_t *inputs, const uint32_t *targets,
                           int rows, int steps, double *loss, crnn_error *err);
 
+/* A scorer on `device` for rows x steps holding params (device.c): *out,
+ * or NULL and the failure; with automatic, a failure leaves *out NULL and
+ * returns CRNN_OK (the caller stays on the CPU). */
+int crnn_scorer_on_device(const struct crnn_model *model, const float *params, int device,
+                          int automatic, int rows, int steps, crnn_gpu_scorer **out,
+                          crnn_error *err);
+
 /* Sampling (generate.c): one step of `rows` streams (within the scorer's),
  * each fed one token; the logits of their next tokens (rows, V), bias
  * added, into the host's logits. The state advances one step. */
