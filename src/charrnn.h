@@ -352,6 +352,7 @@ enum {
     CRNN_GIVEN_FORGET_BIAS = 1u << 10,
     CRNN_GIVEN_EVAL_EVERY = 1u << 11, /* crnn_run_settings.eval_every */
     CRNN_GIVEN_WEIGHT_DECAY = 1u << 12,
+    CRNN_GIVEN_PRECISION = 1u << 13, /* bf16 or fp32 products (the compute options' engine) */
 };
 
 /* How a run was planned for its time (crnn_trainer_plan), as its snapshots
@@ -370,6 +371,9 @@ typedef struct crnn_plan {
     unsigned chosen;               /* CRNN_GIVEN_* bits of the settings the plan chose */
     char command[1024];            /* the equivalent explicit command line, if the caller
                                       set one (crnn_trainer_set_plan) */
+    int bf16;                      /* the plan chose bf16 products (the CPU's oneDNN engine,
+                                      where it measured them faster); a resumed run left to
+                                      choose its engine keeps them (format 1.4) */
 } crnn_plan;
 
 /* A new run (as crnn_trainer_create_from) planned to end within seconds of
@@ -377,8 +381,10 @@ typedef struct crnn_plan {
  * settings in given are kept from config and run; the plan chooses the others
  * (with init_path, the shape is the init's): the model among sizes that
  * suit the corpus and the time, batch, sequence length, learning rate,
- * warm-up, a cosine schedule, dropout for the passes planned, the forget-gate
- * bias, and run->eval_every. It measures the candidates' speed on throwaway
+ * warm-up, a cosine schedule, dropout and weight decay for the passes
+ * planned, the forget-gate bias, run->eval_every and, when compute leaves the
+ * engine to choose (AUTO) on a CPU with AVX512-BF16, bf16 products if they
+ * measure faster there (plan->bf16; the trainer runs them). It measures the candidates' speed on throwaway
  * trainers (a few steps each, an evaluation and a snapshot written to
  * scratch_path and removed), then sets the schedule's length: run->max_iters,
  * bounded by a max_iters or max_epochs run already holds. When the warm-up

@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "dist.h"
+#include "gpu.h"
 #include "plan.h"
 
 /* Bigger models learn more per character, once they get enough characters:
@@ -79,11 +80,26 @@ double plan_dropout(double epochs)
 
 double plan_weight_decay(double epochs)
 {
-    /* Where dropout alone no longer holds off overfitting: 3 x 512 over 16.5
-     * passes of tiny-shakespeare, dropout 0.41, gained 0.009 in validation
-     * loss from 0.1 (bench/RESULTS.md), all of it after the 10th pass (at 5
-     * passes it was 0.003 behind); shorter runs are left without. */
-    return epochs >= 12 ? 0.1 : 0;
+    /* Where dropout alone no longer holds off overfitting (bench/RESULTS.md,
+     * "Issue 14"): 3 x 512 on tiny-shakespeare gained 0.009 in validation
+     * loss from 0.1 over 16.5 passes (all of it after the 10th pass; at 5
+     * it was 0.003 behind), and over 21-26 passes 0.3 reached 1.3318 where
+     * 0.1 peaked at 1.3386 at the 22nd and rose after. So none below 12
+     * passes, 0.1 at 12, rising with the doublings of the passes to 0.3 at
+     * 20 and staying there (more was not measured). */
+    if (!(epochs >= 12))
+        return 0;
+    double w = 0.1 + 0.2 * log2(epochs / 12) / log2(20.0 / 12);
+    return w < 0.3 ? w : 0.3;
+}
+
+int plan_prefers_bf16(double fp32_step_seconds, double bf16_step_seconds)
+{
+    /* bf16 products trained as well as fp32 step for step (bench/RESULTS.md,
+     * "bf16 against fp32 over whole runs"), so any speed they gain is more
+     * steps in the time; the margin keeps a probe's noise from choosing them
+     * where they are no faster (a Xeon ran them at 0.6x, a Zen 5 at 1.6x). */
+    return bf16_step_seconds > 0 && bf16_step_seconds * PLAN_BF16_GAIN <= fp32_step_seconds;
 }
 
 int plan_fits(double weights, double chars, double train_chars)
@@ -288,6 +304,20 @@ static int measure(const char *const *paths, size_t n, const char *init_path,
     return rc;
 }
 
+/* Whether the plan may measure bf16 products for config: the engine is left
+ * to choose, the layers are LSTM (the oneDNN engine's only cell), this CPU
+ * runs oneDNN's bf16 kernels, and the run stays on the CPU (bf16 training
+ * exists there only; auto would otherwise pick a GPU). */
+static int bf16_possible(const crnn_train_config *config, const crnn_compute_options *compute)
+{
+    if (compute->engine != CRNN_ENGINE_AUTO || config->cell != CRNN_CELL_LSTM ||
+        crnn_engine_check(CRNN_ENGINE_ONEDNN_BF16, NULL) != CRNN_OK)
+        return 0;
+    return compute->device == CRNN_DEVICE_CPU ||
+           (compute->device == CRNN_DEVICE_AUTO &&
+            (crnn_dist_size_internal() > 1 || crnn_gpu_count() < 1));
+}
+
 /* Characters per second of candidate i: measured, or predicted from the
  * work rate of measured candidate m. */
 static double speed_of(const crnn_train_config *cand, const probe *probes, int i, int m, int vocab)
@@ -400,6 +430,36 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     }
     probe *p = &probes[pick];
 
+    /* bf16 products, measured on the chosen model, where the engine is left
+     * to choose: taken where they run faster (and then larger models are not
+     * reconsidered: the corpus bounds the size that matters most). A probe
+     * that fails (memory, say) leaves fp32. */
+    crnn_compute_options run_compute;
+    if (compute)
+        run_compute = *compute;
+    else
+        crnn_compute_options_default(&run_compute);
+    int bf16 = 0, precision_open = bf16_possible(&cand[pick], &run_compute);
+    if (precision_open) {
+        crnn_compute_options bc = run_compute;
+        bc.engine = CRNN_ENGINE_ONEDNN_BF16;
+        probe pb = {0};
+        crnn_trainer_status bst;
+        double fp32_step = p->step_seconds;
+        if (measure(paths, n, init_path, &cand[pick], &bc, probe_seconds, 0, NULL, &pb, &bst,
+                    NULL) == CRNN_OK &&
+            plan_prefers_bf16(p->step_seconds, pb.step_seconds)) {
+            bf16 = 1;
+            run_compute = bc;
+            p->step_seconds = pb.step_seconds;
+            p->create_seconds = pb.create_seconds;
+        }
+        if (getenv("CHARRNN_PLAN_DEBUG"))
+            fprintf(stderr, "plan: bf16 step %.4f s against fp32 %.4f s: %s; at %.2f s\n",
+                    pb.step_seconds, fp32_step, bf16 ? "bf16" : "fp32",
+                    plan_now() - t0);
+    }
+
     /* The steps that fit, then the rest of the plan for them. */
     crnn_train_config c = cand[pick];
     plan_costs k = {p->step_seconds, p->eval_cps, p->save_seconds,
@@ -422,7 +482,7 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     double epochs = (double)steps * c.batch * c.seq / fmax(train_chars, 1);
     settle(&c, given, steps, epochs);
 
-    crnn_trainer *t = crnn_trainer_create_from(paths, n, init_path, &c, compute, err);
+    crnn_trainer *t = crnn_trainer_create_from(paths, n, init_path, &c, &run_compute, err);
     if (!t)
         return NULL;
     crnn_trainer_status real;
@@ -448,6 +508,9 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
                    CRNN_GIVEN_DROPOUT | CRNN_GIVEN_FORGET_BIAS | CRNN_GIVEN_EVAL_EVERY |
                    CRNN_GIVEN_WEIGHT_DECAY;
     plan->chosen = all & ~given;
+    if (precision_open)
+        plan->chosen |= CRNN_GIVEN_PRECISION;
+    plan->bf16 = bf16;
     if (c.cell != CRNN_CELL_LSTM)
         plan->chosen &= ~(unsigned)CRNN_GIVEN_FORGET_BIAS;
     crnn_trainer_set_plan(t, plan);

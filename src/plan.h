@@ -33,8 +33,15 @@ double plan_work(const crnn_train_config *config, int vocab);
 /* Dropout for a run of this many passes over its training split. */
 double plan_dropout(double epochs);
 
-/* The decoupled weight decay for a run of that many passes: 0.1 from 12 on, else 0. */
+/* The decoupled weight decay for a run of that many passes: none below 12,
+ * 0.1 at 12 rising to 0.3 at 20 and beyond. */
 double plan_weight_decay(double epochs);
+
+/* bf16 products train as well as fp32 step for step: the plan takes them
+ * where one step measures at least this much faster. */
+#define PLAN_BF16_GAIN 1.1
+/* 1 if a step measured in bf16 is fast enough against fp32's to take it. */
+int plan_prefers_bf16(double fp32_step_seconds, double bf16_step_seconds);
 
 /* 1 if a model of weights can be trained on chars characters (the budget)
  * of a training split of train_chars. */

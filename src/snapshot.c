@@ -28,6 +28,8 @@ static const unsigned char MAGIC[8] = {'C', 'H', 'A', 'R', 'R', 'N', 'N', 0x1A};
 #define MAX_RATIO 1040u
 
 #define SECTION_REQUIRED 1u
+/* PLAN's flags (format 1.4). */
+#define PLAN_BF16 1u
 
 /* ------------------------------------------------------------ byte buffer */
 
@@ -417,6 +419,7 @@ static void write_payload(writer *w, const crnn_snapshot *s)
         size_t clen = strnlen(pl->command, sizeof pl->command - 1);
         put_u32(&b, (uint32_t)clen);
         put_bytes(&b, pl->command, clen);
+        put_u32(&b, pl->bf16 ? PLAN_BF16 : 0);
         w_small(w, "PLAN", 0, &b);
     }
 
@@ -710,8 +713,9 @@ static int read_cursors(reader *sr, crnn_snapshot *s, const char *name, crnn_err
 
 /* Walks the payload's sections: tag, flags, u64 length, content. Each known
  * section may appear once; an unknown one is skipped unless it is required. */
-/* PLAN (format 1.3): how a run was planned for its time. */
-static int read_plan(reader *sr, crnn_snapshot *s, const char *name, crnn_error *err)
+/* PLAN (format 1.3; 1.4 appends flags): how a run was planned for its time. */
+static int read_plan(reader *sr, crnn_snapshot *s, unsigned minor, const char *name,
+                     crnn_error *err)
 {
     crnn_plan *pl = &s->plan;
     pl->seconds = get_f64(sr);
@@ -729,6 +733,8 @@ static int read_plan(reader *sr, crnn_snapshot *s, const char *name, crnn_error 
     memcpy(pl->command, sr->p + sr->pos, clen);
     pl->command[clen] = 0;
     sr->pos += clen;
+    if (minor >= 4)
+        pl->bf16 = (get_u32(sr) & PLAN_BF16) != 0;
     return CRNN_OK;
 }
 
@@ -765,7 +771,7 @@ static int parse_sections(const unsigned char *p, size_t len, uint32_t nsections
                 rc = read_origin(&sr, s, name, err);
         } else if (!strcmp(tag, "PLAN")) {
             if (!(twice = s->plan.seconds > 0))
-                rc = read_plan(&sr, s, name, err);
+                rc = read_plan(&sr, s, minor, name, err);
         } else if (!strcmp(tag, "CRPS")) {
             if (!(twice = s->corpus_path != NULL))
                 rc = read_corpus(&sr, s, name, err);

@@ -41,8 +41,10 @@ struct crnn_trainer {
     plan_costs plan_costs;
     double plan_deadline;  /* process 0's CLOCK_MONOTONIC */
     uint64_t plan_bound;   /* at most this many steps (0: no bound) */
-    double plan_step_time; /* seconds in steps 2 ... so far */
+    double plan_step_time; /* seconds in the warm-up's second half so far */
     uint64_t plan_timed;
+    double plan_early_time; /* ... and in its first half, from step 2 (for CHARRNN_PLAN_DEBUG) */
+    uint64_t plan_early;
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
@@ -733,17 +735,23 @@ void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double 
     t->plan_costs = *k;
     t->plan_deadline = deadline;
     t->plan_bound = bound;
-    t->plan_step_time = 0;
-    t->plan_timed = 0;
+    t->plan_step_time = t->plan_early_time = 0;
+    t->plan_timed = t->plan_early = 0;
 }
 
-/* A planned run's step (the first, which sets the engine up, untimed): at
- * the end of the warm-up, the steps that fit by now are fixed for good. */
+/* A planned run's step: at the end of the warm-up, the steps that fit by
+ * now are fixed for good, from the speed of its second half (timing all its
+ * steps, 30-minute runs ended 1.5 to 5 minutes early: one warm-up measured
+ * 12.8k chars/s where the steps after it ran at 14.5k). */
 static void plan_after_step(crnn_trainer *t, double seconds)
 {
-    if (t->step >= 2) {
+    uint64_t from = t->config.warmup_steps / 2;
+    if (t->step > (from > 1 ? from : 1)) {
         t->plan_step_time += seconds;
         t->plan_timed++;
+    } else if (t->step >= 2) {
+        t->plan_early_time += seconds;
+        t->plan_early++;
     }
     if (t->step < t->config.warmup_steps)
         return;
@@ -753,6 +761,10 @@ static void plan_after_step(crnn_trainer *t, double seconds)
         left = 0, step = 0;
     double both[2] = {left, step};
     crnn_dist_sum_doubles(both, 2);
+    if (getenv("CHARRNN_PLAN_DEBUG") && t->rank == 0)
+        fprintf(stderr, "plan: warm-up steps 2-%llu %.4f s each, then %.4f s\n",
+                (unsigned long long)(t->plan_early + 1),
+                t->plan_early ? t->plan_early_time / (double)t->plan_early : 0, step);
     plan_costs k = t->plan_costs;
     k.step_seconds = both[1];
     uint64_t every = 0, chars = 0;
@@ -1107,6 +1119,12 @@ static crnn_trainer *resume_local(const char *snapshot_path, const char *corpus_
         t->origin_step = s.origin_step;
     }
     t->plan = s.plan;
+    /* A run the plan put on bf16 products continues on them when the engine
+     * is left to choose and this CPU has them (else in fp32: it continues
+     * correctly, though not bit for bit). */
+    if (s.plan.bf16 && t->compute.engine == CRNN_ENGINE_AUTO && s.config.cell == CRNN_CELL_LSTM &&
+        crnn_engine_check(CRNN_ENGINE_ONEDNN_BF16, NULL) == CRNN_OK)
+        t->compute.engine = CRNN_ENGINE_ONEDNN_BF16;
     if (set_corpus_args(t, args, nargs, err) != CRNN_OK || read_corpus(t, err) != CRNN_OK ||
         same_sources(&s, t, snapshot_path, err) != CRNN_OK)
         goto fail;

@@ -2,7 +2,8 @@
 # The CLI on oneDNN's LSTM engine: the header names it; the own cells and
 # oneDNN resume each other's snapshots; left to choose, charrnn trains on its
 # own cells when oneDNN's engine would not fit in memory, and refuses when
-# asked for oneDNN; --bf16 where the CPU has AVX512-BF16, refused elsewhere.
+# asked for oneDNN; --bf16 where the CPU has AVX512-BF16, refused elsewhere;
+# --fp32 keeps fp32.
 # A build without oneDNN must refuse --engine onednn by name; then the test is
 # skipped (exit 77), so that meson test shows that the engine went unchecked.
 # usage: tests/onednn.sh path/to/charrnn with|without (what meson found)
@@ -40,5 +41,8 @@ if grep -q avx512_bf16 /proc/cpuinfo; then
 else
   expect 2 "AVX512-BF16" -- "$bin" train corpus.txt -o e3.crnn "${small[@]}" --max-iters 4 --bf16
 fi
+# --fp32 keeps the products in fp32 on oneDNN, whatever came before it.
+expect 0 "layers on oneDNN" -- "$bin" train corpus.txt -o e6.crnn "${small[@]}" --max-iters 2 --bf16 --fp32
+grep -q "products in bf16" err.txt && bad "--fp32 trained in bf16: $(cat err.txt)" || ok
 
 finish onednn

@@ -53,7 +53,7 @@ cmd=$(same_run c.crnn) && {
 
 # 3. Options given are kept; the rest is chosen.
 expect 0 "" -- "$bin" train corpus.txt -o g.crnn --time 4 --hidden 24 --batch 6 --dropout 0.05 \
-  --seed 5 --lr 0.003 --threads 1 -q
+  --seed 5 --lr 0.003 --threads 1 --fp32 -q
 expect 0 "" -- "$bin" info g.crnn
 info_field model | grep -q "x 24 LSTM" && ok || bad "--hidden 24 not kept: $(info_field model)"
 info_field training | grep -q "batch 6 x seq [0-9]*, lr 0.003, clip 5, seed 5" && ok ||
@@ -103,6 +103,27 @@ expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn --schedule
 expect 0 "" -- "$bin" train corpus.txt -o n.crnn --hidden 16 --time 2 --no-plan --max-iters 1000000 -q
 expect 0 "" -- "$bin" info n.crnn
 grep -q "^planned:" out.txt && bad "--no-plan planned" || ok
+
+# 8. Precision: left to choose, the plan measures bf16 products where this
+# CPU and build run them (and says it chose the precision), never elsewhere;
+# when it takes them, the printed command line says --bf16 (test_snapshot
+# resumes such a run in bf16). --fp32 in 3. keeps it out.
+if "$bin" train corpus.txt -o q.crnn --bf16 --hidden 8 --max-iters 1 -q >/dev/null 2>&1; then
+  has_bf16=1
+else
+  has_bf16=0
+fi
+expect 0 "" -- "$bin" train corpus.txt -o e.crnn --time 3 --hidden 24 --threads 1 -q
+expect 0 "" -- "$bin" info e.crnn
+chose_precision=0
+info_field planned | grep -q "precision" && chose_precision=1
+[ "$chose_precision" = "$has_bf16" ] && ok ||
+  bad "bf16 runs here: $has_bf16; the plan chose the precision: $chose_precision: $(info_field planned)"
+if info_field "same run" | grep -q -- "--bf16"; then
+  [ "$has_bf16" = 1 ] && ok || bad "the plan took bf16 where it does not run"
+else
+  ok
+fi
 
 # 7. A resumed snapshot written before plans existed reads as unplanned.
 expect 0 "" -- "$bin" info "$here/data/snapshot-1.0.crnn"

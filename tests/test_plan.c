@@ -87,8 +87,20 @@ int main(void)
     CHECK(fabs(plan_dropout(16) - 0.4) < 1e-9, "dropout at 16 passes: %g", plan_dropout(16));
     CHECK(plan_dropout(NAN) == 0, "dropout for NaN passes");
     CHECK(plan_weight_decay(10) == 0 && plan_weight_decay(NAN) == 0, "weight decay below 12 passes");
-    CHECK(fabs(plan_weight_decay(16.5) - 0.1) < 1e-9, "weight decay at 16.5 passes: %g",
-          plan_weight_decay(16.5));
+    CHECK(fabs(plan_weight_decay(12) - 0.1) < 1e-9, "weight decay at 12 passes: %g",
+          plan_weight_decay(12));
+    CHECK(plan_weight_decay(16.5) > 0.2 && plan_weight_decay(16.5) < 0.25,
+          "weight decay at 16.5 passes: %g", plan_weight_decay(16.5));
+    CHECK(fabs(plan_weight_decay(20) - 0.3) < 1e-9 && plan_weight_decay(200) == 0.3,
+          "weight decay from 20 passes: %g, %g", plan_weight_decay(20), plan_weight_decay(200));
+    for (double e = 12; e < 40; e *= 1.1)
+        CHECK(plan_weight_decay(e * 1.1) >= plan_weight_decay(e), "weight decay falls at %g", e);
+
+    /* bf16 is taken where it measures faster by the margin, not on noise. */
+    CHECK(plan_prefers_bf16(0.10, 0.10 / 1.6), "bf16 at 1.6x fp32's speed");
+    CHECK(!plan_prefers_bf16(0.10, 0.10 / 0.6), "bf16 at 0.6x fp32's speed");
+    CHECK(!plan_prefers_bf16(0.10, 0.10 / 1.05), "bf16 within the probe's noise");
+    CHECK(!plan_prefers_bf16(0.10, 0), "bf16 not measured");
 
     /* Weights: a 2 x 128 LSTM, embedding 64, 65 characters (biases left out). */
     crnn_train_config c;

@@ -367,7 +367,7 @@ static void test_plan_section(const char *path)
     CHECK_OK(crnn_snapshot_load(path, &s, &err), err);
     CHECK(s.plan.seconds == 0, "a snapshot without a plan reads as planned");
     crnn_plan plan = {1800, 6.5, 12345.5, 40000, 0.75, 4123, 65536, 20.6, CRNN_GIVEN_LAYERS | CRNN_GIVEN_LR,
-                      "charrnn train 'a b.txt' -o m.crnn --max-iters 4123"};
+                      "charrnn train 'a b.txt' -o m.crnn --max-iters 4123", 1};
     s.plan = plan;
     const char *copy = temp_path("planned.crnn");
     CHECK_OK(crnn_snapshot_save(copy, &s, &err), err);
@@ -395,6 +395,52 @@ static void test_plan_section(const char *path)
           err.message);
     free(bad);
     free(bytes);
+    crnn_snapshot_free(&s);
+}
+
+/* A planned run written in format 1.3, before PLAN recorded bf16
+ * (tests/data/README.md): its plan reads as fp32 and it resumes; with the
+ * plan's bf16 flag set, a run left to choose its engine resumes on bf16
+ * products where this CPU has them, and one given an engine keeps it. */
+static void test_planned_1_3(void)
+{
+    const char *old = TEST_DATA_DIR "/snapshot-1.3-planned.crnn";
+    const char *old_corpus = TEST_DATA_DIR "/snapshot-1.0-corpus.txt";
+    crnn_snapshot s;
+    crnn_error err = {0};
+    CHECK_OK(crnn_snapshot_load(old, &s, &err), err);
+    CHECK(s.version_minor == 3 && s.plan.seconds == 4 && s.plan.steps == 470 && !s.plan.bf16 &&
+              strstr(s.plan.command, "--max-iters 470"),
+          "format 1.3's plan: %u.%u, %g s, %llu steps, bf16 %d", s.version_major, s.version_minor,
+          s.plan.seconds, (unsigned long long)s.plan.steps, s.plan.bf16);
+    int has_bf16 = crnn_engine_check(CRNN_ENGINE_ONEDNN_BF16, NULL) == CRNN_OK;
+    for (int flag = 0; flag < 2; flag++) {
+        s.plan.bf16 = flag;
+        const char *copy = temp_path("planned-bf16.crnn");
+        CHECK_OK(crnn_snapshot_save(copy, &s, &err), err);
+        for (int given = 0; given < 2; given++) {
+            crnn_compute_options o;
+            crnn_compute_options_default(&o);
+            if (given)
+                o.engine = CRNN_ENGINE_OWN;
+            crnn_trainer *t = crnn_trainer_resume(copy, old_corpus, &o, &err);
+            CHECK(t, "resuming a planned run: %s", err.message);
+            if (!t)
+                continue;
+            crnn_trainer_status st;
+            crnn_trainer_get_status(t, &st);
+            int bf16 = strstr(st.engine, "products in bf16") != NULL;
+            CHECK(bf16 == (flag && !given && has_bf16),
+                  "plan bf16 %d, engine given %d, the CPU has bf16 %d: resumed on %s", flag, given,
+                  has_bf16, st.engine);
+            double loss;
+            CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+            crnn_plan got;
+            crnn_trainer_get_plan(t, &got);
+            CHECK(got.bf16 == flag && got.steps == 470, "the resumed plan: bf16 %d", got.bf16);
+            crnn_trainer_free(t);
+        }
+    }
     crnn_snapshot_free(&s);
 }
 
@@ -498,6 +544,7 @@ int main(void)
     test_corruption(path);
     test_forward_compatibility(path);
     test_plan_section(path);
+    test_planned_1_3();
     test_export(path);
     return check_result("test_snapshot");
 }

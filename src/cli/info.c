@@ -61,7 +61,7 @@ static void chosen_names(unsigned chosen, char *out, size_t size)
                  {CRNN_GIVEN_LR, "lr"},              {CRNN_GIVEN_SCHEDULE, "schedule"},
                  {CRNN_GIVEN_WARMUP, "warmup"},      {CRNN_GIVEN_DROPOUT, "dropout"},
                  {CRNN_GIVEN_FORGET_BIAS, "forget-bias"}, {CRNN_GIVEN_EVAL_EVERY, "eval-every"},
-                 {CRNN_GIVEN_WEIGHT_DECAY, "weight-decay"}};
+                 {CRNN_GIVEN_WEIGHT_DECAY, "weight-decay"}, {CRNN_GIVEN_PRECISION, "precision"}};
     size_t len = 0;
     out[0] = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -146,6 +146,7 @@ static int print_json(const char *path, const crnn_snapshot_info *in)
         cli_json_set(plan, "setup_seconds", cli_json_number(p->setup_seconds));
         cli_json_set(plan, "final_chars", json_integer((json_int_t)p->final_chars));
         cli_json_set(plan, "chosen", chose);
+        cli_json_set(plan, "bf16", json_boolean(p->bf16));
         cli_json_set(plan, "command", cli_json_text(p->command));
         cli_json_set(o, "plan", plan);
     } else {

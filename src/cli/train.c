@@ -54,6 +54,9 @@ static const char TRAIN_HELP[] =
     "                     onednn-bf16 or own (charrnn's cells)\n"
     "  --bf16             --engine onednn-bf16: matrix products in bf16 (AVX512-BF16\n"
     "                     CPUs), fp32 weights and accumulation\n"
+    "  --fp32             keep the products in fp32 (a run planned with --time takes bf16\n"
+    "                     where this CPU measures them faster): --engine onednn, or own\n"
+    "                     in a build without oneDNN\n"
     "  --device D         where the steps run: auto (a GPU when one is present and built\n"
     "                     in, default), cpu, cuda or cuda:N\n"
     "Corpus:\n"
@@ -73,7 +76,8 @@ static const char TRAIN_HELP[] =
     "  --epochs N         stop after N passes over the training split (default 10)\n"
     "  --time T           plan the run for T (seconds, or 90s, 30m, 2h): the whole command,\n"
     "                     evaluations included, ends within it. The options not given\n"
-    "                     are chosen (model, batch, seq, lr, cosine schedule, dropout)\n"
+    "                     are chosen (model, batch, seq, lr, cosine schedule, dropout,\n"
+    "                     weight decay, bf16 products where faster)\n"
     "                     after measuring this machine's speed; the plan is printed as\n"
     "                     the equivalent command line. On resume, T bounds that run.\n"
     "  --no-plan          with --time: choose nothing; the time only stops the run\n"
@@ -359,6 +363,9 @@ static void run_option(cli_args *a, const char *arg, train_options *o)
         o->engine = cli_pick(a, "--engine", cli_value(a, arg), engines, o->engine);
     } else if (cli_is(a, arg, "--bf16")) {
         o->engine = CRNN_ENGINE_ONEDNN_BF16;
+    } else if (cli_is(a, arg, "--fp32")) {
+        o->engine = crnn_engine_check(CRNN_ENGINE_ONEDNN, NULL) == CRNN_OK ? CRNN_ENGINE_ONEDNN
+                                                                           : CRNN_ENGINE_OWN;
     } else if (cli_is(a, arg, "--device")) {
         o->device = cli_value(a, arg);
     } else if (cli_is(a, arg, "--threads")) {
@@ -629,8 +636,8 @@ static void append_option(char *out, size_t size, size_t *len, const char *optio
  * for step: every option the plan chose or was given, and the planned step
  * count in place of --time. */
 static void equivalent_command(const train_options *o, const crnn_trainer_status *st,
-                               const crnn_run_settings *rs, const char *output, char *out,
-                               size_t size)
+                               const crnn_run_settings *rs, int bf16, const char *output,
+                               char *out, size_t size)
 {
     const crnn_train_config *c = &st->config;
     crnn_train_config d;
@@ -705,6 +712,8 @@ static void equivalent_command(const train_options *o, const crnn_trainer_status
     static const char *const engines[] = {"auto", "own", "onednn", "onednn-bf16"};
     if (o->engine)
         append_option(out, size, &len, "--engine", "%s", engines[o->engine % 4]);
+    else if (bf16)
+        append_option(out, size, &len, "--bf16", NULL);
     if (o->device)
         append_option(out, size, &len, "--device", "%s", o->device);
     if (o->threads)
@@ -753,7 +762,8 @@ static int plan_setup(train_run *r, const train_options *o, const crnn_compute_o
         return cli_report(&err);
     crnn_trainer_status st;
     crnn_trainer_get_status(r->t, &st);
-    equivalent_command(o, &st, rs, r->output, r->plan.command, sizeof r->plan.command);
+    equivalent_command(o, &st, rs, r->plan.bf16, r->output, r->plan.command,
+                       sizeof r->plan.command);
     crnn_trainer_set_plan(r->t, &r->plan);
     r->plan_open = st.config.warmup_steps >= 3;
     return 0;
@@ -852,11 +862,12 @@ static void print_plan(const train_run *r, const crnn_trainer_status *st, int re
         return;
     }
     fprintf(stderr,
-            "charrnn: plan for %s: %d x %d %s, batch %d x %d, dropout %g, lr %g, %s over %llu "
-            "steps (%.1f epochs); measured %.1fk chars/s training, %.1fk evaluating, %.2f s a "
-            "snapshot; set up in %s\n",
+            "charrnn: plan for %s: %d x %d %s, batch %d x %d, dropout %g, weight decay %g, lr "
+            "%g, %s%s over %llu steps (%.1f epochs); measured %.1fk chars/s training, %.1fk "
+            "evaluating, %.2f s a snapshot; set up in %s\n",
             budget, c->layers, c->hidden, crnn_cell_title(c->cell), c->batch, c->seq,
-            (double)c->dropout, (double)c->learning_rate,
+            (double)c->dropout, (double)c->weight_decay, (double)c->learning_rate,
+            p->bf16 ? "bf16 products (measured faster here; --fp32 keeps fp32), " : "",
             c->schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given",
             (unsigned long long)p->steps, p->epochs, p->train_chars_per_second / 1000,
             p->eval_chars_per_second / 1000, p->save_seconds, setup);
@@ -877,7 +888,8 @@ static void plan_settled(train_run *r, const crnn_trainer_status *st)
     crnn_trainer_get_plan(r->t, &r->plan);
     crnn_trainer_get_run_settings(r->t, &r->rs);
     r->lim.max_iters = r->rs.max_iters;
-    equivalent_command(r->opts, st, &r->rs, r->output, r->plan.command, sizeof r->plan.command);
+    equivalent_command(r->opts, st, &r->rs, r->plan.bf16, r->output, r->plan.command,
+                       sizeof r->plan.command);
     crnn_trainer_set_plan(r->t, &r->plan);
     if (r->quiet)
         return;

@@ -364,9 +364,13 @@ def test_train_time_plans_as_the_cli(corpus, tmp_path):
     assert r.config["schedule"] == "cosine" and r.config["schedule_steps"] == r.plan["steps"]
     assert r.plan["command"].startswith("charrnn.train(")
     r = charrnn.train(corpus, str(tmp_path / "given.crnn"), time=3, hidden=24, dropout=0.05,
-                      threads=1, cache_dir="")
+                      weight_decay=0.02, engine="own", threads=1, cache_dir="")
     assert r.config["hidden"] == 24 and r.config["dropout"] == pytest.approx(0.05)
+    assert r.config["weight_decay"] == pytest.approx(0.02)
     assert not r.plan["chosen"] & (1 << 2)  # hidden was given, not chosen
+    assert not r.plan["chosen"] & (1 << 12)  # nor weight decay
+    assert not r.plan["chosen"] & (1 << 13) and r.plan["bf16"] is False  # nor the engine
+    assert "weight_decay=0.02," in r.plan["command"]
     r = charrnn.train(corpus, str(tmp_path / "stop.crnn"), time=1, plan=False,
                       max_iters=10**6, hidden=16, threads=1, cache_dir="")
     assert r.plan is None and 1 <= r.steps < 10**6

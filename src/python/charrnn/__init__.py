@@ -598,7 +598,8 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
 # The library's CRNN_GIVEN_* bits of the settings a plan keeps, by config key.
 _GIVEN_BITS = {"cell": 1 << 0, "layers": 1 << 1, "hidden": 1 << 2, "embed": 1 << 3,
                "batch": 1 << 4, "seq": 1 << 5, "learning_rate": 1 << 6, "schedule": 1 << 7,
-               "warmup_steps": 1 << 8, "dropout": 1 << 9, "forget_bias": 1 << 10}
+               "warmup_steps": 1 << 8, "dropout": 1 << 9, "forget_bias": 1 << 10,
+               "weight_decay": 1 << 12}
 _GIVEN_EVAL_EVERY = 1 << 11
 _SHAPE_BITS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3)
 
@@ -625,7 +626,10 @@ def _planned(paths: list, output: str, config: dict, given: dict, init_from: Opt
         ("cell", c["cell"]), ("layers", c["layers"]), ("hidden", c["hidden"]),
         ("embed", c["embed"]), ("batch", c["batch"]), ("seq", c["seq"]),
         ("lr", c["learning_rate"]), ("schedule", c["schedule"]), ("warmup", c["warmup_steps"]),
-        ("dropout", c["dropout"]), ("forget_bias", c["forget_bias"]))]
+        ("weight_decay", c["weight_decay"]), ("dropout", c["dropout"]),
+        ("forget_bias", c["forget_bias"]))]
+    if trainer.plan()["bf16"] and engine == "auto":  # the plan measured bf16 faster here
+        args.append("engine='onednn-bf16'")
 
     def command(rs: dict) -> str:
         more = args + [f"max_iters={rs['max_iters']}", f"eval_every={rs['eval_every']}"]

@@ -1008,13 +1008,13 @@ static PyObject *Trainer_plan(TrainerObject *self, PyObject *unused)
     crnn_trainer_get_plan(self->t, &p);
     if (!(p.seconds > 0))
         Py_RETURN_NONE;
-    return Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:K,s:K,s:d,s:I,s:s}", "seconds", p.seconds,
+    return Py_BuildValue("{s:d,s:d,s:d,s:d,s:d,s:K,s:K,s:d,s:I,s:s,s:O}", "seconds", p.seconds,
                          "setup_seconds", p.setup_seconds, "train_chars_per_second",
                          p.train_chars_per_second, "eval_chars_per_second",
                          p.eval_chars_per_second, "save_seconds", p.save_seconds, "steps",
                          (unsigned long long)p.steps, "final_chars",
                          (unsigned long long)p.final_chars, "epochs", p.epochs, "chosen",
-                         p.chosen, "command", p.command);
+                         p.chosen, "command", p.command, "bf16", p.bf16 ? Py_True : Py_False);
 }
 
 /* set_plan_command(text): the equivalent command line the plan records. */
