@@ -97,8 +97,9 @@ int plan_prefers_bf16(double fp32_step_seconds, double bf16_step_seconds)
 {
     /* bf16 products trained as well as fp32 step for step (bench/RESULTS.md,
      * "bf16 against fp32 over whole runs"), so any speed they gain is more
-     * steps in the time; the margin keeps a probe's noise from choosing them
-     * where they are no faster (a Xeon ran them at 0.6x, a Zen 5 at 1.6x). */
+     * steps in the time. No margin: short probes understate bf16 (on a Zen 5
+     * they measured 1.085x and 1.26x where whole runs ran at 1.5x), and
+     * where bf16 is slower it is far slower (a Xeon ran it at 0.6x). */
     return bf16_step_seconds > 0 && bf16_step_seconds * PLAN_BF16_GAIN <= fp32_step_seconds;
 }
 
@@ -343,7 +344,7 @@ static void settle(crnn_train_config *c, unsigned given, uint64_t steps, double 
     if (!(given & CRNN_GIVEN_DROPOUT))
         c->dropout = (float)(round(plan_dropout(epochs) * 100) / 100);
     if (!(given & CRNN_GIVEN_WEIGHT_DECAY))
-        c->weight_decay = (float)plan_weight_decay(epochs);
+        c->weight_decay = (float)(round(plan_weight_decay(epochs) * 100) / 100);
     /* Measured better than 1 (bench/RESULTS.md, "Quality in 30 minutes"). */
     if (!(given & CRNN_GIVEN_FORGET_BIAS))
         c->forget_bias = 0;
