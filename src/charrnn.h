@@ -77,7 +77,8 @@ typedef enum crnn_optimizer {
 typedef enum crnn_schedule {
     CRNN_SCHEDULE_CONSTANT = 0,
     CRNN_SCHEDULE_STEP = 1,   /* times lr_decay every decay_every epochs */
-    CRNN_SCHEDULE_COSINE = 2, /* cosine from lr to 0 over schedule_steps */
+    CRNN_SCHEDULE_COSINE = 2, /* cosine from lr to 0 over schedule_steps (over its last
+                                 cooldown_steps when set, lr held until then) */
 } crnn_schedule;
 
 /* Everything that defines a training run. Fill it with crnn_train_config_default()
@@ -109,6 +110,9 @@ typedef struct crnn_train_config {
     crnn_normalization normalize;
     int max_vocab;       /* 0 = every character; else keep the max_vocab - 1 most
                             frequent and map the rest to U+FFFD (at least 2) */
+    uint64_t cooldown_steps; /* cosine schedule: 0 decays from the end of the warm-up;
+                                else lr stays until the last cooldown_steps and decays
+                                over them (a planned run fixes its length that late) */
 } crnn_train_config;
 
 void crnn_train_config_default(crnn_train_config *config);
@@ -302,6 +306,9 @@ typedef struct crnn_trainer_status {
     const uint32_t *vocabulary; /* (vocab_size) code points in token order */
     const char *origin_path;   /* fine-tuning: the snapshot the run started from; else NULL */
     int origin_vocab_size;     /* ... whose vocabulary is tokens 0 .. this - 1 (0: none) */
+    int plan_open;             /* a planned run whose length is still open: 1 in its warm-up,
+                                  2 until its cooldown starts (the length is fixed then);
+                                  0 once fixed, and for runs not planned */
 } crnn_trainer_status;
 
 void crnn_trainer_get_status(const crnn_trainer *trainer, crnn_trainer_status *status);
@@ -353,6 +360,7 @@ enum {
     CRNN_GIVEN_EVAL_EVERY = 1u << 11, /* crnn_run_settings.eval_every */
     CRNN_GIVEN_WEIGHT_DECAY = 1u << 12,
     CRNN_GIVEN_PRECISION = 1u << 13, /* bf16 or fp32 products (the compute options' engine) */
+    CRNN_GIVEN_COOLDOWN = 1u << 14,  /* crnn_train_config.cooldown_steps */
 };
 
 /* How a run was planned for its time (crnn_trainer_plan), as its snapshots
@@ -388,10 +396,14 @@ typedef struct crnn_plan {
  * trainers (a few steps each, an evaluation and a snapshot written to
  * scratch_path and removed), then sets the schedule's length: run->max_iters,
  * bounded by a max_iters or max_epochs run already holds. When the warm-up
- * (of at least 3 steps) ends, crnn_trainer_step fixes the length once more,
- * for good, from the speed of the run's own steps (the warm-up's learning
- * rate does not depend on it): the run settings' max_iters, the config's
- * schedule_steps and the plan change then (crnn_trainer_get_plan). Returns
+ * (of at least 3 steps) ends, crnn_trainer_step estimates the length again
+ * from the speed of the run's own steps (the warm-up's learning rate does not
+ * depend on it); a cosine schedule whose cooldown the plan chooses then holds
+ * the rate until its last 30% of steps, and where that decay starts the
+ * length is fixed for good from the steps and evaluations since the warm-up
+ * (else it is fixed at the warm-up's end). The run settings' max_iters, the
+ * config's schedule_steps and cooldown_steps and the plan change then
+ * (crnn_trainer_get_plan; the status's plan_open says when). Returns
  * the trainer at step 0 with config, run settings and plan set (the plan
  * travels in its snapshots), *plan filled. Under MPI every process calls
  * it; process 0's measurements decide for all. */

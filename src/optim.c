@@ -118,8 +118,15 @@ double crnn_learning_rate(const crnn_train_config *c, uint64_t step, uint64_t st
         return lr * pow(c->lr_decay, floor(epoch / every));
     }
     case CRNN_SCHEDULE_COSINE: {
-        uint64_t span = c->schedule_steps > c->warmup_steps ? c->schedule_steps - c->warmup_steps : 1;
-        double f = (double)(step - c->warmup_steps) / (double)span;
+        /* The decay starts after the warm-up, or cooldown_steps before the end. */
+        uint64_t from = c->warmup_steps;
+        if (c->cooldown_steps && c->schedule_steps > c->cooldown_steps &&
+            c->schedule_steps - c->cooldown_steps > from)
+            from = c->schedule_steps - c->cooldown_steps;
+        if (step < from)
+            return lr;
+        uint64_t span = c->schedule_steps > from ? c->schedule_steps - from : 1;
+        double f = (double)(step - from) / (double)span;
         return lr * 0.5 * (1.0 + cos(M_PI * (f < 1 ? f : 1)));
     }
     default:

@@ -103,6 +103,12 @@ int plan_prefers_bf16(double fp32_step_seconds, double bf16_step_seconds)
     return bf16_step_seconds > 0 && bf16_step_seconds * PLAN_BF16_GAIN <= fp32_step_seconds;
 }
 
+uint64_t plan_cooldown(uint64_t steps, uint64_t warmup)
+{
+    uint64_t c = (uint64_t)llround(PLAN_COOLDOWN_SHARE * (double)steps);
+    return steps > c + 2 * warmup && c > 0 ? c : 0;
+}
+
 int plan_fits(double weights, double chars, double train_chars)
 {
     return chars >= PLAN_CHARS_PER_WEIGHT * weights && weights <= PLAN_WEIGHTS_PER_CHAR * train_chars;
@@ -349,6 +355,9 @@ static void settle(crnn_train_config *c, unsigned given, uint64_t steps, double 
     if (!(given & CRNN_GIVEN_FORGET_BIAS))
         c->forget_bias = 0;
     c->schedule_steps = c->schedule == CRNN_SCHEDULE_COSINE ? steps : 0;
+    if (!(given & CRNN_GIVEN_COOLDOWN))
+        c->cooldown_steps = c->schedule == CRNN_SCHEDULE_COSINE
+                                ? plan_cooldown(steps, c->warmup_steps) : 0;
 }
 
 crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *init_path,
@@ -507,14 +516,18 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     unsigned all = CRNN_GIVEN_LAYERS | CRNN_GIVEN_HIDDEN | CRNN_GIVEN_EMBED | CRNN_GIVEN_BATCH |
                    CRNN_GIVEN_SEQ | CRNN_GIVEN_LR | CRNN_GIVEN_SCHEDULE | CRNN_GIVEN_WARMUP |
                    CRNN_GIVEN_DROPOUT | CRNN_GIVEN_FORGET_BIAS | CRNN_GIVEN_EVAL_EVERY |
-                   CRNN_GIVEN_WEIGHT_DECAY;
+                   CRNN_GIVEN_WEIGHT_DECAY | CRNN_GIVEN_COOLDOWN;
     plan->chosen = all & ~given;
     if (precision_open)
         plan->chosen |= CRNN_GIVEN_PRECISION;
     plan->bf16 = bf16;
     if (c.cell != CRNN_CELL_LSTM)
         plan->chosen &= ~(unsigned)CRNN_GIVEN_FORGET_BIAS;
+    if (c.schedule != CRNN_SCHEDULE_COSINE)
+        plan->chosen &= ~(unsigned)CRNN_GIVEN_COOLDOWN;
     crnn_trainer_set_plan(t, plan);
-    crnn_trainer_fix_after_warmup(t, &k, t0 - spent + seconds * (1 - PLAN_MARGIN), given_bound);
+    crnn_trainer_fix_after_warmup(t, &k, t0 - spent + seconds * (1 - PLAN_MARGIN), given_bound,
+                                  !(given & CRNN_GIVEN_COOLDOWN) &&
+                                      c.schedule == CRNN_SCHEDULE_COSINE);
     return t;
 }

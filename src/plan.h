@@ -43,6 +43,15 @@ double plan_weight_decay(double epochs);
 /* 1 if a step measured in bf16 is fast enough against fp32's to take it. */
 int plan_prefers_bf16(double fp32_step_seconds, double bf16_step_seconds);
 
+/* The share of a planned cosine schedule spent decaying: until its last
+ * PLAN_COOLDOWN_SHARE the learning rate holds, so the length needs fixing
+ * only when the decay starts, from the speed of the steps before it. */
+#define PLAN_COOLDOWN_SHARE 0.3
+/* The cooldown of a planned schedule of steps with a warm-up of warmup: 0
+ * (decay from the warm-up's end) where the hold before it would be shorter
+ * than the warm-up. */
+uint64_t plan_cooldown(uint64_t steps, uint64_t warmup);
+
 /* 1 if a model of weights can be trained on chars characters (the budget)
  * of a training split of train_chars. */
 int plan_fits(double weights, double chars, double train_chars);
@@ -75,13 +84,17 @@ double plan_seconds(const plan_costs *costs, uint64_t steps, uint64_t eval_every
  * part. */
 uint64_t plan_final_chars(const plan_costs *costs, uint64_t steps, uint64_t eval_chars);
 
-/* For crnn_trainer_plan: fix the run's length again when its warm-up ends,
- * from the speed of its own steps (the warm-up's learning rate does not
- * depend on the length), to end by deadline (CLOCK_MONOTONIC seconds, process
- * 0's), within bound steps (0: none). k: the plan's costs. Implemented in
+/* For crnn_trainer_plan: fix the run's length from the speed of its own
+ * steps, to end by deadline (CLOCK_MONOTONIC seconds, process 0's), within
+ * bound steps (0: none). k: the plan's costs. When the warm-up ends (its
+ * learning rate does not depend on the length) the length is estimated
+ * again; with cooldown (the plan chooses it) the schedule then holds the rate
+ * until its last plan_cooldown steps, and where that decay starts the length
+ * is fixed for good from the steps since the warm-up and the evaluations'
+ * measured speed; else it is fixed at the warm-up's end. Implemented in
  * train.c. */
 void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double deadline,
-                                   uint64_t bound);
+                                   uint64_t bound, int cooldown);
 
 /* Seconds of CLOCK_MONOTONIC. */
 double plan_now(void);

@@ -191,7 +191,8 @@ static void put_config(buf *b, const crnn_snapshot *s)
     put_f32(b, c->weight_decay);
     put_f32(b, c->dropout);
     put_u32(b, (uint32_t)c->reset_state);
-    put_f32(b, c->forget_bias); /* format 1.1 */
+    put_f32(b, c->forget_bias);    /* format 1.1 */
+    put_u64(b, c->cooldown_steps); /* format 1.5 */
 }
 
 /* A field appended by a minor version is read from files of that version on;
@@ -223,6 +224,7 @@ static void get_config(reader *r, crnn_snapshot *s, unsigned minor)
     c->dropout = get_f32(r);
     c->reset_state = (int)get_u32(r);
     c->forget_bias = minor >= 1 ? get_f32(r) : 1.0f; /* 1.1 on; before, the default */
+    c->cooldown_steps = minor >= 5 ? get_u64(r) : 0; /* 1.5 on; before, no cooldown */
 }
 
 static void put_progress(buf *b, const crnn_snapshot *s)

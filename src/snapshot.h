@@ -13,10 +13,10 @@
 #include "charrnn.h"
 
 #define CRNN_FORMAT_MAJOR 1
-#define CRNN_FORMAT_MINOR 4 /* 1.1: CONF ends with the forget-gate bias; 1.2: PROG with
+#define CRNN_FORMAT_MINOR 5 /* 1.1: CONF ends with the forget-gate bias; 1.2: PROG with
                                eval_chars, VOCX and ORIG for fine-tuned models; 1.3: PLAN
                                for runs planned for their time; 1.4: PLAN ends with flags
-                               (bf16 products) */
+                               (bf16 products); 1.5: CONF ends with the cooldown */
 #define CRNN_HEADER_BYTES 48
 
 /* Everything a snapshot holds, in memory. Arrays are owned by the struct after

@@ -37,14 +37,19 @@ struct crnn_trainer {
     char *origin_path;  /* fine-tuning: the snapshot started from; else NULL */
     uint64_t origin_step;
     crnn_plan plan;     /* how the run was planned for its time (seconds 0: not) */
-    int plan_pending;   /* the length is fixed again when the warm-up ends: */
+    int plan_pending;   /* the length is still open: PLAN_IN_WARMUP or PLAN_IN_HOLD */
+    int plan_cooldown;  /* the plan chooses the cooldown: fix the length where it starts */
     plan_costs plan_costs;
     double plan_deadline;  /* process 0's CLOCK_MONOTONIC */
     uint64_t plan_bound;   /* at most this many steps (0: no bound) */
-    double plan_step_time; /* seconds in the warm-up's second half so far */
+    uint64_t plan_from;    /* steps after this one are timed ... */
+    uint64_t plan_until;   /* ... up to this one, where the length is fixed */
+    double plan_step_time; /* seconds of the timed steps so far */
     uint64_t plan_timed;
-    double plan_early_time; /* ... and in its first half, from step 2 (for CHARRNN_PLAN_DEBUG) */
+    double plan_early_time; /* ... and of the others from step 2 (for CHARRNN_PLAN_DEBUG) */
     uint64_t plan_early;
+    double plan_eval_time; /* periodic evaluations while the length is open */
+    uint64_t plan_eval_chars;
     crnn_splits splits;
     uint64_t chunks_per_epoch;
 
@@ -728,59 +733,100 @@ static void commit_step(crnn_trainer *t)
         crnn_corpus_trim(&t->corpus);
 }
 
-void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double deadline,
-                                   uint64_t bound)
+enum { PLAN_IN_WARMUP = 1, PLAN_IN_HOLD = 2 };
+
+/* Time the steps after from up to until (the second half of the stretch). */
+static void plan_time_stretch(crnn_trainer *t, uint64_t from, uint64_t until)
 {
-    t->plan_pending = t->config.warmup_steps >= 3;
-    t->plan_costs = *k;
-    t->plan_deadline = deadline;
-    t->plan_bound = bound;
+    t->plan_from = from + (until - from) / 2;
+    t->plan_until = until;
     t->plan_step_time = t->plan_early_time = 0;
     t->plan_timed = t->plan_early = 0;
 }
 
-/* A planned run's step: at the end of the warm-up, the steps that fit by
- * now are fixed for good, from the speed of its second half (timing all its
- * steps, 30-minute runs ended 1.5 to 5 minutes early: one warm-up measured
- * 12.8k chars/s where the steps after it ran at 14.5k). */
+void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double deadline,
+                                   uint64_t bound, int cooldown)
+{
+    t->plan_pending = t->config.warmup_steps >= 3 ? PLAN_IN_WARMUP : 0;
+    t->plan_cooldown = cooldown;
+    t->plan_costs = *k;
+    t->plan_deadline = deadline;
+    t->plan_bound = bound;
+    t->plan_eval_time = 0;
+    t->plan_eval_chars = 0;
+    plan_time_stretch(t, 1, t->config.warmup_steps);
+}
+
+/* Sets the planned length to total steps, the last cooldown of them decaying. */
+static void plan_set_length(crnn_trainer *t, const plan_costs *k, uint64_t total,
+                            uint64_t cooldown, uint64_t eval_chars)
+{
+    if (t->config.schedule == CRNN_SCHEDULE_COSINE) {
+        t->config.schedule_steps = total;
+        t->config.cooldown_steps = cooldown;
+    }
+    t->run.max_iters = total;
+    t->plan.steps = total;
+    t->plan.train_chars_per_second = (double)k->chars_per_step / k->step_seconds;
+    t->plan.eval_chars_per_second = k->eval_chars_per_second;
+    t->plan.epochs = t->chunks_per_epoch ? (double)total / (double)t->chunks_per_epoch : 0;
+    t->plan.final_chars = plan_final_chars(k, total, t->run.eval_chars ? t->run.eval_chars
+                                                                       : eval_chars);
+}
+
+/* A planned run's step while its length is open. At the end of the warm-up
+ * the steps that fit by now are estimated from the speed of its second half
+ * (timing all its steps, 30-minute runs ended 1.5 to 5 minutes early). With a
+ * cooldown the rate then holds, and where the decay starts the length is
+ * fixed for good from the second half of the hold, the evaluations' own
+ * speed and the time left: a VM's speed wanders by 10-20% from minute to
+ * minute, and the 20 s of a warm-up foretold 30 minutes badly. */
 static void plan_after_step(crnn_trainer *t, double seconds)
 {
-    uint64_t from = t->config.warmup_steps / 2;
-    if (t->step > (from > 1 ? from : 1)) {
+    if (t->step > t->plan_from) {
         t->plan_step_time += seconds;
         t->plan_timed++;
     } else if (t->step >= 2) {
         t->plan_early_time += seconds;
         t->plan_early++;
     }
-    if (t->step < t->config.warmup_steps)
+    if (t->step < t->plan_until)
         return;
-    t->plan_pending = 0;
     double left = t->plan_deadline - plan_now(), step = t->plan_step_time / (double)t->plan_timed;
+    double eval = t->plan_eval_time > 0 ? (double)t->plan_eval_chars / t->plan_eval_time : 0;
     if (t->rank != 0) /* process 0's clock decides */
-        left = 0, step = 0;
-    double both[2] = {left, step};
-    crnn_dist_sum_doubles(both, 2);
+        left = 0, step = 0, eval = 0;
+    double both[3] = {left, step, eval};
+    crnn_dist_sum_doubles(both, 3);
     if (getenv("CHARRNN_PLAN_DEBUG") && t->rank == 0)
-        fprintf(stderr, "plan: warm-up steps 2-%llu %.4f s each, then %.4f s\n",
-                (unsigned long long)(t->plan_early + 1),
-                t->plan_early ? t->plan_early_time / (double)t->plan_early : 0, step);
+        fprintf(stderr, "plan: at step %llu: steps %.4f s each (%.4f s before step %llu), "
+                "evaluations %.0f c/s, %.1f s left\n", (unsigned long long)t->step, step,
+                t->plan_early ? t->plan_early_time / (double)t->plan_early : 0,
+                (unsigned long long)t->plan_from + 1, both[2], both[0]);
     plan_costs k = t->plan_costs;
     k.step_seconds = both[1];
+    if (both[2] > 0)
+        k.eval_chars_per_second = both[2];
+    int fixing = t->plan_pending == PLAN_IN_HOLD;
+    if (fixing) { /* the run's own cadence and part from here on */
+        k.eval_every = t->run.eval_every;
+        k.eval_chars = t->run.eval_chars;
+    }
     uint64_t every = 0, chars = 0;
     uint64_t total = t->step + plan_steps(&k, both[0], &every, &chars);
     if (t->plan_bound && total > t->plan_bound)
         total = t->plan_bound;
     if (total <= t->step)
         total = t->step + 1;
-    if (t->config.schedule == CRNN_SCHEDULE_COSINE)
-        t->config.schedule_steps = total;
-    t->run.max_iters = total;
-    t->plan.steps = total;
-    t->plan.train_chars_per_second = (double)k.chars_per_step / k.step_seconds;
-    t->plan.epochs = t->chunks_per_epoch ? (double)total / (double)t->chunks_per_epoch : 0;
-    t->plan.final_chars = plan_final_chars(&k, total, t->run.eval_chars ? t->run.eval_chars
-                                                                          : chars);
+    uint64_t cooldown = fixing ? total - t->step
+                        : t->plan_cooldown ? plan_cooldown(total, t->config.warmup_steps) : 0;
+    plan_set_length(t, &k, total, cooldown, chars);
+    if (!fixing && cooldown) { /* hold the rate, fix the length where the decay starts */
+        t->plan_pending = PLAN_IN_HOLD;
+        plan_time_stretch(t, t->step, total - cooldown);
+        return;
+    }
+    t->plan_pending = 0;
 }
 
 int crnn_trainer_step(crnn_trainer *t, double *loss, crnn_error *err)
@@ -888,12 +934,16 @@ static int evaluate_split(crnn_trainer *t, const crnn_split *split, const char *
 
 int crnn_trainer_evaluate(crnn_trainer *t, double *val_loss, crnn_error *err)
 {
-    double v = NAN;
+    double v = NAN, began = plan_now();
     uint64_t read = 0;
     int rc = evaluate_split(t, &t->splits.val, "validation", periodic_eval_chars(t), &v, &read,
                             err);
     if (rc != CRNN_OK)
         return rc;
+    if (t->plan_pending) { /* what the rest of a planned run's evaluations will cost */
+        t->plan_eval_time += plan_now() - began;
+        t->plan_eval_chars += read;
+    }
     t->last_val = v;
     t->last_val_chars = read;
     if (isnan(t->best_val) || v < t->best_val) {
@@ -1246,6 +1296,7 @@ void crnn_trainer_get_status(const crnn_trainer *t, crnn_trainer_status *st)
     st->first_empty_file = t->corpus.first_empty;
     st->parameters = t->model.layout.total;
     st->learning_rate = crnn_learning_rate(&t->config, t->step, t->chunks_per_epoch);
+    st->plan_open = t->plan_pending;
     st->config = t->config;
     st->vocabulary = t->corpus.vocab.symbols;
     st->origin_vocab_size = t->base.size;

@@ -105,7 +105,7 @@ grep -q "whole split" err.txt && bad "--eval-chars 0 read the validation split t
 expect 2 "--eval-chars" -- "$bin" train corpus.txt -o ev.crnn --eval-chars -5
 expect 0 "" -- "$bin" info m.crnn
 grep -q "step:        40" out.txt && ok || bad "info lacks the step: $(cat out.txt)"
-grep -q "format:      1.4" out.txt && ok || bad "info lacks the format"
+grep -q "format:      1.5" out.txt && ok || bad "info lacks the format"
 grep -q "forget-gate bias 1$" out.txt && ok || bad "info lacks the forget-gate bias: $(cat out.txt)"
 
 # --- other cells ------------------------------------------------------------------------

@@ -51,6 +51,30 @@ cmd=$(same_run c.crnn) && {
   cmp -s b.eval c.eval && ok || bad "the same run's model scores differently: $(cat b.eval c.eval)"
 }
 
+# 2b. With a cooldown (the plan's cosine holds the rate until its last 30%),
+# the length is fixed where the decay starts: the line saying so names the
+# step, the printed command line's --max-iters and --cooldown meet there, and
+# it trains the same run step for step. Bounded by --max-iters 200 (warm-up
+# 10, cooldown 60), so that the time cannot cut it short.
+expect 0 "the rate holds after the 10 warm-up steps" -- "$bin" train corpus.txt -o h.crnn --time 60 \
+  --max-iters 200 --hidden 16 --threads 1
+fixed=$(sed -n 's/^charrnn: at step \([0-9]*\), at .*: the rate decays over \([0-9]*\) steps, to step \([0-9]*\) .*/\1 \2 \3/p' err.txt)
+same=$(sed -n 's/^charrnn: the same run without planning: .*--cooldown \([0-9]*\) .*--max-iters \([0-9]*\).*/\1 \2/p' err.txt)
+[ "$fixed" = "140 60 200" ] && ok || bad "the length was not fixed where the cooldown starts: '$fixed'"
+[ "$same" = "60 200" ] && ok || bad "the same run's command: '$same'"
+cmd=$(same_run i.crnn) && {
+  # shellcheck disable=SC2086
+  eval "expect 0 'done at step 200 ' -- \"\$bin\" $cmd"
+  for m in h i; do
+    "$bin" eval $m.crnn corpus.txt >$m.eval 2>&1
+  done
+  [ -s h.eval ] && cmp -s h.eval i.eval && ok ||
+    bad "the same run with a cooldown scores differently: $(cat h.eval i.eval)"
+}
+expect 0 "" -- "$bin" info h.crnn
+info_field schedule | grep -q "cosine over 200 steps, warm-up 10, held until the last 60," && ok ||
+  bad "info: $(info_field schedule)"
+
 # 3. Options given are kept; the rest is chosen.
 expect 0 "" -- "$bin" train corpus.txt -o g.crnn --time 4 --hidden 24 --batch 6 --dropout 0.05 \
   --seed 5 --lr 0.003 --threads 1 --fp32 -q
@@ -59,7 +83,7 @@ info_field model | grep -q "x 24 LSTM" && ok || bad "--hidden 24 not kept: $(inf
 info_field training | grep -q "batch 6 x seq [0-9]*, lr 0.003, clip 5, seed 5" && ok ||
   bad "options not kept: $(info_field training)"
 info_field schedule | grep -q "dropout 0.05$" && ok || bad "--dropout not kept: $(info_field schedule)"
-info_field planned | grep -q "chose layers, embed, seq, schedule, warmup, forget-bias, eval-every, weight-decay$" &&
+info_field planned | grep -q "chose layers, embed, seq, schedule, warmup, forget-bias, eval-every, weight-decay, cooldown$" &&
   ok || bad "what the plan chose: $(info_field planned)"
 
 # 4. An interrupted planned run resumes to the plan's end, and ends where the
@@ -79,8 +103,13 @@ wait $pid
 rc=$?
 if [ $rc = 130 ]; then
   ok
-  cmd=$(same_run u.crnn)
-  planned=$(sed -n 's/.*cosine over \([0-9]*\) steps.*/\1/p' err.txt | tail -n 1)
+  # Interrupted before its length was fixed (within the warm-up or the hold
+  # before the cooldown), the run keeps the estimate it had: the snapshot's
+  # plan says which, and its command line trains that run.
+  "$bin" info r.crnn >out.txt 2>&1
+  cmd=$(info_field "same run" | sed 's/^charrnn //; s/ -o [^ ]* / -o u.crnn /')
+  planned=$(info_field planned | sed -n 's/^for 12 s: \([0-9]*\) steps.*/\1/p')
+  [ -n "$cmd" ] && [ -n "$planned" ] && ok || bad "the interrupted run's plan: $(cat out.txt)"
   expect 0 "its schedule ends at step $planned" -- "$bin" train --resume r.crnn
   grep -q "done at step $planned " err.txt && ok || bad "resume did not end at the plan's step $planned"
   # shellcheck disable=SC2086
@@ -100,6 +129,9 @@ info_field planned | grep -q "chose .*layers" && bad "fine-tuning planned the sh
 
 # 6. --no-plan: the time only stops the run; a cosine then needs a length.
 expect 1 "cosine schedule needs" -- "$bin" train corpus.txt -o x.crnn --schedule cosine --time 1 --no-plan
+expect 2 "--cooldown shapes a cosine schedule" -- "$bin" train corpus.txt -o x.crnn --cooldown 5 --max-iters 9
+expect 2 "--cooldown shapes a cosine schedule" -- "$bin" train corpus.txt -o x.crnn --cooldown 5 \
+  --schedule step --time 3
 expect 0 "" -- "$bin" train corpus.txt -o n.crnn --hidden 16 --time 2 --no-plan --max-iters 1000000 -q
 expect 0 "" -- "$bin" info n.crnn
 grep -q "^planned:" out.txt && bad "--no-plan planned" || ok

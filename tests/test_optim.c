@@ -109,6 +109,19 @@ static void check_schedules(void)
           "cosine: a quarter");
     CHECK(crnn_learning_rate(&c, 110, 100) < 1e-9 && crnn_learning_rate(&c, 500, 100) < 1e-9,
           "cosine: the end and after");
+    /* A cooldown of 40: the rate holds to step 70, then the cosine runs over 40. */
+    c.cooldown_steps = 40;
+    CHECK(fabs(crnn_learning_rate(&c, 9, 100) - 0.1) < 1e-7, "cooldown: warm-up unchanged");
+    CHECK(fabs(crnn_learning_rate(&c, 35, 100) - 0.1) < 1e-7 &&
+              fabs(crnn_learning_rate(&c, 70, 100) - 0.1) < 1e-7,
+          "cooldown: held until it starts");
+    CHECK(fabs(crnn_learning_rate(&c, 90, 100) - 0.05) < 1e-7, "cooldown: its middle");
+    CHECK(fabs(crnn_learning_rate(&c, 80, 100) - 0.05 * (1 + cos(M_PI / 4))) < 1e-7,
+          "cooldown: a quarter of it");
+    CHECK(crnn_learning_rate(&c, 110, 100) < 1e-9, "cooldown: the end");
+    /* One longer than the steps after the warm-up decays from the warm-up's end. */
+    c.cooldown_steps = 200;
+    CHECK(fabs(crnn_learning_rate(&c, 60, 100) - 0.05) < 1e-7, "cooldown: longer than the run");
 }
 
 int main(void)

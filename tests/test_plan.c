@@ -86,6 +86,12 @@ int main(void)
     }
     CHECK(fabs(plan_dropout(16) - 0.4) < 1e-9, "dropout at 16 passes: %g", plan_dropout(16));
     CHECK(plan_dropout(NAN) == 0, "dropout for NaN passes");
+    CHECK(plan_cooldown(3000, 100) == 900 && plan_cooldown(200, 10) == 60,
+          "cooldown: the last 30%%: %llu, %llu", (unsigned long long)plan_cooldown(3000, 100),
+          (unsigned long long)plan_cooldown(200, 10));
+    CHECK(plan_cooldown(100, 40) == 0 && plan_cooldown(3, 1) == 0 && plan_cooldown(0, 0) == 0,
+          "cooldown where the hold would be shorter than the warm-up: %llu",
+          (unsigned long long)plan_cooldown(100, 40));
     CHECK(plan_weight_decay(10) == 0 && plan_weight_decay(NAN) == 0, "weight decay below 12 passes");
     CHECK(fabs(plan_weight_decay(12) - 0.1) < 1e-9, "weight decay at 12 passes: %g",
           plan_weight_decay(12));

@@ -53,7 +53,8 @@
     X(seed, 12345)                                                                            \
     X(lossy, 1)                                                                               \
     X(normalize, CRNN_NORMALIZE_NFC)                                                          \
-    X(max_vocab, 20)
+    X(max_vocab, 20)                                                                          \
+    X(cooldown_steps, 345)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic error "-Wmissing-field-initializers"
@@ -444,6 +445,41 @@ static void test_planned_1_3(void)
     crnn_snapshot_free(&s);
 }
 
+/* Format 1.4 (before CONF recorded the cooldown): a planned cosine run reads
+ * as one decaying from the end of its warm-up, and resumes on that schedule. */
+static void test_planned_1_4(void)
+{
+    const char *old = TEST_DATA_DIR "/snapshot-1.4-planned.crnn";
+    const char *old_corpus = TEST_DATA_DIR "/snapshot-1.0-corpus.txt";
+    crnn_snapshot s;
+    crnn_error err = {0};
+    CHECK_OK(crnn_snapshot_load(old, &s, &err), err);
+    CHECK(s.version_minor == 4 && s.plan.steps == 113 && s.plan.bf16 == 1 &&
+              s.config.schedule == CRNN_SCHEDULE_COSINE && s.config.schedule_steps == 113 &&
+              s.config.cooldown_steps == 0 && s.step == 12,
+          "format 1.4: %u.%u, %llu steps planned, bf16 %d, cooldown %llu, at step %llu",
+          s.version_major, s.version_minor, (unsigned long long)s.plan.steps, s.plan.bf16,
+          (unsigned long long)s.config.cooldown_steps, (unsigned long long)s.step);
+    crnn_snapshot_free(&s);
+    crnn_compute_options o;
+    crnn_compute_options_default(&o);
+    o.engine = CRNN_ENGINE_OWN;
+    crnn_trainer *t = crnn_trainer_resume(old, old_corpus, &o, &err);
+    CHECK(t, "resuming format 1.4: %s", err.message);
+    if (!t)
+        return;
+    crnn_trainer_status st;
+    crnn_trainer_get_status(t, &st);
+    /* Step 12 of a cosine over 113 with a warm-up of 3: decaying already. */
+    double want = 0.002 * 0.5 * (1 + cos(M_PI * (12.0 - 3) / (113 - 3)));
+    CHECK(fabs(st.learning_rate - want) < 1e-9 && st.plan_open == 0,
+          "format 1.4 resumed at rate %.9g, want %.9g (plan open %d)", st.learning_rate, want,
+          st.plan_open);
+    double loss;
+    CHECK_OK(crnn_trainer_step(t, &loss, &err), err);
+    crnn_trainer_free(t);
+}
+
 /* The seeds of fuzz/fuzz_snapshot.c must be valid snapshots of this format
  * (byte 0 even: a whole file; odd: 4 bytes of section count and a payload
  * that the target frames with the current version), or fuzzing starts from
@@ -545,6 +581,7 @@ int main(void)
     test_forward_compatibility(path);
     test_plan_section(path);
     test_planned_1_3();
+    test_planned_1_4();
     test_export(path);
     return check_result("test_snapshot");
 }

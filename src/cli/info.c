@@ -61,7 +61,8 @@ static void chosen_names(unsigned chosen, char *out, size_t size)
                  {CRNN_GIVEN_LR, "lr"},              {CRNN_GIVEN_SCHEDULE, "schedule"},
                  {CRNN_GIVEN_WARMUP, "warmup"},      {CRNN_GIVEN_DROPOUT, "dropout"},
                  {CRNN_GIVEN_FORGET_BIAS, "forget-bias"}, {CRNN_GIVEN_EVAL_EVERY, "eval-every"},
-                 {CRNN_GIVEN_WEIGHT_DECAY, "weight-decay"}, {CRNN_GIVEN_PRECISION, "precision"}};
+                 {CRNN_GIVEN_WEIGHT_DECAY, "weight-decay"}, {CRNN_GIVEN_PRECISION, "precision"},
+                 {CRNN_GIVEN_COOLDOWN, "cooldown"}};
     size_t len = 0;
     out[0] = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -210,6 +211,8 @@ int cmd_info(int argc, char **argv)
         printf(" over %llu steps", (unsigned long long)c->schedule_steps);
     if (c->warmup_steps)
         printf(", warm-up %llu", (unsigned long long)c->warmup_steps);
+    if (c->schedule == CRNN_SCHEDULE_COSINE && c->cooldown_steps)
+        printf(", held until the last %llu", (unsigned long long)c->cooldown_steps);
     printf(", dropout %g\n", (double)c->dropout);
     const crnn_plan *p = &in.plan;
     if (p->seconds > 0) {

@@ -41,6 +41,7 @@ static const char TRAIN_HELP[] =
     "  --lr-decay F       step schedule: multiply the rate by F (default 0.97) ...\n"
     "  --decay-every E    ... every E epochs (default 1)\n"
     "  --warmup N         raise the rate linearly over the first N steps\n"
+    "  --cooldown N       cosine schedule: hold the rate, then decay it over the last N steps\n"
     "  --weight-decay X   decoupled weight decay (AdamW-style), default 0\n"
     "  --dropout P        dropout between layers and before the output (default 0)\n"
     "  --reset-state      stateless training: zero the hidden state at every chunk\n"
@@ -318,6 +319,9 @@ static int model_option(cli_args *a, const char *arg, train_options *o, const cl
     } else if (cli_is(a, arg, "--warmup")) {
         cfg->warmup_steps = cli_u64(a, cli_value(a, arg), "--warmup");
         o->given |= CRNN_GIVEN_WARMUP;
+    } else if (cli_is(a, arg, "--cooldown")) {
+        cfg->cooldown_steps = cli_u64(a, cli_value(a, arg), "--cooldown");
+        o->given |= CRNN_GIVEN_COOLDOWN;
     } else if (cli_is(a, arg, "--weight-decay")) {
         cfg->weight_decay = (float)cli_double(a, cli_value(a, arg), "--weight-decay", 0, 0.99);
         o->given |= CRNN_GIVEN_WEIGHT_DECAY;
@@ -448,6 +452,10 @@ void train_parse_over(cli_args *a, train_options *o, const crnn_train_config *st
     else if (o->resume && o->init_from)
         cli_error(a, "--init-from starts a new run from a model's weights and --resume continues "
                      "a run: give one of them");
+    else if ((o->given & CRNN_GIVEN_COOLDOWN) && o->config.schedule != CRNN_SCHEDULE_COSINE &&
+             (o->given & CRNN_GIVEN_SCHEDULE || !(o->max_seconds > 0) || o->no_plan))
+        cli_error(a, "--cooldown shapes a cosine schedule: give --schedule cosine (or --time, "
+                     "whose plan takes one)");
 }
 
 /* With no size given, sizes suited to the corpus (the library's rule), and
@@ -489,7 +497,7 @@ typedef struct train_run {
     double command_start; /* now_seconds() as the command began: --time counts from here */
     double start;         /* now_seconds() as the loop began */
     crnn_plan plan;       /* the run's plan (seconds 0: none) */
-    int plan_open;        /* a new plan whose length is fixed when the warm-up ends */
+    int plan_open;        /* a new plan whose length is still open (the status's plan_open) */
     const train_options *opts;
     double eval_seconds;  /* validation in this run: time spent ... */
     uint64_t eval_read;   /* ... and characters read */
@@ -677,6 +685,8 @@ static void equivalent_command(const train_options *o, const crnn_trainer_status
         append_option(out, size, &len, "--decay-every", "%g", (double)c->decay_every);
     if (c->warmup_steps)
         append_option(out, size, &len, "--warmup", "%llu", (unsigned long long)c->warmup_steps);
+    if (c->schedule == CRNN_SCHEDULE_COSINE && c->cooldown_steps)
+        append_option(out, size, &len, "--cooldown", "%llu", (unsigned long long)c->cooldown_steps);
     if (c->weight_decay != d.weight_decay)
         append_option(out, size, &len, "--weight-decay", "%g", (double)c->weight_decay);
     append_option(out, size, &len, "--dropout", "%g", (double)c->dropout);
@@ -765,7 +775,7 @@ static int plan_setup(train_run *r, const train_options *o, const crnn_compute_o
     equivalent_command(o, &st, rs, r->plan.bf16, r->output, r->plan.command,
                        sizeof r->plan.command);
     crnn_trainer_set_plan(r->t, &r->plan);
-    r->plan_open = st.config.warmup_steps >= 3;
+    r->plan_open = st.plan_open;
     return 0;
 }
 
@@ -871,7 +881,13 @@ static void print_plan(const train_run *r, const crnn_trainer_status *st, int re
             c->schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given",
             (unsigned long long)p->steps, p->epochs, p->train_chars_per_second / 1000,
             p->eval_chars_per_second / 1000, p->save_seconds, setup);
-    if (r->plan_open)
+    if (r->plan_open && c->cooldown_steps)
+        fprintf(stderr, "charrnn: the rate holds after the %llu warm-up steps until the last "
+                        "%.0f%% decay; the length is fixed where they start, from the steps' own "
+                        "speed\n",
+                (unsigned long long)c->warmup_steps,
+                100.0 * (double)c->cooldown_steps / (double)c->schedule_steps);
+    else if (r->plan_open)
         fprintf(stderr, "charrnn: the length is fixed again after the %llu warm-up steps, from "
                         "their speed\n",
                 (unsigned long long)c->warmup_steps);
@@ -879,12 +895,13 @@ static void print_plan(const train_run *r, const crnn_trainer_status *st, int re
         fprintf(stderr, "charrnn: the same run without planning: %s\n", p->command);
 }
 
-/* After the warm-up of a new planned run, the library fixed its length from
- * the steps' own speed: the run's limit, the equivalent command line, and
- * (unless quiet) what changed. */
-static void plan_settled(train_run *r, const crnn_trainer_status *st)
+/* A new planned run's length changed (after the warm-up, and where its
+ * cooldown starts): the run's limit, the equivalent command line once the
+ * length is fixed, and (unless quiet) what changed. */
+static void plan_moved(train_run *r, const crnn_trainer_status *st)
 {
-    r->plan_open = 0;
+    int was = r->plan_open;
+    r->plan_open = st->plan_open;
     crnn_trainer_get_plan(r->t, &r->plan);
     crnn_trainer_get_run_settings(r->t, &r->rs);
     r->lim.max_iters = r->rs.max_iters;
@@ -893,12 +910,28 @@ static void plan_settled(train_run *r, const crnn_trainer_status *st)
     crnn_trainer_set_plan(r->t, &r->plan);
     if (r->quiet)
         return;
-    fprintf(stderr, "%scharrnn: after the warm-up at %.1fk chars/s: %s over %llu steps (%.1f "
-                    "epochs)\n",
-            r->tty ? "\r\033[K" : "", r->plan.train_chars_per_second / 1000,
-            st->config.schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given",
-            (unsigned long long)r->plan.steps, r->plan.epochs);
-    fprintf(stderr, "charrnn: the same run without planning: %s\n", r->plan.command);
+    const crnn_train_config *c = &st->config;
+    const char *schedule = c->schedule == CRNN_SCHEDULE_COSINE ? "cosine" : "the schedule given";
+    if (st->plan_open)
+        fprintf(stderr, "%scharrnn: after the warm-up at %.1fk chars/s: %s over %llu steps (%.1f "
+                        "epochs) so far; the rate holds until step %llu, where the length is "
+                        "fixed\n",
+                r->tty ? "\r\033[K" : "", r->plan.train_chars_per_second / 1000, schedule,
+                (unsigned long long)r->plan.steps, r->plan.epochs,
+                (unsigned long long)(c->schedule_steps - c->cooldown_steps));
+    else if (was == 2)
+        fprintf(stderr, "%scharrnn: at step %llu, at %.1fk chars/s since the warm-up: the rate "
+                        "decays over %llu steps, to step %llu (%.1f epochs)\n",
+                r->tty ? "\r\033[K" : "", (unsigned long long)st->step,
+                r->plan.train_chars_per_second / 1000, (unsigned long long)c->cooldown_steps,
+                (unsigned long long)r->plan.steps, r->plan.epochs);
+    else
+        fprintf(stderr, "%scharrnn: after the warm-up at %.1fk chars/s: %s over %llu steps (%.1f "
+                        "epochs)\n",
+                r->tty ? "\r\033[K" : "", r->plan.train_chars_per_second / 1000, schedule,
+                (unsigned long long)r->plan.steps, r->plan.epochs);
+    if (!st->plan_open)
+        fprintf(stderr, "charrnn: the same run without planning: %s\n", r->plan.command);
 }
 
 /* Warnings about the corpus (rank 0), then, unless quiet, what is trained on
@@ -1162,8 +1195,8 @@ static int train_loop(train_run *r)
         }
         r->smooth = isnan(r->smooth) ? loss : 0.95 * r->smooth + 0.05 * loss;
         crnn_trainer_get_status(r->t, &st);
-        if (r->plan_open && st.step >= st.config.warmup_steps)
-            plan_settled(r, &st);
+        if (r->plan_open && st.plan_open != r->plan_open)
+            plan_moved(r, &st);
         double elapsed = now_seconds() - r->start, used = now_seconds() - r->command_start;
         r->rate = elapsed > 0 ? (double)(st.step - r->start_step) * chars_per_step / elapsed : 0;
         if (r->check_every && st.step % r->check_every == 0 &&

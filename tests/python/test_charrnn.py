@@ -371,6 +371,18 @@ def test_train_time_plans_as_the_cli(corpus, tmp_path):
     assert not r.plan["chosen"] & (1 << 12)  # nor weight decay
     assert not r.plan["chosen"] & (1 << 13) and r.plan["bf16"] is False  # nor the engine
     assert "weight_decay=0.02," in r.plan["command"]
+    # the cosine holds until its last 30%, where the length is fixed (bounded
+    # by max_iters 200: warm-up 10, cooldown 60); cooldown=0 keeps the decay
+    # from the warm-up's end
+    r = charrnn.train(corpus, str(tmp_path / "cool.crnn"), time=60, max_iters=200, hidden=16,
+                      threads=1, cache_dir="")
+    assert r.steps == 200 and r.config["schedule_steps"] == 200
+    assert r.config["cooldown_steps"] == 60 and r.plan["chosen"] & (1 << 14)
+    assert "cooldown=60," in r.plan["command"] and "max_iters=200," in r.plan["command"]
+    r = charrnn.train(corpus, str(tmp_path / "nocool.crnn"), time=60, max_iters=200, hidden=16,
+                      cooldown=0, threads=1, cache_dir="")
+    assert r.config["cooldown_steps"] == 0 and not r.plan["chosen"] & (1 << 14)
+    assert "cooldown" not in r.plan["command"]
     r = charrnn.train(corpus, str(tmp_path / "stop.crnn"), time=1, plan=False,
                       max_iters=10**6, hidden=16, threads=1, cache_dir="")
     assert r.plan is None and 1 <= r.steps < 10**6

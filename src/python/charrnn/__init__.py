@@ -442,7 +442,8 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
           batch: Optional[int] = None, seq: Optional[int] = None, lr: Optional[float] = None,
           optimizer: Optional[str] = None, schedule: Optional[str] = None,
           lr_decay: Optional[float] = None, decay_every: Optional[float] = None,
-          warmup: Optional[int] = None, weight_decay: Optional[float] = None,
+          warmup: Optional[int] = None, cooldown: Optional[int] = None,
+          weight_decay: Optional[float] = None,
           dropout: Optional[float] = None, reset_state: Optional[bool] = None,
           forget_bias: Optional[float] = None, clip: Optional[float] = None,
           seed: Optional[int] = None, val_fraction: Optional[float] = None,
@@ -466,7 +467,7 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
     "rnn-relu"; "rnn" is rnn-tanh), ``layers``, ``hidden``, ``embed``;
     training ``batch``, ``seq``, ``lr``, ``optimizer`` ("adam", "rmsprop",
     "sgd"), ``schedule`` ("constant", "step", "cosine"), ``lr_decay``,
-    ``decay_every``, ``warmup``, ``weight_decay``, ``dropout``,
+    ``decay_every``, ``warmup``, ``cooldown``, ``weight_decay``, ``dropout``,
     ``reset_state``, ``forget_bias``, ``clip``, ``seed``, ``val_fraction``,
     ``test_fraction``; corpus ``lossy``, ``normalize`` ("nfc", "nfkc"),
     ``max_vocab``, ``cache_dir`` ("" keeps the token ids in memory);
@@ -484,7 +485,7 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
     ``time`` on a new run plans it, as ``charrnn train --time`` does (unless
     ``plan`` is False, when the time only stops the run): the whole call ends
     within it, and the options not given are chosen (model, batch, seq, lr,
-    a cosine schedule, dropout, eval_every) after measuring this machine's
+    a cosine schedule and its cooldown, dropout, eval_every) after measuring this machine's
     speed; ``TrainResult.plan`` says what was chosen and measured.
 
     ``on_progress(progress)`` is called after every step with a
@@ -520,7 +521,8 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
         "cell": "rnn-tanh" if cell == "rnn" else cell, "layers": layers, "hidden": hidden,
         "embed": embed, "batch": batch, "seq": seq, "learning_rate": lr,
         "optimizer": optimizer, "schedule": schedule, "lr_decay": lr_decay,
-        "decay_every": decay_every, "warmup_steps": warmup, "weight_decay": weight_decay,
+        "decay_every": decay_every, "warmup_steps": warmup, "cooldown_steps": cooldown,
+        "weight_decay": weight_decay,
         "dropout": dropout, "reset_state": reset_state, "forget_bias": forget_bias,
         "clip": clip, "seed": seed, "val_fraction": val_fraction,
         "test_fraction": test_fraction, "lossy": lossy, "normalize": normalize,
@@ -599,7 +601,7 @@ def train(corpus: Union[PathLike, Sequence[PathLike], None], output: PathLike = 
 _GIVEN_BITS = {"cell": 1 << 0, "layers": 1 << 1, "hidden": 1 << 2, "embed": 1 << 3,
                "batch": 1 << 4, "seq": 1 << 5, "learning_rate": 1 << 6, "schedule": 1 << 7,
                "warmup_steps": 1 << 8, "dropout": 1 << 9, "forget_bias": 1 << 10,
-               "weight_decay": 1 << 12}
+               "weight_decay": 1 << 12, "cooldown_steps": 1 << 14}
 _GIVEN_EVAL_EVERY = 1 << 11
 _SHAPE_BITS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3)
 
@@ -621,25 +623,28 @@ def _planned(paths: list, output: str, config: dict, given: dict, init_from: Opt
                                plan_spent=_time.monotonic() - started, given=bits,
                                run_settings=rs, scratch=output + ".plan-probe")
     st = trainer.status()
-    c = st["config"]
-    args = [f"{k}={v!r}" for k, v in (
-        ("cell", c["cell"]), ("layers", c["layers"]), ("hidden", c["hidden"]),
-        ("embed", c["embed"]), ("batch", c["batch"]), ("seq", c["seq"]),
-        ("lr", c["learning_rate"]), ("schedule", c["schedule"]), ("warmup", c["warmup_steps"]),
-        ("weight_decay", c["weight_decay"]), ("dropout", c["dropout"]),
-        ("forget_bias", c["forget_bias"]))]
-    if trainer.plan()["bf16"] and engine == "auto":  # the plan measured bf16 faster here
-        args.append("engine='onednn-bf16'")
+    bf16 = trainer.plan()["bf16"] and engine == "auto"  # the plan measured bf16 faster here
 
-    def command(rs: dict) -> str:
-        more = args + [f"max_iters={rs['max_iters']}", f"eval_every={rs['eval_every']}"]
-        return f"charrnn.train({paths!r}, {output!r}, {', '.join(more)})"
+    def command(rs: dict, c: dict) -> str:
+        args = [f"{k}={v!r}" for k, v in (
+            ("cell", c["cell"]), ("layers", c["layers"]), ("hidden", c["hidden"]),
+            ("embed", c["embed"]), ("batch", c["batch"]), ("seq", c["seq"]),
+            ("lr", c["learning_rate"]), ("schedule", c["schedule"]),
+            ("warmup", c["warmup_steps"]), ("weight_decay", c["weight_decay"]),
+            ("dropout", c["dropout"]), ("forget_bias", c["forget_bias"]))]
+        if c["schedule"] == "cosine" and c["cooldown_steps"]:
+            args.append(f"cooldown={c['cooldown_steps']}")
+        if bf16:
+            args.append("engine='onednn-bf16'")
+        args += [f"max_iters={rs['max_iters']}", f"eval_every={rs['eval_every']}"]
+        return f"charrnn.train({paths!r}, {output!r}, {', '.join(args)})"
 
     rs = trainer.run_settings()
-    trainer.set_plan_command(command(rs))
+    trainer.set_plan_command(command(rs, st["config"]))
     run = _Run(trainer, output, rs, seconds, on_progress, started)
-    # The library fixes the length again when the warm-up ends (crnn_trainer_plan).
-    run.plan_command = command if c["warmup_steps"] >= 3 else None
+    # The library fixes the length after the warm-up or where the cooldown
+    # starts (crnn_trainer_plan); the status's plan_open says while it is open.
+    run.plan_command = command if st["plan_open"] else None
     return run.run()
 
 
@@ -654,7 +659,8 @@ class _Run:
         self.started = started  # the time counts from here (else from the loop's start)
         self.eval_seconds = 0.0
         self.eval_read = 0
-        self.plan_command: Optional[Callable[[dict], str]] = None
+        self.plan_command: Optional[Callable[[dict, dict], str]] = None
+        self.plan_open = trainer.status()["plan_open"]
         self.output = output
         self.best = _best_path(output)
         self.best_written = False
@@ -736,11 +742,13 @@ class _Run:
                 loss = t.step()  # a Ctrl-C during the step raises here, after it
                 smooth = loss if math.isnan(smooth) else 0.95 * smooth + 0.05 * loss
                 st = t.status()
-                if self.plan_command and st["step"] >= st["config"]["warmup_steps"]:
-                    self.rs = rs = t.run_settings()  # the length fixed after the warm-up
-                    t.set_plan_command(self.plan_command(rs))
+                if self.plan_command and st["plan_open"] != self.plan_open:
+                    self.plan_open = st["plan_open"]  # the length moved, or was fixed
+                    self.rs = rs = t.run_settings()
+                    t.set_plan_command(self.plan_command(rs, st["config"]))
                     self.plan = t.plan()
-                    self.plan_command = None
+                    if not self.plan_open:
+                        self.plan_command = None
                 if rs["eval_every"] and st["step"] % rs["eval_every"] == 0:
                     if st["val_chars"] >= 2:  # val_fraction 0: nothing to evaluate
                         self.evaluate()

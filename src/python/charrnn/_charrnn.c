@@ -271,6 +271,7 @@ static int config_from_dict(PyObject *dict, crnn_train_config *c)
         get_float(dict, "decay_every", &c->decay_every, &used) < 0 ||
         get_u64(dict, "warmup_steps", &c->warmup_steps, &used) < 0 ||
         get_u64(dict, "schedule_steps", &c->schedule_steps, &used) < 0 ||
+        get_u64(dict, "cooldown_steps", &c->cooldown_steps, &used) < 0 ||
         get_float(dict, "weight_decay", &c->weight_decay, &used) < 0 ||
         get_float(dict, "dropout", &c->dropout, &used) < 0 ||
         get_bool(dict, "reset_state", &c->reset_state, &used) < 0 ||
@@ -306,7 +307,7 @@ static PyObject *config_to_dict(const crnn_train_config *c)
 {
     return Py_BuildValue(
         "{s:s,s:i,s:i,s:i,s:i,s:i,s:N,s:s,s:s,s:N,s:N,s:K,s:K,s:N,s:N,s:O,s:N,s:N,s:N,s:N,"
-        "s:K,s:O,s:s,s:i}",
+        "s:K,s:O,s:s,s:i,s:K}",
         "cell", crnn_cell_name(c->cell) ? crnn_cell_name(c->cell) : "?", "layers", c->layers,
         "hidden", c->hidden, "embed", c->embed, "batch", c->batch, "seq", c->seq,
         "learning_rate", float_value(c->learning_rate), "optimizer", name_of(optimizers, c->optimizer),
@@ -318,7 +319,8 @@ static PyObject *config_to_dict(const crnn_train_config *c)
         "forget_bias", float_value(c->forget_bias), "clip", float_value(c->clip), "val_fraction",
         float_value(c->val_fraction), "test_fraction", float_value(c->test_fraction), "seed",
         (unsigned long long)c->seed, "lossy", c->lossy ? Py_True : Py_False, "normalize",
-        name_of(normalizations, c->normalize), "max_vocab", c->max_vocab);
+        name_of(normalizations, c->normalize), "max_vocab", c->max_vocab, "cooldown_steps",
+        (unsigned long long)c->cooldown_steps);
 }
 
 /* A NUL-terminated C string of a path from a str; NULL for None. */
@@ -936,7 +938,7 @@ static PyObject *Trainer_status(TrainerObject *self, PyObject *unused)
     crnn_trainer_status st;
     crnn_trainer_get_status(self->t, &st);
     return Py_BuildValue(
-        "{s:K,s:d,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:z,s:s,s:d,s:N,s:K}", "step",
+        "{s:K,s:d,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:z,s:s,s:d,s:N,s:K,s:i}", "step",
         (unsigned long long)st.step, "epoch", st.epoch, "steps_per_epoch",
         (unsigned long long)st.steps_per_epoch, "last_val_loss", PyFloat_FromDouble(st.last_val_loss),
         "best_val_loss", PyFloat_FromDouble(st.best_val_loss), "best_val_step",
@@ -946,7 +948,7 @@ static PyObject *Trainer_status(TrainerObject *self, PyObject *unused)
         (unsigned long long)st.corpus_bytes, "parameters", (unsigned long long)st.parameters,
         "origin_path", st.origin_path, "engine", st.engine ? st.engine : "", "learning_rate",
         st.learning_rate, "config", config_to_dict(&st.config), "last_val_chars",
-        (unsigned long long)st.last_val_chars);
+        (unsigned long long)st.last_val_chars, "plan_open", st.plan_open);
 }
 
 static PyObject *Trainer_run_settings(TrainerObject *self, PyObject *unused)
