@@ -399,9 +399,10 @@ typedef struct crnn_plan {
  * (of at least 3 steps) ends, crnn_trainer_step estimates the length again
  * from the speed of the run's own steps (the warm-up's learning rate does not
  * depend on it); a cosine schedule whose cooldown the plan chooses then holds
- * the rate until its last 30% of steps, and where that decay starts the
- * length is fixed for good from the steps and evaluations since the warm-up
- * (else it is fixed at the warm-up's end). The run settings' max_iters, the
+ * the rate until its last 30% of steps, and where that decay starts (or
+ * earlier, once 70% of the time after the warm-up is gone, where the steps
+ * slowed) the length is fixed for good from the steps and evaluations since
+ * the warm-up (else it is fixed at the warm-up's end). The run settings' max_iters, the
  * config's schedule_steps and cooldown_steps and the plan change then
  * (crnn_trainer_get_plan; the status's plan_open says when). Returns
  * the trainer at step 0 with config, run settings and plan set (the plan

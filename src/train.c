@@ -44,6 +44,7 @@ struct crnn_trainer {
     uint64_t plan_bound;   /* at most this many steps (0: no bound) */
     uint64_t plan_from;    /* steps after this one are timed ... */
     uint64_t plan_until;   /* ... up to this one, where the length is fixed */
+    double plan_fix_by;    /* ... or at this time, if the steps slowed (process 0's clock) */
     double plan_step_time; /* seconds of the timed steps so far */
     uint64_t plan_timed;
     double plan_early_time; /* ... and of the others from step 2 (for CHARRNN_PLAN_DEBUG) */
@@ -774,13 +775,29 @@ static void plan_set_length(crnn_trainer *t, const plan_costs *k, uint64_t total
                                                                        : eval_chars);
 }
 
+/* Whether a hold ran so much slower than foreseen that the decay must start
+ * now to keep its share of the time left (asked every PLAN_LATE_EVERY steps,
+ * of all processes together: process 0's clock decides). */
+#define PLAN_LATE_EVERY 8
+static int plan_late(crnn_trainer *t)
+{
+    if (t->plan_pending != PLAN_IN_HOLD || t->step % PLAN_LATE_EVERY != 0)
+        return 0;
+    double late = t->rank == 0 && plan_now() >= t->plan_fix_by;
+    crnn_dist_sum_doubles(&late, 1);
+    return late > 0;
+}
+
 /* A planned run's step while its length is open. At the end of the warm-up
  * the steps that fit by now are estimated from the speed of its second half
  * (timing all its steps, 30-minute runs ended 1.5 to 5 minutes early). With a
  * cooldown the rate then holds, and where the decay starts the length is
  * fixed for good from the second half of the hold, the evaluations' own
  * speed and the time left: a VM's speed wanders by 10-20% from minute to
- * minute, and the 20 s of a warm-up foretold 30 minutes badly. */
+ * minute, and the 20 s of a warm-up foretold 30 minutes badly. Where the
+ * hold runs so slowly that 70% of the time left after the warm-up is gone
+ * first, the decay starts there instead (a run stopped by its time before
+ * the decay would end at the peak rate). */
 static void plan_after_step(crnn_trainer *t, double seconds)
 {
     if (t->step > t->plan_from) {
@@ -790,9 +807,12 @@ static void plan_after_step(crnn_trainer *t, double seconds)
         t->plan_early_time += seconds;
         t->plan_early++;
     }
-    if (t->step < t->plan_until)
+    if (t->step < t->plan_until && !plan_late(t))
         return;
-    double left = t->plan_deadline - plan_now(), step = t->plan_step_time / (double)t->plan_timed;
+    double left = t->plan_deadline - plan_now();
+    double step = t->plan_timed  ? t->plan_step_time / (double)t->plan_timed
+                  : t->plan_early ? t->plan_early_time / (double)t->plan_early
+                                  : t->plan_costs.step_seconds;
     double eval = t->plan_eval_time > 0 ? (double)t->plan_eval_chars / t->plan_eval_time : 0;
     if (t->rank != 0) /* process 0's clock decides */
         left = 0, step = 0, eval = 0;
@@ -824,6 +844,7 @@ static void plan_after_step(crnn_trainer *t, double seconds)
     if (!fixing && cooldown) { /* hold the rate, fix the length where the decay starts */
         t->plan_pending = PLAN_IN_HOLD;
         plan_time_stretch(t, t->step, total - cooldown);
+        t->plan_fix_by = plan_now() + (1 - PLAN_COOLDOWN_SHARE) * both[0];
         return;
     }
     t->plan_pending = 0;

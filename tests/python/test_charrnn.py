@@ -379,6 +379,16 @@ def test_train_time_plans_as_the_cli(corpus, tmp_path):
     assert r.steps == 200 and r.config["schedule_steps"] == 200
     assert r.config["cooldown_steps"] == 60 and r.plan["chosen"] & (1 << 14)
     assert "cooldown=60," in r.plan["command"] and "max_iters=200," in r.plan["command"]
+    # a hold slower than foreseen (the callback sleeps between its steps):
+    # the decay starts once 70% of the time after the warm-up is gone, at a
+    # step checked every 8, before step 140; the command line says where
+    r = charrnn.train(corpus, str(tmp_path / "slow.crnn"), time=8, max_iters=200, hidden=16,
+                      threads=1, cache_dir="",
+                      on_progress=lambda p: time.sleep(0.1) if p.step > 10 else None)
+    c = r.config
+    fixed = c["schedule_steps"] - c["cooldown_steps"]
+    assert c["cooldown_steps"] > 0 and fixed < 140 and fixed % 8 == 0, c
+    assert f"cooldown={c['cooldown_steps']}," in r.plan["command"], r.plan["command"]
     r = charrnn.train(corpus, str(tmp_path / "nocool.crnn"), time=60, max_iters=200, hidden=16,
                       cooldown=0, threads=1, cache_dir="")
     assert r.config["cooldown_steps"] == 0 and not r.plan["chosen"] & (1 << 14)
