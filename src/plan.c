@@ -526,7 +526,7 @@ crnn_trainer *crnn_trainer_plan(const char *const *paths, size_t n, const char *
     if (c.schedule != CRNN_SCHEDULE_COSINE)
         plan->chosen &= ~(unsigned)CRNN_GIVEN_COOLDOWN;
     crnn_trainer_set_plan(t, plan);
-    crnn_trainer_fix_after_warmup(t, &k, t0 - spent + seconds * (1 - PLAN_MARGIN), given_bound,
+    crnn_trainer_fix_after_warmup(t, &k, t0 - spent + seconds, given_bound,
                                   !(given & CRNN_GIVEN_COOLDOWN) &&
                                       c.schedule == CRNN_SCHEDULE_COSINE);
     return t;

@@ -99,8 +99,10 @@ void crnn_trainer_fix_after_warmup(crnn_trainer *t, const plan_costs *k, double 
 /* Seconds of CLOCK_MONOTONIC. */
 double plan_now(void);
 
-/* The plan ends this share of the budget early: speeds wander (runs here
- * went 2-4% slower than their first steps). */
+/* Each estimate of the length keeps this share of the time it plans for
+ * in hand: speeds wander (runs here went 2-4% slower than their first
+ * steps). Where the length is fixed at the decay's start that is a share of
+ * the time left then, not of the whole (30-minute runs ended a minute early). */
 #define PLAN_MARGIN 0.03
 
 #endif

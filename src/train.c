@@ -809,7 +809,7 @@ static void plan_after_step(crnn_trainer *t, double seconds)
     }
     if (t->step < t->plan_until && !plan_late(t))
         return;
-    double left = t->plan_deadline - plan_now();
+    double left = (t->plan_deadline - plan_now()) * (1 - PLAN_MARGIN);
     double step = t->plan_timed  ? t->plan_step_time / (double)t->plan_timed
                   : t->plan_early ? t->plan_early_time / (double)t->plan_early
                                   : t->plan_costs.step_seconds;

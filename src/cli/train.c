@@ -1090,6 +1090,8 @@ static double final_seconds(const train_run *r, const crnn_trainer_status *st)
     double periodic = 0; /* unless this step evaluated: a validation, the latest and best */
     if (!(r->rs.eval_every && st->step % r->rs.eval_every == 0))
         periodic = (double)(r->rs.eval_chars < st->val_chars ? r->rs.eval_chars : st->val_chars);
+    if (r->rs.eval_chars >= st->val_chars) /* the last periodic one read it whole: kept */
+        val = 0;
     return (val + test + periodic) / cps + 3 * r->plan.save_seconds;
 }
 
